@@ -1,0 +1,3 @@
+from coolpapers.cli import main
+
+raise SystemExit(main())

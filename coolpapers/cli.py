@@ -1,0 +1,149 @@
+"""``coolpapers`` subcommands. Thin: parse arguments, build things from settings, call the work."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from coolpapers import ingest, schema
+from coolpapers.config import Settings, load_settings, settings_table
+from coolpapers.db import make_engine, make_sessionmaker
+from coolpapers.errors import BadInput, ConfigError, CoolpapersError
+from coolpapers.identifiers import parse_id
+
+log = logging.getLogger("coolpapers")
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="coolpapers", description="A self-hosted papers.cool")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="web server (+ scheduler unless --no-scheduler)")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--no-scheduler", action="store_true", help="web only")
+
+    sub.add_parser("worker", help="scheduler (arXiv polling), no web")
+
+    ing = sub.add_parser("ingest", help="one ingest run now")
+    ing.add_argument("--categories", help="comma list of categories/archives (default: setting)")
+    ing.add_argument("--ids", help="comma list of arXiv ids, fetched through the API")
+    ing.add_argument("--feed-file", nargs="+", type=Path, metavar="PATH", help="saved RSS files")
+
+    db = sub.add_parser("db", help="database maintenance")
+    db_sub = db.add_subparsers(dest="db_command", required=True)
+    db_sub.add_parser("upgrade", help="run migrations to head")
+
+    table = sub.add_parser("settings-table", help="print the README's settings table")
+    table.add_argument("--update", type=Path, metavar="README", help="rewrite it in this file")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if args.command == "settings-table":
+        return _settings_table(args.update)
+    try:
+        settings = load_settings()
+        return _dispatch(args, settings)
+    except CoolpapersError as exc:
+        print(f"coolpapers: {exc}", file=sys.stderr)
+        return EXIT_USAGE if isinstance(exc, (BadInput, ConfigError)) else EXIT_FAILED
+
+
+README_START, README_END = "<!-- settings:start -->\n", "<!-- settings:end -->"
+
+
+def _settings_table(readme: Path | None) -> int:
+    if readme is None:
+        print(settings_table(), end="")
+        return EXIT_OK
+    text = readme.read_text()
+    if README_START not in text or README_END not in text:
+        print(f"coolpapers: {readme} has no settings table markers", file=sys.stderr)
+        return EXIT_USAGE
+    head, rest = text.split(README_START, 1)
+    tail = rest.split(README_END, 1)[1]
+    readme.write_text(head + README_START + settings_table() + README_END + tail)
+    return EXIT_OK
+
+
+def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
+    if args.command == "db":
+        schema.upgrade(make_engine(settings))
+        print("database at", schema.head_revision())
+        return EXIT_OK
+    if args.command == "ingest":
+        return _ingest(args, settings)
+    engine = make_engine(settings)
+    if not schema.is_current(engine):
+        print("coolpapers: the database is not migrated; run `coolpapers db upgrade`", file=sys.stderr)
+        return EXIT_FAILED
+    if args.command == "serve":
+        return _serve(settings, args.host, args.port, scheduler=not args.no_scheduler)
+    if args.command == "worker":
+        from coolpapers.scheduler import build_scheduler
+
+        build_scheduler(settings, make_sessionmaker(engine), blocking=True).start()
+        return EXIT_OK
+    raise AssertionError(args.command)
+
+
+def _serve(settings: Settings, host: str, port: int, *, scheduler: bool) -> int:
+    import uvicorn
+
+    from coolpapers.web import create_app
+
+    uvicorn.run(create_app(settings, scheduler=scheduler), host=host, port=port)
+    return EXIT_OK
+
+
+def _ingest(args: argparse.Namespace, settings: Settings) -> int:
+    engine = make_engine(settings)
+    schema.upgrade(engine)
+    factory = make_sessionmaker(engine)
+    ids = [parse_id(t).id for t in args.ids.split(",") if t.strip()] if args.ids else []
+    specs = (
+        load_settings(arxiv_categories=args.categories).ingest_specs
+        if args.categories
+        else settings.ingest_specs
+    )
+    try:
+        with ingest.ingest_lease(factory, settings.ingest_lease_s) as renew:
+            reports = _run_ingest(args, settings, factory, ids, specs, renew)
+    except ingest.LeaseHeld as exc:
+        report = ingest.record_skip(factory, "cli", "ingest", str(exc))
+        print(report.line())
+        return EXIT_OK
+    for report in reports:
+        print(report.line())
+    return EXIT_FAILED if any(r.failed for r in reports) else EXIT_OK
+
+
+def _run_ingest(
+    args: argparse.Namespace,
+    settings: Settings,
+    factory: ingest.SessionFactory,
+    ids: list[str],
+    specs: list[str],
+    renew: ingest.Callable[[], None],
+) -> list[ingest.RunReport]:
+    if args.feed_file:
+        return ingest.ingest_files(factory, args.feed_file)
+    fetcher = ingest.arxiv_fetcher(settings)
+    try:
+        if ids:
+            return [ingest.ingest_ids(factory, fetcher, settings, ids)]
+        reports = []
+        for spec in specs:
+            reports.append(ingest.ingest_rss(factory, fetcher, settings, spec))
+            renew()
+        return reports
+    finally:
+        fetcher.close()

@@ -1,0 +1,162 @@
+"""Settings: every knob, from the environment (prefix ``COOLPAPERS_``), each with a one-line help.
+
+The README's settings table is generated from this class (``coolpapers settings-table``); a test
+fails when the two disagree.
+"""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from coolpapers import taxonomy
+from coolpapers.errors import ConfigError
+
+ENV_PREFIX = "COOLPAPERS_"
+SECRET_KEY_FILE = "secret_key"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore", frozen=True)
+
+    database_url: str = Field(
+        "",
+        description="Any SQLAlchemy URL; empty means sqlite:///<DATA_DIR>/coolpapers.db. "
+        "Postgres: postgresql+psycopg://user@host/db",
+    )
+    data_dir: Path = Field(Path("./data"), description="SQLite file, caches and the secret key")
+    arxiv_categories: str = Field(
+        "all",
+        description="What the scheduler ingests: `all` (every archive) or a comma list of "
+        "categories/archives",
+    )
+    arxiv_rss_url: str = Field("https://rss.arxiv.org", description="Base of /rss/<categories>")
+    arxiv_api_url: str = Field(
+        "https://export.arxiv.org/api/query", description="arXiv API for single papers / id lists"
+    )
+    arxiv_web_url: str = Field(
+        "https://arxiv.org", description="Base of /abs/, /pdf/ and /html/ links"
+    )
+    arxiv_min_interval_s: float = Field(
+        3.0, ge=0.0, description="Polite gap between arXiv requests (one connection at a time)"
+    )
+    allow_private_networks: bool = Field(
+        False, description="Allow outbound fetches to loopback/private addresses (tests only)"
+    )
+    site_url: str = Field(
+        "http://127.0.0.1:8000", description="Public URL of this site (feeds, User-Agent)"
+    )
+    contact: str = Field(
+        "admin@localhost", description="Contact named in the User-Agent sent to arXiv"
+    )
+    fetch_timeout_s: float = Field(30.0, gt=0, description="Connect/read timeout of one request")
+    fetch_deadline_s: float = Field(
+        120.0, gt=0, description="Overall deadline of one outbound request, body included"
+    )
+    fetch_max_bytes: int = Field(
+        32 * 1024 * 1024, gt=0, description="Cap on a decoded response body, in bytes"
+    )
+    fetch_max_attempts: int = Field(
+        4, ge=1, description="Attempts per request before giving up (429/5xx/timeouts)"
+    )
+    poll_interval_min: int = Field(
+        10, ge=1, description="Minutes between polls while today's listing is not in yet"
+    )
+    ingest_lease_s: int = Field(
+        1800, ge=30, description="How long an ingest holds its lease before others may take over"
+    )
+    page_size: int = Field(25, ge=1, le=1000, description="Papers per page on list pages")
+    llm_base_url: str = Field("", description="OpenAI-compatible endpoint; FAQ off when unset")
+    llm_api_key: str = Field("", description="API key of the LLM endpoint")
+    llm_model: str = Field("", description="Model name sent to the LLM endpoint")
+    secret_key: str = Field(
+        "", description="Signs cookies; generated into DATA_DIR on first run when unset"
+    )
+
+    @field_validator("arxiv_categories")
+    @classmethod
+    def _known_categories(cls, value: str) -> str:
+        value = value.strip()
+        if value.lower() == "all":
+            return "all"
+        terms = [t.strip() for t in value.split(",") if t.strip()]
+        if not terms:
+            raise ValueError("empty; use `all` or a comma list such as cs.AI,cs.CL")
+        unknown = [t for t in terms if taxonomy.canonical(t) is None]
+        if unknown:
+            raise ValueError(f"unknown category or archive: {', '.join(unknown)}")
+        return ",".join(terms)
+
+    @field_validator("arxiv_rss_url", "arxiv_api_url", "arxiv_web_url", "site_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        parts = urlsplit(value.strip())
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(f"not an http(s) URL: {value!r}")
+        return value.strip().rstrip("/")
+
+    @field_validator("llm_base_url")
+    @classmethod
+    def _optional_url(cls, value: str) -> str:
+        return cls._http_url(value) if value.strip() else ""
+
+    @field_validator("database_url")
+    @classmethod
+    def _db_url(cls, value: str) -> str:
+        value = value.strip()
+        if value and "://" not in value:
+            raise ValueError(f"not a database URL: {value!r}")
+        return value
+
+    @property
+    def effective_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.data_dir.resolve() / 'coolpapers.db'}"
+
+    @property
+    def ingest_specs(self) -> list[str]:
+        """Feeds the scheduler fetches: one per archive for `all`, else one per listed term."""
+        if self.arxiv_categories == "all":
+            return [a.id for a in taxonomy.archives()]
+        return [taxonomy.canonical(t) or t for t in self.arxiv_categories.split(",")]
+
+    def ensure_secret_key(self) -> str:
+        """The configured key, else one persisted in the data dir (created once)."""
+        if self.secret_key:
+            return self.secret_key
+        path = self.data_dir / SECRET_KEY_FILE
+        if path.exists():
+            return path.read_text().strip()
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        key = secrets.token_urlsafe(32)
+        path.write_text(key)
+        path.chmod(0o600)
+        return key
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Settings from the environment; a bad value becomes a ConfigError naming the variable."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors():
+            name = ENV_PREFIX + ".".join(str(p) for p in err["loc"]).upper()
+            problems.append(f"{name}: {err['msg']}")
+        raise ConfigError("invalid setting " + "; ".join(problems)) from None
+
+
+def settings_table() -> str:
+    """The README's settings table, in Markdown."""
+    rows = ["| variable | default | meaning |", "|---|---|---|"]
+    for name, info in Settings.model_fields.items():
+        default = info.default
+        if isinstance(default, Path):
+            default = str(default)
+        shown = f"`{default}`" if default not in ("", None) else "(unset)"
+        rows.append(f"| `{ENV_PREFIX}{name.upper()}` | {shown} | {info.description} |")
+    return "\n".join(rows) + "\n"

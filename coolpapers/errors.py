@@ -1,0 +1,72 @@
+"""Errors of coolpapers, turned into pages, JSON or CLI messages at one boundary each.
+
+    CoolpapersError
+    ├── ConfigError            a setting is invalid (names the setting)
+    ├── BadInput               the user's input is malformed                   → 400
+    │   ├── BadSpec            a list spec is malformed
+    │   │   └── UnknownCategory    … or names an unknown category/archive      → 404
+    │   └── BadId              not an arXiv identifier
+    ├── NotFound               nothing by that name                            → 404
+    │   └── NoSuchPaper        arXiv says the paper does not exist
+    └── SourceError            talking to arXiv failed
+        ├── FetchError         transport: timeout, refused, too large, HTTP error
+        │   ├── RateLimited    429/503 with Retry-After after our retries ran out
+        │   └── BlockedAddress destination is private/loopback and not allowed
+        └── ParseError         the body is not a usable feed / API response
+"""
+
+from __future__ import annotations
+
+
+class CoolpapersError(Exception):
+    """Base of every error this package raises on purpose."""
+
+
+class ConfigError(CoolpapersError):
+    pass
+
+
+class BadInput(CoolpapersError):
+    status_code = 400
+
+
+class BadSpec(BadInput):
+    pass
+
+
+class UnknownCategory(BadSpec):
+    status_code = 404  # an unknown category is "no such page"
+
+
+class BadId(BadInput):
+    pass
+
+
+class NotFound(CoolpapersError):
+    status_code = 404
+
+
+class NoSuchPaper(NotFound):
+    pass
+
+
+class SourceError(CoolpapersError):
+    pass
+
+
+class FetchError(SourceError):
+    pass
+
+
+class RateLimited(FetchError):
+    def __init__(self, message: str, retry_after_s: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+
+
+class BlockedAddress(FetchError):
+    pass
+
+
+class ParseError(SourceError):
+    pass

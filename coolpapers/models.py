@@ -1,0 +1,159 @@
+"""Tables. Natural keys where arXiv has them; every timestamp is timezone-aware UTC."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+ID_LEN = 40  # longest arXiv id is an old-style one such as "cond-mat.mtrl-sci/0601001" + margin
+CATEGORY_LEN = 32
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map = {dict[str, Any]: JSON, list[Any]: JSON}
+
+
+class Paper(Base):
+    """The latest known metadata of one arXiv paper (all versions share the versionless id)."""
+
+    __tablename__ = "papers"
+
+    id: Mapped[str] = mapped_column(String(ID_LEN), primary_key=True)
+    version: Mapped[int] = mapped_column(Integer)
+    title: Mapped[str] = mapped_column(Text)
+    abstract: Mapped[str] = mapped_column(Text)
+    # [{"name": str, "affiliations": [str, ...]}, ...] in author order
+    authors: Mapped[list[Any]] = mapped_column(JSON)
+    # canonical categories (aliases merged), primary first
+    categories: Mapped[list[Any]] = mapped_column(JSON)
+    primary_category: Mapped[str] = mapped_column(String(CATEGORY_LEN), index=True)
+    doi: Mapped[str | None] = mapped_column(Text)
+    journal_ref: Mapped[str | None] = mapped_column(Text)
+    comments: Mapped[str | None] = mapped_column(Text)
+    license: Mapped[str | None] = mapped_column(Text)
+    published: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    updated: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    first_announced: Mapped[date | None] = mapped_column(Date)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    modified_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class PaperCategory(Base):
+    """One row per (paper, canonical category): what list specs filter on."""
+
+    __tablename__ = "paper_categories"
+
+    paper_id: Mapped[str] = mapped_column(
+        ForeignKey("papers.id", ondelete="CASCADE"), primary_key=True
+    )
+    category: Mapped[str] = mapped_column(String(CATEGORY_LEN), primary_key=True)
+    position: Mapped[int] = mapped_column(Integer)  # 0 = primary
+
+    __table_args__ = (Index("ix_paper_categories_category", "category", "paper_id"),)
+
+
+class Listing(Base):
+    """A paper announced on a listing day: ``new`` (first announcement) or ``replace``.
+
+    Whether a row shows as new/cross (replace/replace-cross) depends on the spec a page asks
+    for, so that is computed when reading, as arXiv does for multi-category feeds.
+    """
+
+    __tablename__ = "listings"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    paper_id: Mapped[str] = mapped_column(ForeignKey("papers.id", ondelete="CASCADE"))
+    date: Mapped[date] = mapped_column(Date)
+    kind: Mapped[str] = mapped_column(String(8))  # "new" | "replace"
+    version: Mapped[int] = mapped_column(Integer)
+
+    __table_args__ = (
+        UniqueConstraint("paper_id", "date", "kind"),
+        # the same announcement seen again (a repeated feed) is not a second listing
+        UniqueConstraint("paper_id", "kind", "version"),
+        Index("ix_listings_date_kind", "date", "kind"),
+    )
+
+
+class FeedDay(Base):
+    """What one requested feed said about one listing day: listed, empty, or a repeat."""
+
+    __tablename__ = "feed_days"
+
+    feed: Mapped[str] = mapped_column(String(200), primary_key=True)
+    date: Mapped[date] = mapped_column(Date, primary_key=True)
+    status: Mapped[str] = mapped_column(String(16))  # "listed" | "empty" | "repeat"
+    items: Mapped[int] = mapped_column(Integer)
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    fetched_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class IngestRun(Base):
+    """One fetch (or file/API import) and what came of it."""
+
+    __tablename__ = "ingest_runs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    source: Mapped[str] = mapped_column(String(16))  # "rss" | "api" | "file"
+    target: Mapped[str] = mapped_column(Text)  # feed spec, id list or file name
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    listing_date: Mapped[date | None] = mapped_column(Date)
+    n_items: Mapped[int] = mapped_column(Integer, default=0)
+    n_new: Mapped[int] = mapped_column(Integer, default=0)
+    n_cross: Mapped[int] = mapped_column(Integer, default=0)
+    n_replace: Mapped[int] = mapped_column(Integer, default=0)
+    n_malformed: Mapped[int] = mapped_column(Integer, default=0)
+    n_stored: Mapped[int] = mapped_column(Integer, default=0)  # papers inserted or updated
+    error: Mapped[str | None] = mapped_column(Text)
+
+    __table_args__ = (Index("ix_ingest_runs_source_started", "source", "started_at"),)
+
+
+class FetchState(Base):
+    """Validators for conditional GET, per URL."""
+
+    __tablename__ = "fetch_states"
+
+    url: Mapped[str] = mapped_column(String(500), primary_key=True)
+    etag: Mapped[str | None] = mapped_column(Text)
+    last_modified: Mapped[str | None] = mapped_column(Text)
+    checked_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Lease(Base):
+    """A named lock shared by every process through the database; it expires if its holder dies."""
+
+    __tablename__ = "leases"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(128))
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

@@ -1,0 +1,65 @@
+"""The background jobs: poll arXiv until the day's listing is in. Thin: the work is in ingest."""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.schedulers.base import BaseScheduler
+from apscheduler.schedulers.blocking import BlockingScheduler
+from sqlalchemy.orm import Session, sessionmaker
+
+from coolpapers import ingest, schedule, store
+from coolpapers.config import Settings
+from coolpapers.db import session_scope
+
+log = logging.getLogger(__name__)
+
+POLL_JOB = "poll_arxiv"
+
+
+def poll_arxiv(factory: sessionmaker[Session], settings: Settings) -> list[ingest.RunReport]:
+    """Fetch the configured feeds that don't have today's listing yet; no-op when caught up."""
+    now = datetime.now(UTC)
+    due = schedule.expected_listing_date(now)
+    specs = settings.ingest_specs
+    with session_scope(factory) as s:
+        missing = store.feeds_missing(s, specs, due)
+    if not missing:
+        return []
+    reports = []
+    fetcher = ingest.arxiv_fetcher(settings)
+    try:
+        with ingest.ingest_lease(factory, settings.ingest_lease_s) as renew:
+            for spec in missing:
+                report = ingest.ingest_rss(factory, fetcher, settings, spec)
+                log.info("%s", report.line())
+                reports.append(report)
+                renew()
+    except ingest.LeaseHeld:
+        log.info("another process is ingesting; this poll skips")
+    finally:
+        fetcher.close()
+    return reports
+
+
+def build_scheduler(
+    settings: Settings, factory: sessionmaker[Session], *, blocking: bool = False
+) -> BaseScheduler:
+    """The poll job runs at once (catching up a stale database) and then every few minutes."""
+    scheduler: BaseScheduler = (
+        BlockingScheduler(timezone=UTC) if blocking else BackgroundScheduler(timezone=UTC)
+    )
+    scheduler.add_job(
+        poll_arxiv,
+        "interval",
+        minutes=settings.poll_interval_min,
+        args=(factory, settings),
+        id=POLL_JOB,
+        next_run_time=datetime.now(UTC),
+        max_instances=1,
+        coalesce=True,
+        misfire_grace_time=settings.poll_interval_min * 60,
+    )
+    return scheduler

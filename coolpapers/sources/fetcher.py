@@ -1,0 +1,488 @@
+"""Outbound HTTP to arXiv and friends: polite, bounded, and checked at every hop.
+
+One `Fetcher` per upstream (arXiv asks for one connection and one request every 3 s across all
+our machines): a lock serialises requests, `min_interval_s` spaces their starts, every request
+carries explicit timeouts and a hard deadline, bodies are capped after decoding (gzip bombs),
+redirects are followed by hand so each hop passes the host allow-list and the private-address
+check, and 429/503/5xx/transport failures are retried with Retry-After or exponential backoff.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ipaddress
+import logging
+import re
+import socket
+import threading
+import time
+import zlib
+from collections.abc import Callable, Mapping
+from collections.abc import Set as AbstractSet
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+
+import httpx
+
+from coolpapers import __version__
+from coolpapers.errors import BlockedAddress, FetchError, RateLimited
+
+log = logging.getLogger(__name__)
+
+MAX_REDIRECTS = 5
+_REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+_RETRY_AFTER_STATUSES = frozenset({429, 503})
+_BACKOFF_STATUSES = frozenset({500, 502, 504})
+_DELTA_SECONDS = re.compile(r"[0-9]+(?:\.[0-9]+)?")
+# A timeout this close to the deadline is the deadline (socket timers fire a hair early or late).
+_DEADLINE_SLACK_S = 0.05
+
+
+def default_user_agent(site_url: str, contact: str) -> str:
+    """A descriptive User-Agent naming the site and a contact, as arXiv's etiquette asks."""
+    short_version = ".".join(__version__.split(".")[:2])
+    return f"coolpapers/{short_version} (+{site_url}; mailto:{contact})"
+
+
+@dataclass(frozen=True)
+class FetchPolicy:
+    user_agent: str
+    min_interval_s: float = 3.0  # between request STARTS, across all threads using this fetcher
+    connect_timeout_s: float = 10.0
+    read_timeout_s: float = 30.0  # per read
+    deadline_s: float = 90.0  # whole request incl. body; a slow drip is cut here
+    max_body_bytes: int = 32 * 1024 * 1024  # DECODED bytes (gzip bomb safe)
+    max_attempts: int = 4
+    max_retry_after_s: float = 600.0  # Retry-After clamped to [min_interval_s, this]; more: give up
+    backoff_s: float = 5.0  # exponential backoff base for 5xx/transport errors without Retry-After
+    allowed_hosts: frozenset[str] = frozenset()  # empty = any host; else only these hostnames
+    allow_private_networks: bool = False
+
+    def __post_init__(self) -> None:
+        if not self.user_agent.strip():
+            raise ValueError("FetchPolicy.user_agent must not be empty")
+        positive = {
+            "connect_timeout_s": self.connect_timeout_s,
+            "read_timeout_s": self.read_timeout_s,
+            "deadline_s": self.deadline_s,
+        }
+        for name, value in positive.items():
+            if not value > 0:
+                raise ValueError(f"FetchPolicy.{name} must be > 0, got {value!r}")
+        non_negative = {
+            "min_interval_s": self.min_interval_s,
+            "max_retry_after_s": self.max_retry_after_s,
+            "backoff_s": self.backoff_s,
+        }
+        for name, value in non_negative.items():
+            if not value >= 0:
+                raise ValueError(f"FetchPolicy.{name} must be >= 0, got {value!r}")
+        if self.max_body_bytes < 0:
+            raise ValueError(f"FetchPolicy.max_body_bytes must be >= 0, got {self.max_body_bytes}")
+        if self.max_attempts < 1:
+            raise ValueError(f"FetchPolicy.max_attempts must be >= 1, got {self.max_attempts}")
+
+
+@dataclass(frozen=True)
+class FetchResult:
+    url: str  # final URL, after redirects
+    status: int
+    body: bytes  # decoded (Content-Encoding removed)
+    etag: str | None
+    last_modified: str | None
+    content_type: str | None
+
+    @property
+    def not_modified(self) -> bool:
+        return self.status == 304
+
+
+class _Retryable(Exception):
+    """One attempt failed in a way worth trying again (never escapes this module)."""
+
+    def __init__(
+        self, reason: str, *, status: int | None = None, retry_after_s: float | None = None
+    ) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.status = status
+        self.retry_after_s = retry_after_s
+
+
+def parse_retry_after(value: str | None, *, now: datetime | None = None) -> float | None:
+    """Seconds to wait from a Retry-After header (delta seconds or HTTP-date); None if unusable.
+
+    A date in the past means "now" (0). Negative numbers and garbage are unusable (None), so the
+    caller falls back to its own backoff.
+    """
+    if value is None:
+        return None
+    text = value.strip()
+    if _DELTA_SECONDS.fullmatch(text):
+        return float(text)
+    try:
+        when = parsedate_to_datetime(text)
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    current = now if now is not None else datetime.now(UTC)
+    return max(0.0, (when - current).total_seconds())
+
+
+def is_blocked_ip(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    """True for addresses a server-side fetch must not reach (private, loopback, link-local…)."""
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    return (
+        not ip.is_global
+        or ip.is_private
+        or ip.is_loopback
+        or ip.is_link_local
+        or ip.is_reserved
+        or ip.is_multicast
+        or ip.is_unspecified
+    )
+
+
+class _Decoder:
+    """Content-Encoding decoder that never produces more than the caller has room for."""
+
+    def __init__(self, content_encoding: str | None) -> None:
+        codings = [c.strip().lower() for c in (content_encoding or "").split(",")]
+        codings = [c for c in codings if c and c != "identity"]
+        self._fed = False
+        self._zlib: zlib._Decompress | None = None
+        self._gzip = False
+        self._deflate_probe = False
+        if not codings:
+            return
+        if codings in (["gzip"], ["x-gzip"]):
+            self._gzip = True
+            self._zlib = zlib.decompressobj(zlib.MAX_WBITS | 16)
+        elif codings == ["deflate"]:
+            # "deflate" is meant to be zlib-wrapped, but some servers send raw deflate.
+            self._deflate_probe = True
+            self._zlib = zlib.decompressobj()
+        else:
+            raise FetchError(f"unsupported Content-Encoding {content_encoding!r}")
+
+    def feed(self, data: bytes, room: int) -> bytes:
+        """Decode `data`; the result exceeds `room` only to signal "too large"."""
+        if self._zlib is None:
+            return data
+        if data:
+            self._fed = True
+        out = bytearray()
+        pending = data
+        while pending:
+            limit = room - len(out) + 1  # ≥ 1: max_length 0 would mean "unlimited"
+            try:
+                out += self._zlib.decompress(pending, limit)
+            except zlib.error as exc:
+                if self._deflate_probe and not out:
+                    self._deflate_probe = False
+                    self._zlib = zlib.decompressobj(-zlib.MAX_WBITS)
+                    continue
+                raise _Retryable("undecodable compressed body") from exc
+            self._deflate_probe = False
+            if len(out) > room:
+                break
+            if self._zlib.eof:
+                pending = self._zlib.unused_data
+                if pending and self._gzip:  # concatenated gzip members
+                    self._zlib = zlib.decompressobj(zlib.MAX_WBITS | 16)
+                    continue
+                break
+            pending = self._zlib.unconsumed_tail
+        return bytes(out)
+
+    def finish(self) -> bytes:
+        if self._zlib is None or not self._fed:
+            return b""
+        tail = self._zlib.flush()
+        if not self._zlib.eof:
+            raise _Retryable("truncated compressed body")
+        return tail
+
+
+class _Watchdog:
+    """Cuts the connection at the deadline, so a server that goes silent mid-body cannot hold
+    the request past it whatever the read timeout (the per-chunk clock check is the main guard)."""
+
+    def __init__(self, response: httpx.Response, seconds: float) -> None:
+        self.fired = False
+        self._lock = threading.Lock()
+        self._done = False
+        self._sock: socket.socket | None = None
+        self._timer: threading.Timer | None = None
+        stream = response.extensions.get("network_stream")
+        sock = stream.get_extra_info("socket") if stream is not None else None
+        if isinstance(sock, socket.socket):
+            self._sock = sock
+            self._timer = threading.Timer(max(seconds, 0.0), self._fire)
+            self._timer.name = "coolpapers-fetch-deadline"
+            self._timer.daemon = True
+            self._timer.start()
+
+    def _fire(self) -> None:
+        with self._lock:
+            if self._done or self._sock is None:
+                return
+            self.fired = True
+            with contextlib.suppress(OSError):
+                self._sock.shutdown(socket.SHUT_RDWR)
+
+    def cancel(self) -> None:
+        with self._lock:
+            self._done = True
+        if self._timer is not None:
+            self._timer.cancel()
+
+
+class Fetcher:
+    """GETs for one upstream, one at a time. Share one instance between threads."""
+
+    def __init__(
+        self,
+        client: httpx.Client,
+        policy: FetchPolicy,
+        *,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._client = client
+        self._policy = policy
+        self._sleep = sleep
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._last_start: float | None = None
+
+    @property
+    def policy(self) -> FetchPolicy:
+        return self._policy
+
+    def close(self) -> None:
+        """Close the httpx client this fetcher was given (waits for a request in progress)."""
+        with self._lock:
+            self._client.close()
+
+    def get(
+        self,
+        url: str,
+        *,
+        params: Mapping[str, str] | None = None,
+        etag: str | None = None,
+        last_modified: str | None = None,
+        accept_statuses: AbstractSet[int] = frozenset({200, 304}),
+    ) -> FetchResult:
+        """GET `url` (+ `params`), conditionally if `etag`/`last_modified` are given.
+
+        Returns the response when its status is in `accept_statuses`. Raises BlockedAddress for a
+        refused destination, RateLimited when 429/503 outlast the retries (or ask for a wait longer
+        than `max_retry_after_s`), FetchError for everything else.
+        """
+        try:
+            target = httpx.URL(url)
+            if params:
+                target = target.copy_merge_params(dict(params))
+        except httpx.InvalidURL as exc:
+            raise FetchError(f"invalid URL {url!r}: {exc}") from exc
+        headers = {"User-Agent": self._policy.user_agent, "Accept-Encoding": "gzip, deflate"}
+        if etag:
+            headers["If-None-Match"] = etag
+        if last_modified:
+            headers["If-Modified-Since"] = last_modified
+        for name, value in headers.items():
+            if "\r" in value or "\n" in value:
+                raise ValueError(f"{name} header contains a line break")
+        with self._lock:
+            return self._get_with_retries(target, headers, frozenset(accept_statuses))
+
+    # -- retries ---------------------------------------------------------------------------------
+
+    def _get_with_retries(
+        self, url: httpx.URL, headers: dict[str, str], accept: frozenset[int]
+    ) -> FetchResult:
+        policy = self._policy
+        attempt = 0
+        while True:
+            try:
+                return self._attempt(url, headers, accept)
+            except _Retryable as exc:
+                attempt += 1
+                if attempt >= policy.max_attempts:
+                    raise self._give_up(exc, url, attempt) from exc
+                delay = self._retry_delay(exc, url, attempt)
+                log.warning(
+                    "GET %s failed (%s), attempt %d/%d, retrying in %.1f s",
+                    url,
+                    exc.reason,
+                    attempt,
+                    policy.max_attempts,
+                    delay,
+                )
+                self._sleep(delay)
+
+    def _retry_delay(self, exc: _Retryable, url: httpx.URL, attempt: int) -> float:
+        policy = self._policy
+        if exc.retry_after_s is not None:
+            if exc.retry_after_s > policy.max_retry_after_s:
+                raise RateLimited(
+                    f"{exc.reason} asks to retry after {exc.retry_after_s:g} s "
+                    f"(more than {policy.max_retry_after_s:g} s): {url}",
+                    retry_after_s=exc.retry_after_s,
+                ) from exc
+            return max(exc.retry_after_s, policy.min_interval_s)
+        return min(policy.backoff_s * 2.0 ** (attempt - 1), policy.max_retry_after_s)
+
+    def _give_up(self, exc: _Retryable, url: httpx.URL, attempts: int) -> FetchError:
+        message = f"{exc.reason} after {attempts} attempt{'s' if attempts > 1 else ''}: {url}"
+        if exc.status in _RETRY_AFTER_STATUSES:
+            return RateLimited(message, retry_after_s=exc.retry_after_s)
+        return FetchError(message)
+
+    # -- one attempt: a chain of up to MAX_REDIRECTS hops -----------------------------------------
+
+    def _attempt(
+        self, url: httpx.URL, headers: dict[str, str], accept: frozenset[int]
+    ) -> FetchResult:
+        current = url
+        for _hop in range(MAX_REDIRECTS + 1):
+            self._check_destination(current)
+            outcome = self._exchange(current, headers, accept)
+            if isinstance(outcome, FetchResult):
+                return outcome
+            try:
+                following = current.join(outcome)
+            except httpx.InvalidURL as exc:
+                raise FetchError(f"bad redirect Location from {current}") from exc
+            if current.scheme == "https" and following.scheme == "http":
+                raise BlockedAddress(f"blocked: redirect downgrades https to http: {following}")
+            log.info("GET %s redirected to %s", current, following)
+            current = following
+        raise FetchError(f"more than {MAX_REDIRECTS} redirects: {url}")
+
+    def _check_destination(self, url: httpx.URL) -> None:
+        policy = self._policy
+        if url.scheme not in ("http", "https"):
+            raise BlockedAddress(f"blocked: scheme {url.scheme!r} is not http(s): {url}")
+        host = url.host.lower()
+        if not host:
+            raise BlockedAddress(f"blocked: no host in {url}")
+        if policy.allowed_hosts and host not in {h.lower() for h in policy.allowed_hosts}:
+            raise BlockedAddress(f"blocked: host {host!r} is not an allowed host: {url}")
+        if policy.allow_private_networks:
+            return
+        port = url.port or (443 if url.scheme == "https" else 80)
+        try:
+            infos = socket.getaddrinfo(url.raw_host.decode("ascii"), port, type=socket.SOCK_STREAM)
+        except (OSError, UnicodeError) as exc:
+            raise _Retryable(f"cannot resolve {host!r}") from exc
+        for info in infos:
+            address = str(info[4][0]).split("%", 1)[0]  # drop an IPv6 scope id
+            ip = ipaddress.ip_address(address)
+            if is_blocked_ip(ip):
+                raise BlockedAddress(f"blocked: private address {ip} for host {host!r}: {url}")
+
+    def _wait_turn(self) -> None:
+        if self._last_start is not None:
+            wait = self._last_start + self._policy.min_interval_s - self._clock()
+            if wait > 0:
+                self._sleep(wait)
+        self._last_start = self._clock()
+
+    def _exchange(
+        self, url: httpx.URL, headers: dict[str, str], accept: frozenset[int]
+    ) -> FetchResult | str:
+        """One request. A FetchResult, or the Location of a redirect to follow."""
+        policy = self._policy
+        self._wait_turn()
+        deadline = self._clock() + policy.deadline_s
+        within = policy.deadline_s
+        timeout = httpx.Timeout(
+            connect=min(policy.connect_timeout_s, within),
+            read=min(policy.read_timeout_s, within),
+            write=min(policy.read_timeout_s, within),
+            pool=min(policy.connect_timeout_s, within),
+        )
+        try:
+            with self._client.stream(
+                "GET", url, headers=headers, timeout=timeout, follow_redirects=False
+            ) as response:
+                status = response.status_code
+                log.debug("GET %s -> %d", url, status)
+                if status in accept:
+                    body = self._read_body(response, url, deadline)
+                    return FetchResult(
+                        url=str(url),
+                        status=status,
+                        body=body,
+                        etag=response.headers.get("etag"),
+                        last_modified=response.headers.get("last-modified"),
+                        content_type=response.headers.get("content-type"),
+                    )
+                if status in _REDIRECT_STATUSES:
+                    location = response.headers.get("location")
+                    if not location:
+                        raise FetchError(f"HTTP {status} without a Location: {url}")
+                    return str(location)
+                if status in _RETRY_AFTER_STATUSES:
+                    raise _Retryable(
+                        f"HTTP {status}",
+                        status=status,
+                        retry_after_s=parse_retry_after(response.headers.get("retry-after")),
+                    )
+                if status in _BACKOFF_STATUSES:
+                    raise _Retryable(f"HTTP {status}", status=status)
+                raise FetchError(f"HTTP {status}: {url}")
+        except httpx.TimeoutException as exc:
+            if self._clock() >= deadline - _DEADLINE_SLACK_S:
+                raise self._deadline_error(url) from exc
+            raise _Retryable(f"timeout ({type(exc).__name__})") from exc
+        except httpx.TransportError as exc:
+            raise _Retryable(f"transport error ({type(exc).__name__}: {exc})") from exc
+
+    def _read_body(self, response: httpx.Response, url: httpx.URL, deadline: float) -> bytes:
+        cap = self._policy.max_body_bytes
+        decoder = _Decoder(response.headers.get("content-encoding"))
+        declared = response.headers.get("content-length", "")
+        if (
+            "content-encoding" not in response.headers
+            and declared.isdigit()
+            and int(declared) > cap
+        ):
+            raise self._too_large(url)
+        parts: list[bytes] = []
+        size = 0
+        watchdog = _Watchdog(response, deadline - self._clock())
+        try:
+            for raw in response.iter_raw():
+                if watchdog.fired or self._clock() > deadline:
+                    raise self._deadline_error(url)
+                chunk = decoder.feed(raw, cap - size)
+                size += len(chunk)
+                if size > cap:
+                    raise self._too_large(url)
+                parts.append(chunk)
+            if watchdog.fired:  # a close-delimited body "ended" because we cut it
+                raise self._deadline_error(url)
+            tail = decoder.finish()
+        except httpx.TransportError as exc:
+            if watchdog.fired:
+                raise self._deadline_error(url) from exc
+            raise
+        finally:
+            watchdog.cancel()
+        size += len(tail)
+        if size > cap:
+            raise self._too_large(url)
+        parts.append(tail)
+        return b"".join(parts)
+
+    def _deadline_error(self, url: httpx.URL) -> FetchError:
+        return FetchError(f"deadline exceeded ({self._policy.deadline_s:g} s): {url}")
+
+    def _too_large(self, url: httpx.URL) -> FetchError:
+        return FetchError(f"response larger than {self._policy.max_body_bytes} bytes: {url}")

@@ -1,0 +1,174 @@
+"""What a list page shows: a spec (categories or ids), a day, a slice — shared by HTML and JSON."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import date
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from coolpapers import ingest, store, taxonomy
+from coolpapers.config import Settings
+from coolpapers.errors import BadInput, BadSpec
+from coolpapers.identifiers import ArxivId, looks_like_id, parse_id
+from coolpapers.models import FeedDay, Paper
+from coolpapers.sources.fetcher import Fetcher
+
+MAX_SHOW = 1000
+SORTS = {"": "arxiv", "arxiv": "arxiv", "0": "time", "time": "time"}
+
+
+@dataclass(frozen=True)
+class ListParams:
+    day: date | None
+    show: int
+    skip: int
+    replacements: bool
+    sort: str
+
+
+def parse_params(
+    date_text: str | None,
+    show: str | None,
+    skip: str | None,
+    replace: str | None,
+    sort: str | None,
+    default_show: int,
+) -> ListParams:
+    """Query parameters of list pages and their JSON twins; anything odd is a 400."""
+    day = None
+    if date_text:
+        try:
+            day = date.fromisoformat(date_text)
+        except ValueError:
+            raise BadInput(f"date must be YYYY-MM-DD, not {date_text[:40]!r}") from None
+    n_show = _int_param("show", show, default_show, 1, MAX_SHOW)
+    n_skip = _int_param("skip", skip, 0, 0, 10_000_000)
+    if replace not in (None, "", "0", "1"):
+        raise BadInput("replace must be 0 or 1")
+    if (sort or "") not in SORTS:
+        raise BadInput("sort must be one of: time (or 0); stars and preference come later")
+    return ListParams(day, n_show, n_skip, replace == "1", SORTS[sort or ""])
+
+
+def _int_param(name: str, text: str | None, default: int, low: int, high: int) -> int:
+    if text is None or text == "":
+        return default
+    try:
+        value = int(text)
+    except ValueError:
+        raise BadInput(f"{name} must be a whole number, not {text[:40]!r}") from None
+    if not low <= value <= high:
+        raise BadInput(f"{name} must be between {low} and {high}")
+    return value
+
+
+# Broader than a valid id: "2401.99999999" is a malformed id (400), not an unknown category.
+_ID_ISH = re.compile(r"^(?:arxiv:)?\d{4}\.\d+(?:v\d+)?$", re.IGNORECASE)
+
+
+def parse_id_list(text: str) -> list[ArxivId] | None:
+    """The ids of an id-list spec (``2401.00001,2401.00002``), or None if it isn't one."""
+    parts = [p.strip() for p in text.split(",")]
+    if not any(looks_like_id(p) or _ID_ISH.match(p) for p in parts):
+        return None
+    if len(parts) > MAX_SHOW:
+        raise BadInput(f"at most {MAX_SHOW} ids at once")
+    return [parse_id(p) for p in parts]
+
+
+def spec_filter(spec: taxonomy.Spec) -> store.SpecFilter:
+    return store.SpecFilter(spec.categories(), spec.excluded())
+
+
+def spec_title(spec: taxonomy.Spec) -> str:
+    if len(spec.include) == 1 and not spec.exclude:
+        term = spec.include[0]
+        return f"{taxonomy.category_name(term)} ({term})"
+    return spec.text()
+
+
+@dataclass
+class DayPage:
+    spec: taxonomy.Spec
+    params: ListParams
+    day: date | None  # the day shown (None: nothing stored for this spec at all)
+    listing: store.DayListing | None
+    previous: date | None = None
+    following: date | None = None
+    feed_days: list[FeedDay] = field(default_factory=list)  # what arXiv's feeds said that day
+
+    @property
+    def partial(self) -> bool:
+        """True when no ingested feed covered the spec's categories that day: what shows came
+        in through other categories' feeds (cross-lists), not the whole listing."""
+        covered: set[str] = set()
+        for row in self.feed_days:
+            for term in row.feed.split("+"):
+                covered |= taxonomy.expand(term) if taxonomy.canonical(term) else set()
+        return bool(self.day) and not self.spec.categories() <= covered
+
+    @property
+    def title(self) -> str:
+        return spec_title(self.spec)
+
+    @property
+    def more_skip(self) -> int | None:
+        if self.listing is None:
+            return None
+        shown = self.params.skip + len(self.listing.papers)
+        return shown if shown < self.listing.total else None
+
+
+def load_day(session: Session, spec: taxonomy.Spec, params: ListParams) -> DayPage:
+    filt = spec_filter(spec)
+    day = params.day or store.latest_day(session, filt)
+    if day is None:
+        return DayPage(spec, params, None, None)
+    listing = store.day_listing(
+        session,
+        filt,
+        day,
+        replacements=params.replacements,
+        show=params.show,
+        skip=params.skip,
+        sort=params.sort,
+    )
+    page = DayPage(
+        spec,
+        params,
+        day,
+        listing,
+        previous=store.latest_day(session, filt, before=day),
+        following=store.next_day(session, filt, day),
+        feed_days=store.feed_days(session, day),
+    )
+    return page
+
+
+def parse_list_spec(text: str) -> taxonomy.Spec:
+    spec = taxonomy.parse_spec(text)
+    if not spec.include:
+        raise BadSpec("a list needs at least one category to include")
+    return spec
+
+
+def load_papers(
+    session: Session,
+    factory: sessionmaker[Session],
+    fetcher: Fetcher,
+    settings: Settings,
+    ids: list[ArxivId],
+) -> list[Paper]:
+    """Papers in the order asked; ones we don't have are fetched from arXiv on demand."""
+    wanted = list(dict.fromkeys(a.id for a in ids))
+    found = store.papers_by_id(session, wanted)
+    missing = [i for i in wanted if i not in found]
+    if len(missing) == 1:
+        found[missing[0]] = ingest.fetch_paper(factory, fetcher, settings, missing[0])
+    elif missing:
+        ingest.ingest_ids(factory, fetcher, settings, missing)
+        session.expire_all()
+        found.update(store.papers_by_id(session, missing))
+    return [found[i] for i in wanted if i in found]

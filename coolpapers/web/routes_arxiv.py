@@ -1,0 +1,127 @@
+"""/arxiv/{spec} (a day of a category union, or papers by id), its Atom feed and JSON twins,
+and arXiv-compatible /abs/ and /pdf/ paths."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import RedirectResponse, Response
+from sqlalchemy.orm import Session
+
+from coolpapers import store
+from coolpapers.identifiers import canonical_str, parse_id
+from coolpapers.web import lists
+from coolpapers.web.deps import FactoryDep, FetcherDep, SessionDep, SettingsDep, TemplatesDep
+from coolpapers.web.present import paper_json
+
+router = APIRouter()
+
+FEED_MAX = 2000
+
+
+@router.get("/abs/{paper_id:path}", include_in_schema=False)
+def abs_redirect(paper_id: str) -> Response:
+    return RedirectResponse(f"/arxiv/{parse_id(paper_id).id}", status_code=301)
+
+
+@router.get("/pdf/{paper_id:path}", include_in_schema=False)
+def pdf_redirect(paper_id: str, settings: SettingsDep) -> Response:
+    return RedirectResponse(f"{settings.arxiv_web_url}/pdf/{canonical_str(parse_id(paper_id))}")
+
+
+@router.get("/arxiv/{spec:path}", include_in_schema=False)
+def arxiv_page(
+    request: Request,
+    spec: str,
+    session: SessionDep,
+    settings: SettingsDep,
+    templates: TemplatesDep,
+    factory: FactoryDep,
+    fetcher: FetcherDep,
+    date: str | None = None,
+    show: str | None = None,
+    skip: str | None = None,
+    replace: str | None = None,
+    sort: str | None = None,
+) -> Response:
+    if spec.endswith("/feed"):
+        return _feed(request, spec.removesuffix("/feed"), session, templates)
+    params = lists.parse_params(date, show, skip, replace, sort, settings.page_size)
+    ids = lists.parse_id_list(spec)
+    if ids is not None:
+        canonical = ",".join(a.id for a in ids)
+        if canonical != spec:
+            query = f"?{request.url.query}" if request.url.query else ""
+            return RedirectResponse(f"/arxiv/{canonical}{query}", status_code=301)
+        papers = lists.load_papers(session, factory, fetcher, settings, ids)
+        if len(ids) == 1:
+            context = {"paper": papers[0], "listings": store.paper_listings(session, ids[0].id)}
+            return templates.TemplateResponse(request, "paper.html", context)
+        return templates.TemplateResponse(request, "papers.html", {"papers": papers})
+    page = lists.load_day(session, lists.parse_list_spec(spec), params)
+    return templates.TemplateResponse(request, "list.html", {"page": page})
+
+
+def _feed(request: Request, spec_text: str, session: Session, templates: Any) -> Response:
+    spec = lists.parse_list_spec(spec_text)
+    params = lists.ListParams(None, FEED_MAX, 0, False, "arxiv")
+    page = lists.load_day(session, spec, params)
+    updated = datetime.combine(page.day, datetime.min.time(), UTC) if page.day else None
+    context = {"page": page, "updated": updated, "self_path": request.url.path}
+    return templates.TemplateResponse(
+        request, "feed.xml", context, media_type="application/atom+xml; charset=utf-8"
+    )
+
+
+@router.get("/api/arxiv/{spec:path}", tags=["arxiv"])
+def api_list(
+    spec: str,
+    session: SessionDep,
+    settings: SettingsDep,
+    factory: FactoryDep,
+    fetcher: FetcherDep,
+    date: str | None = None,
+    show: str | None = None,
+    skip: str | None = None,
+    replace: str | None = None,
+    sort: str | None = None,
+) -> dict[str, Any]:
+    """A day of a category spec (new + cross, `replace=1` adds replacements), or papers by id."""
+    params = lists.parse_params(date, show, skip, replace, sort, settings.page_size)
+    ids = lists.parse_id_list(spec)
+    if ids is not None:
+        papers = lists.load_papers(session, factory, fetcher, settings, ids)
+        shown = papers[params.skip : params.skip + params.show]
+        return {
+            "spec": ",".join(a.id for a in ids),
+            "date": None,
+            "total": len(papers),
+            "papers": [paper_json(p, settings) for p in shown],
+        }
+    page = lists.load_day(session, lists.parse_list_spec(spec), params)
+    listing = page.listing
+    return {
+        "spec": page.spec.text(),
+        "date": page.day.isoformat() if page.day else None,
+        "total": listing.total if listing else 0,
+        "counts": listing.counts if listing else {},
+        "previous_date": page.previous.isoformat() if page.previous else None,
+        "next_date": page.following.isoformat() if page.following else None,
+        "papers": [paper_json(p, settings, t) for p, t in listing.papers] if listing else [],
+    }
+
+
+@router.get("/api/papers/{paper_id:path}", tags=["papers"])
+def api_paper(
+    paper_id: str,
+    session: SessionDep,
+    settings: SettingsDep,
+    factory: FactoryDep,
+    fetcher: FetcherDep,
+) -> dict[str, Any]:
+    """One paper by arXiv id (fetched from arXiv on demand when not stored)."""
+    arxiv_id = parse_id(paper_id)
+    paper = lists.load_papers(session, factory, fetcher, settings, [arxiv_id])[0]
+    return paper_json(paper, settings)

@@ -1,0 +1,63 @@
+"""Jinja environment: autoescaping everywhere (HTML and Atom), filters for arXiv links and names."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, date, datetime
+from pathlib import Path
+from urllib.parse import quote, urlencode
+
+from fastapi.templating import Jinja2Templates
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+from coolpapers import taxonomy
+from coolpapers.config import Settings
+from coolpapers.web.present import published_text
+
+# Characters XML 1.0 forbids; arXiv text has been seen with stray control characters.
+_XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]")
+AUTHORS_FOLD = 40  # papers.cool folds longer author lists behind "et al."
+
+
+def xml_safe(text: object) -> str:
+    return _XML_ILLEGAL.sub("", "" if text is None else str(text))
+
+
+def author_search_url(name: str) -> str:
+    return "https://arxiv.org/search/?" + urlencode({"searchtype": "author", "query": name})
+
+
+def is_http_url(value: object) -> bool:
+    """Feed fields are untrusted: only http(s) URLs become links (no javascript:)."""
+    return isinstance(value, str) and value.startswith(("http://", "https://"))
+
+
+def thousands(n: int) -> str:
+    return f"{n:,}"
+
+
+def iso(value: date | datetime | None) -> str:
+    return value.isoformat() if value is not None else ""
+
+
+def make_templates(settings: Settings, directory: Path) -> Jinja2Templates:
+    env = Environment(
+        loader=FileSystemLoader(directory),
+        autoescape=select_autoescape(["html", "xml"]),
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    web = settings.arxiv_web_url
+    env.globals.update(
+        site_url=settings.site_url,
+        abs_url=lambda pid: f"{web}/abs/{pid}",
+        pdf_url=lambda pid: f"{web}/pdf/{pid}",
+        author_url=author_search_url,
+        category_name=taxonomy.category_name,
+        authors_fold=AUTHORS_FOLD,
+        published_text=published_text,
+        now_utc=lambda: datetime.now(UTC),
+    )
+    env.filters.update(xml_safe=xml_safe, thousands=thousands, iso=iso, urlquote=quote)
+    env.tests["http_url"] = is_http_url
+    return Jinja2Templates(env=env)
