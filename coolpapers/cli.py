@@ -5,8 +5,10 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
+
+from sqlalchemy import Engine
 
 from coolpapers import ingest, schema
 from coolpapers.config import Settings, load_settings, settings_table
@@ -46,7 +48,9 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     if args.command == "settings-table":
         return _settings_table(args.update)
     try:
@@ -75,15 +79,24 @@ def _settings_table(readme: Path | None) -> int:
 
 
 def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
+    engine = make_engine(settings)
+    try:
+        return _command(args, settings, engine)
+    finally:
+        engine.dispose()
+
+
+def _command(args: argparse.Namespace, settings: Settings, engine: Engine) -> int:
     if args.command == "db":
-        schema.upgrade(make_engine(settings))
+        schema.upgrade(engine)
         print("database at", schema.head_revision())
         return EXIT_OK
     if args.command == "ingest":
-        return _ingest(args, settings)
-    engine = make_engine(settings)
+        return _ingest(args, settings, engine)
     if not schema.is_current(engine):
-        print("coolpapers: the database is not migrated; run `coolpapers db upgrade`", file=sys.stderr)
+        print(
+            "coolpapers: the database is not migrated; run `coolpapers db upgrade`", file=sys.stderr
+        )
         return EXIT_FAILED
     if args.command == "serve":
         return _serve(settings, args.host, args.port, scheduler=not args.no_scheduler)
@@ -104,8 +117,7 @@ def _serve(settings: Settings, host: str, port: int, *, scheduler: bool) -> int:
     return EXIT_OK
 
 
-def _ingest(args: argparse.Namespace, settings: Settings) -> int:
-    engine = make_engine(settings)
+def _ingest(args: argparse.Namespace, settings: Settings, engine: Engine) -> int:
     schema.upgrade(engine)
     factory = make_sessionmaker(engine)
     ids = [parse_id(t).id for t in args.ids.split(",") if t.strip()] if args.ids else []
@@ -132,7 +144,7 @@ def _run_ingest(
     factory: ingest.SessionFactory,
     ids: list[str],
     specs: list[str],
-    renew: ingest.Callable[[], None],
+    renew: Callable[[], None],
 ) -> list[ingest.RunReport]:
     if args.feed_file:
         return ingest.ingest_files(factory, args.feed_file)

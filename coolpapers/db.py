@@ -1,4 +1,4 @@
-"""Engines and sessions. SQLite gets WAL, a busy timeout and opt-in ``BEGIN IMMEDIATE`` for writers."""
+"""Engines and sessions. SQLite: WAL, a busy timeout, opt-in ``BEGIN IMMEDIATE`` for writers."""
 
 from __future__ import annotations
 

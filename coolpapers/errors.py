@@ -1,18 +1,18 @@
 """Errors of coolpapers, turned into pages, JSON or CLI messages at one boundary each.
 
-    CoolpapersError
-    ├── ConfigError            a setting is invalid (names the setting)
-    ├── BadInput               the user's input is malformed                   → 400
-    │   ├── BadSpec            a list spec is malformed
-    │   │   └── UnknownCategory    … or names an unknown category/archive      → 404
-    │   └── BadId              not an arXiv identifier
-    ├── NotFound               nothing by that name                            → 404
-    │   └── NoSuchPaper        arXiv says the paper does not exist
-    └── SourceError            talking to arXiv failed
-        ├── FetchError         transport: timeout, refused, too large, HTTP error
-        │   ├── RateLimited    429/503 with Retry-After after our retries ran out
-        │   └── BlockedAddress destination is private/loopback and not allowed
-        └── ParseError         the body is not a usable feed / API response
+CoolpapersError
+├── ConfigError            a setting is invalid (names the setting)
+├── BadInput               the user's input is malformed                   → 400
+│   ├── BadSpec            a list spec is malformed
+│   │   └── UnknownCategory    … or names an unknown category/archive      → 404
+│   └── BadId              not an arXiv identifier
+├── NotFound               nothing by that name                            → 404
+│   └── NoSuchPaper        arXiv says the paper does not exist
+└── SourceError            talking to arXiv failed
+    ├── FetchError         transport: timeout, refused, too large, HTTP error
+    │   ├── RateLimited    429/503 with Retry-After after our retries ran out
+    │   └── BlockedAddress destination is private/loopback and not allowed
+    └── ParseError         the body is not a usable feed / API response
 """
 
 from __future__ import annotations

@@ -11,15 +11,15 @@ import logging
 import os
 import socket
 import uuid
-from urllib.parse import urlsplit
-
-import httpx
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypedDict
+from urllib.parse import urlsplit
 
+import httpx
 from sqlalchemy.orm import Session, sessionmaker
 
 from coolpapers import store, taxonomy
@@ -167,7 +167,15 @@ def store_feed(session: Session, feed: Feed, name: str) -> tuple[str, int]:
     return "ok", written
 
 
-def _feed_counts(feed: Feed) -> dict[str, int]:
+class FeedCounts(TypedDict):
+    n_items: int
+    n_new: int
+    n_cross: int
+    n_replace: int
+    n_malformed: int
+
+
+def _feed_counts(feed: Feed) -> FeedCounts:
     types = Counter(i.announce_type for i in feed.items)
     return {
         "n_items": len(feed.items),
@@ -277,9 +285,7 @@ def ingest_ids(
             missing = sorted(set(ids) - {e.id for e in entries})
             error = f"not on arXiv: {', '.join(missing)}" if missing else None
             status = "failed" if missing and not entries else "ok"
-            store.finish_run(
-                s, run_id, status, n_items=len(entries), n_stored=written, error=error
-            )
+            store.finish_run(s, run_id, status, n_items=len(entries), n_stored=written, error=error)
     except CoolpapersError as exc:
         return _fail(factory, run_id, "api", target, exc)
     return RunReport(

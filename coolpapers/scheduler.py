@@ -19,10 +19,11 @@ log = logging.getLogger(__name__)
 POLL_JOB = "poll_arxiv"
 
 
-def poll_arxiv(factory: sessionmaker[Session], settings: Settings) -> list[ingest.RunReport]:
+def poll_arxiv(
+    factory: sessionmaker[Session], settings: Settings, now: datetime | None = None
+) -> list[ingest.RunReport]:
     """Fetch the configured feeds that don't have today's listing yet; no-op when caught up."""
-    now = datetime.now(UTC)
-    due = schedule.expected_listing_date(now)
+    due = schedule.expected_listing_date(now or datetime.now(UTC))
     specs = settings.ingest_specs
     with session_scope(factory) as s:
         missing = store.feeds_missing(s, specs, due)

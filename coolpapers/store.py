@@ -84,12 +84,18 @@ def upsert_paper(
         _set_categories(session, meta.id, categories, replace=False)
         return "inserted"
     changed = False
-    if announced is not None and (paper.first_announced is None or announced < paper.first_announced):
+    if announced is not None and (
+        paper.first_announced is None or announced < paper.first_announced
+    ):
         paper.first_announced, changed = announced, True
     # Dates only come from the API; keep them whichever source updates the rest.
     for name in ("published", "updated"):
         new = getattr(meta, name)
-        if new is not None and as_utc(getattr(paper, name)) != new and meta.version >= paper.version:
+        if (
+            new is not None
+            and as_utc(getattr(paper, name)) != new
+            and meta.version >= paper.version
+        ):
             setattr(paper, name, new)
             changed = True
     if meta.version < paper.version:
@@ -103,7 +109,7 @@ def upsert_paper(
         if getattr(paper, name) != value:
             setattr(paper, name, value)
             changed = True
-    if list(categories) != [c for c in paper.categories]:
+    if list(categories) != list(paper.categories):
         changed = True
     if changed:
         paper.modified_at = utcnow()
@@ -111,7 +117,9 @@ def upsert_paper(
     return "updated" if changed else "unchanged"
 
 
-def _set_categories(session: Session, paper_id: str, categories: Sequence[str], *, replace: bool) -> None:
+def _set_categories(
+    session: Session, paper_id: str, categories: Sequence[str], *, replace: bool
+) -> None:
     if replace:
         session.execute(delete(PaperCategory).where(PaperCategory.paper_id == paper_id))
     session.flush()
@@ -136,9 +144,7 @@ def get_paper(session: Session, paper_id: str) -> Paper | None:
 
 def paper_listings(session: Session, paper_id: str) -> list[Listing]:
     return list(
-        session.scalars(
-            select(Listing).where(Listing.paper_id == paper_id).order_by(Listing.date)
-        )
+        session.scalars(select(Listing).where(Listing.paper_id == paper_id).order_by(Listing.date))
     )
 
 
@@ -251,7 +257,7 @@ def day_listing(
     count_rows = session.execute(
         select(rank, func.count()).select_from(Listing).join(Paper).where(*base).group_by(rank)
     ).all()
-    counts = {t: 0 for t in TYPE_ORDER}
+    counts = dict.fromkeys(TYPE_ORDER, 0)
     for r, n in count_rows:
         counts[TYPE_ORDER[r]] = n
     total = counts["new"] + counts["cross"]
@@ -281,7 +287,7 @@ def category_counts(session: Session, day: date) -> dict[str, int]:
         .where(Listing.date == day, Listing.kind == "new")
         .group_by(PaperCategory.category)
     ).all()
-    return {c: n for c, n in rows}
+    return dict(rows)
 
 
 def newest_listing_day(session: Session) -> date | None:
@@ -354,9 +360,7 @@ def finish_run(session: Session, run_id: int, status: str, **fields: Any) -> Non
 
 
 def recent_runs(session: Session, limit: int = 50) -> list[IngestRun]:
-    return list(
-        session.scalars(select(IngestRun).order_by(IngestRun.id.desc()).limit(limit))
-    )
+    return list(session.scalars(select(IngestRun).order_by(IngestRun.id.desc()).limit(limit)))
 
 
 def last_run_per_target(session: Session) -> list[IngestRun]:
@@ -395,7 +399,9 @@ def get_fetch_state(session: Session, url: str) -> FetchState | None:
     return session.get(FetchState, url)
 
 
-def put_fetch_state(session: Session, url: str, etag: str | None, last_modified: str | None) -> None:
+def put_fetch_state(
+    session: Session, url: str, etag: str | None, last_modified: str | None
+) -> None:
     row = session.get(FetchState, url)
     if row is None:
         session.add(FetchState(url=url, etag=etag, last_modified=last_modified))

@@ -65,7 +65,9 @@ def fake_arxiv() -> Iterator[FakeArxiv]:
         yield fake
 
 
-def make_settings(database_url: str, data_dir: Path, fake: FakeArxiv, **overrides: object) -> Settings:
+def make_settings(
+    database_url: str, data_dir: Path, fake: FakeArxiv, **overrides: object
+) -> Settings:
     values: dict[str, object] = {
         "database_url": database_url,
         "data_dir": data_dir,

@@ -15,7 +15,7 @@ from coolpapers.config import Settings
 from coolpapers.db import session_scope
 from coolpapers.models import FeedDay, IngestRun, Listing, Paper, PaperCategory
 from tests.conftest import API, RSS
-from tests.fakes.arxiv_server import Fault, FakeArxiv
+from tests.fakes.arxiv_server import FakeArxiv, Fault
 
 LG = RSS / "rss-cs.LG-2026-08-21-fri.xml"
 
@@ -24,8 +24,18 @@ def dump(factory: sessionmaker[Session]) -> dict[str, Any]:
     """Everything ingest writes, minus run records: equal dumps mean nothing changed."""
     with session_scope(factory) as s:
         papers = [
-            (p.id, p.version, p.title, p.abstract, tuple(map(str, p.authors)), tuple(p.categories),
-             p.doi, p.journal_ref, p.first_announced, str(p.modified_at))
+            (
+                p.id,
+                p.version,
+                p.title,
+                p.abstract,
+                tuple(map(str, p.authors)),
+                tuple(p.categories),
+                p.doi,
+                p.journal_ref,
+                p.first_announced,
+                str(p.modified_at),
+            )
             for p in s.scalars(select(Paper).order_by(Paper.id))
         ]
         cats = s.execute(select(PaperCategory.paper_id, PaperCategory.category)).all()
@@ -124,7 +134,9 @@ def test_cross_listed_paper_in_two_feeds_is_one_paper(factory: sessionmaker[Sess
         ids = list(s.scalars(select(Paper.id)))
         assert len(ids) == len(set(ids))
         union = store.SpecFilter(frozenset({"cs.LG", "cs.CL"}), frozenset())
-        listing = store.day_listing(s, union, date(2026, 8, 21), replacements=False, show=1000, skip=0)
+        listing = store.day_listing(
+            s, union, date(2026, 8, 21), replacements=False, show=1000, skip=0
+        )
         # against the union, a cs.CL paper cross-listed to cs.LG is "new"
         for paper, kind in listing.papers:
             assert (kind == "new") == (paper.primary_category in {"cs.LG", "cs.CL"})
@@ -132,7 +144,7 @@ def test_cross_listed_paper_in_two_feeds_is_one_paper(factory: sessionmaker[Sess
 
 def test_malformed_item_is_counted_not_fatal(factory: sessionmaker[Session]) -> None:
     body = LG.read_bytes()
-    broken = body.replace(b"<guid isPermaLink=\"false\">oai:arXiv.org:2608.19234v1</guid>", b"", 1)
+    broken = body.replace(b'<guid isPermaLink="false">oai:arXiv.org:2608.19234v1</guid>', b"", 1)
     broken = broken.replace(b"arXiv:2608.19234v1 Announce Type", b"arXiv:garbage Announce Type", 1)
     assert broken != body
     report = ingest.ingest_feed_body(factory, broken, source="file", target="broken.xml")

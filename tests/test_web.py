@@ -67,7 +67,7 @@ def test_list_page_shows_the_day_as_arxiv_listed_it(client: TestClient, stocked:
     r = client.get("/arxiv/cs.LG")
     assert r.status_code == 200
     page = cards(r.text)
-    assert "Total: <span class=\"total\">127</span>" in r.text  # 65 new + 62 cross
+    assert 'Total: <span class="total">127</span>' in r.text  # 65 new + 62 cross
     assert len(page.ids) == 25 and page.indexes[:2] == ["#1", "#2"]
     assert "skip=25" in r.text  # the plain "more" link
     more = cards(client.get("/arxiv/cs.LG?date=2026-08-21&skip=125&show=25").text)
@@ -96,7 +96,7 @@ def test_union_and_exclusion(client: TestClient, stocked: object) -> None:
     plus = client.get("/api/arxiv/cs.CL+cs.LG", params={"show": 1000, "date": "2026-08-21"}).json()
     assert both["papers"] == plus["papers"]
     ids = [p["id"] for p in both["papers"]]
-    assert len(ids) == len(set(ids)) and set(p["id"] for p in lg["papers"]) <= set(ids)
+    assert len(ids) == len(set(ids)) and {p["id"] for p in lg["papers"]} <= set(ids)
     minus = client.get("/api/arxiv/cs.LG-cs.AI", params={"show": 1000}).json()
     assert minus["total"] < lg["total"]
     assert all("cs.AI" not in p["categories"] for p in minus["papers"])

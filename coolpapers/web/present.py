@@ -21,7 +21,9 @@ def published_text(paper: Paper) -> str:
     return paper.first_announced.isoformat() if paper.first_announced else ""
 
 
-def paper_json(paper: Paper, settings: Settings, announce_type: str | None = None) -> dict[str, Any]:
+def paper_json(
+    paper: Paper, settings: Settings, announce_type: str | None = None
+) -> dict[str, Any]:
     published, updated = as_utc(paper.published), as_utc(paper.updated)
     data: dict[str, Any] = {
         "id": paper.id,

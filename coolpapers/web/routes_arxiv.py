@@ -8,6 +8,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
 from sqlalchemy.orm import Session
 
 from coolpapers import store
@@ -64,7 +65,9 @@ def arxiv_page(
     return templates.TemplateResponse(request, "list.html", {"page": page})
 
 
-def _feed(request: Request, spec_text: str, session: Session, templates: Any) -> Response:
+def _feed(
+    request: Request, spec_text: str, session: Session, templates: Jinja2Templates
+) -> Response:
     spec = lists.parse_list_spec(spec_text)
     params = lists.ListParams(None, FEED_MAX, 0, False, "arxiv")
     page = lists.load_day(session, spec, params)

@@ -48,7 +48,9 @@ def snapshot(session: Session, settings: Settings, scheduler_here: bool) -> dict
     return {
         "now": now.isoformat(),
         "expected_listing_date": due.isoformat(),
-        "newest_listing_date": (d.isoformat() if (d := store.newest_listing_day(session)) else None),
+        "newest_listing_date": (
+            d.isoformat() if (d := store.newest_listing_day(session)) else None
+        ),
         "feeds_missing_today": missing,
         "next_poll": next_poll.isoformat(),
         "scheduler_in_this_process": scheduler_here,

@@ -1,0 +1,93 @@
+"""`make bench`: every benchmark, a readable report on stdout, JSON in bench/results/latest.json.
+
+Figures only: nothing here passes or fails on timing. A benchmark whose code under measurement
+misbehaves (an ingest that is not idempotent, a page that is not 200) stops the run.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Any
+
+from bench import ingest_day, serve_list
+from bench._common import REPO
+
+RESULTS = Path(__file__).resolve().parent / "results" / "latest.json"
+PACKAGES = ("sqlalchemy", "fastapi", "starlette", "uvicorn", "jinja2", "feedparser", "httpx")
+BENCHMARKS: tuple[tuple[str, Callable[[], dict[str, Any]], Callable[[Any], list[str]]], ...] = (
+    ("ingest_day", ingest_day.run, ingest_day.report_lines),
+    ("serve_list", serve_list.run, serve_list.report_lines),
+)
+
+
+def _commit() -> str | None:
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() or None
+
+
+def _versions() -> dict[str, str | None]:
+    found: dict[str, str | None] = {}
+    for name in PACKAGES:
+        try:
+            found[name] = version(name)
+        except PackageNotFoundError:
+            found[name] = None
+    return found
+
+
+def environment() -> dict[str, Any]:
+    return {
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "python": platform.python_version(),
+        "implementation": platform.python_implementation(),
+        "platform": platform.platform(),
+        "cores": os.cpu_count(),
+        "commit": _commit(),
+        "packages": _versions(),
+    }
+
+
+def main() -> int:
+    env = environment()
+    print(
+        f"coolpapers bench  ({env['date'][:10]}, Python {env['python']}, {env['cores']} cores"
+        f"{', commit ' + env['commit'] if env['commit'] else ''})"
+    )
+    results: dict[str, Any] = {"environment": env}
+    started = time.perf_counter()
+    for name, run, lines in BENCHMARKS:
+        print(f"\n[{name}]", flush=True)
+        t0 = time.perf_counter()
+        result = run()
+        result["wall_s"] = time.perf_counter() - t0
+        results[name] = result
+        for line in lines(result):
+            print(line, flush=True)
+    results["wall_s"] = time.perf_counter() - started
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps(results, indent=2) + "\n")
+    print(f"\ntotal {results['wall_s']:.0f} s; JSON: {RESULTS.relative_to(REPO)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,339 @@
+"""Serve a stored day of a category union, against serving the same bytes as a static file.
+
+A SQLite database gets every real day bundled in tests/fixtures/arxiv/rss/rss-*.xml; the real
+app (scheduler off) runs under uvicorn in a subprocess (one worker, 127.0.0.1, free port), with
+a bench-only ``/benchstatic`` mount. The page is fetched once and its exact bytes are written
+into that mount, so both URLs answer the same body from the same server. Measured from an
+httpx client: sequential latency (interleaved), then throughput at 10 concurrent connections
+(one thread and one httpx.Client each), with the server's and the client's CPU time per request
+(the server's from /proc, so a client-bound static figure can be told apart).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from bench._common import REPO, RSS_DIR, Stats, sqlite_settings
+from coolpapers import ingest, schema
+from coolpapers.db import make_engine, make_sessionmaker
+
+SPEC = "cs.AI,cs.CL,cs.CV,cs.LG"
+DAY = "2026-08-21"
+PAGE = f"/arxiv/{SPEC}?date={DAY}"
+API = f"/api/arxiv/{SPEC}?date={DAY}"
+STATIC_NAME = "list.html"
+STATIC = f"/benchstatic/{STATIC_NAME}"
+WARMUP = 20
+SEQUENTIAL = 200
+CONCURRENCY = 10
+DURATION_S = 5.0
+START_TIMEOUT_S = 30.0
+
+
+class BenchError(RuntimeError):
+    """The server did not answer as it should have."""
+
+
+# ---------------------------------------------------------------- the server (child process)
+
+
+def serve(data_dir: Path, static_dir: Path) -> None:
+    """Run the app with the bench mount on a free port; print the port, then serve."""
+    import uvicorn
+    from fastapi.staticfiles import StaticFiles
+
+    from coolpapers.web import create_app
+
+    app = create_app(sqlite_settings(data_dir), scheduler=False)
+    app.mount("/benchstatic", StaticFiles(directory=static_dir), name="benchstatic")
+    # IPPROTO_TCP explicitly: asyncio sets TCP_NODELAY on accepted sockets only when the
+    # listening socket says so (as uvicorn's own host/port binding does); without it, responses
+    # written in several pieces (StaticFiles) meet Nagle + delayed ACK and take 40 ms.
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    config = uvicorn.Config(
+        app, host="127.0.0.1", workers=1, log_level="warning", access_log=False, lifespan="on"
+    )
+    print(sock.getsockname()[1], flush=True)
+    uvicorn.Server(config).run(sockets=[sock])
+
+
+# ---------------------------------------------------------------- the client (this process)
+
+
+def _cpu_seconds(pid: int) -> float | None:
+    """User + system CPU of a process (all its threads), from /proc; None where unavailable."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+class Server:
+    """The child process running ``serve``; a context manager."""
+
+    def __init__(self, data_dir: Path, static_dir: Path) -> None:
+        self.data_dir, self.static_dir = data_dir, static_dir
+        self.proc: subprocess.Popen[str] | None = None
+        self.base_url = ""
+
+    def __enter__(self) -> Server:
+        env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(REPO)] + sys.path)))
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "bench.serve_list", "--serve", "--data-dir",
+             str(self.data_dir), "--static-dir", str(self.static_dir)],
+            stdout=subprocess.PIPE,
+            text=True,
+            cwd=REPO,
+            env=env,
+        )  # fmt: skip
+        assert self.proc.stdout is not None
+        line = self.proc.stdout.readline().strip()
+        if not line.isdigit():
+            self.__exit__()
+            raise BenchError(f"the server did not start (said {line!r})")
+        self.base_url = f"http://127.0.0.1:{line}"
+        deadline = time.monotonic() + START_TIMEOUT_S
+        with httpx.Client(base_url=self.base_url, timeout=5.0) as client:
+            while True:
+                try:
+                    if client.get("/status").status_code == 200:
+                        return self
+                except httpx.TransportError:
+                    pass
+                if time.monotonic() > deadline or self.proc.poll() is not None:
+                    self.__exit__()
+                    raise BenchError("the server did not answer /status")
+                time.sleep(0.05)
+
+    def cpu_seconds(self) -> float | None:
+        return _cpu_seconds(self.proc.pid) if self.proc is not None else None
+
+    def __exit__(self, *_exc: object) -> None:
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        self.proc.send_signal(signal.SIGTERM)  # uvicorn shuts down gracefully
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+
+def _get(client: httpx.Client, path: str, expected: bytes) -> None:
+    response = client.get(path)
+    if response.status_code != 200 or response.content != expected:
+        raise BenchError(f"GET {path}: {response.status_code}, {len(response.content)} bytes")
+
+
+def _sequential(base_url: str, body: bytes) -> dict[str, Stats]:
+    """Interleaved dynamic/static requests on one keep-alive connection."""
+    times: dict[str, list[float]] = {PAGE: [], STATIC: []}
+    with httpx.Client(base_url=base_url, timeout=30.0) as client:
+        for i in range(WARMUP + SEQUENTIAL):
+            for path, samples in times.items():
+                start = time.perf_counter()
+                _get(client, path, body)
+                elapsed = time.perf_counter() - start
+                if i >= WARMUP:
+                    samples.append(elapsed)
+    return {path: Stats.of(samples) for path, samples in times.items()}
+
+
+@dataclass(frozen=True)
+class Load:
+    requests: int
+    seconds: float
+    latency: Stats
+    server_cpu_s: float | None
+    client_cpu_s: float
+
+    @property
+    def per_second(self) -> float:
+        return self.requests / self.seconds
+
+    def as_dict(self) -> dict[str, Any]:
+        cpu = self.server_cpu_s
+        return {
+            "requests": self.requests,
+            "seconds": self.seconds,
+            "req_per_s": self.per_second,
+            "latency": self.latency.as_dict(),
+            "server_cpu_ms_per_req": None if cpu is None else 1000 * cpu / self.requests,
+            "client_cpu_ms_per_req": 1000 * self.client_cpu_s / self.requests,
+        }
+
+
+def _load(server: Server, path: str, body: bytes) -> Load:
+    """CONCURRENCY threads, each with its own client, for DURATION_S after a short warm-up."""
+    barrier = threading.Barrier(CONCURRENCY + 1)
+    stop = threading.Event()
+    counts = [0] * CONCURRENCY
+    latencies: list[list[float]] = [[] for _ in range(CONCURRENCY)]
+    errors: list[BaseException] = []
+
+    def worker(index: int) -> None:
+        try:
+            with httpx.Client(base_url=server.base_url, timeout=30.0) as client:
+                for _ in range(3):
+                    _get(client, path, body)
+                barrier.wait()
+                while not stop.is_set():
+                    start = time.perf_counter()
+                    _get(client, path, body)
+                    latencies[index].append(time.perf_counter() - start)
+                    counts[index] += 1
+        except BaseException as exc:  # noqa: BLE001 - re-raised in the main thread
+            errors.append(exc)
+            barrier.abort()
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(CONCURRENCY)]
+    for t in threads:
+        t.start()
+    with contextlib.suppress(threading.BrokenBarrierError):
+        barrier.wait()  # broken when a worker failed: its error is raised below
+    server_cpu, client_cpu, start = server.cpu_seconds(), time.process_time(), time.perf_counter()
+    stop.wait(DURATION_S)
+    stop.set()
+    for t in threads:
+        t.join()  # requests in flight at `stop` finish and count: measure after them
+    elapsed = time.perf_counter() - start
+    server_cpu_end, client_cpu_end = server.cpu_seconds(), time.process_time()
+    if errors:
+        raise BenchError(f"under load: {errors[0]!r}") from errors[0]
+    server_cpu_s = None
+    if server_cpu is not None and server_cpu_end is not None:
+        server_cpu_s = server_cpu_end - server_cpu
+    return Load(
+        requests=sum(counts),
+        seconds=elapsed,
+        latency=Stats.of([x for xs in latencies for x in xs]),
+        server_cpu_s=server_cpu_s,
+        client_cpu_s=client_cpu_end - client_cpu,
+    )
+
+
+def build_database(data_dir: Path) -> dict[str, Any]:
+    settings = sqlite_settings(data_dir)
+    engine = make_engine(settings)
+    try:
+        schema.upgrade(engine)
+        paths = sorted(RSS_DIR.glob("rss-*.xml"))
+        start = time.perf_counter()
+        reports = ingest.ingest_files(make_sessionmaker(engine), paths)
+        elapsed = time.perf_counter() - start
+    finally:
+        engine.dispose()
+    failed = [r.line() for r in reports if r.failed]
+    if failed:
+        raise BenchError("ingesting the fixtures failed: " + "; ".join(failed))
+    return {
+        "files": len(paths),
+        "days": sorted({r.listing_date for r in reports if r.listing_date}),
+        "ingest_s": elapsed,
+    }
+
+
+def run() -> dict[str, Any]:
+    with (
+        tempfile.TemporaryDirectory(prefix="coolpapers-bench-") as data,
+        tempfile.TemporaryDirectory(prefix="coolpapers-bench-static-") as static,
+    ):
+        db = build_database(Path(data))
+        with (
+            Server(Path(data), Path(static)) as server,
+            httpx.Client(base_url=server.base_url, timeout=30.0) as client,
+        ):
+            first = client.get(PAGE)
+            if first.status_code != 200:
+                raise BenchError(f"GET {PAGE}: {first.status_code}")
+            body = first.content
+            if client.get(PAGE).content != body:
+                raise BenchError(f"GET {PAGE} is not the same bytes twice")
+            (Path(static) / STATIC_NAME).write_bytes(body)
+            api = client.get(API).json()
+            sequential = _sequential(server.base_url, body)
+            load = {path: _load(server, path, body) for path in (PAGE, STATIC)}
+    dyn, sta = sequential[PAGE], sequential[STATIC]
+    return {
+        "path": PAGE,
+        "database": db,
+        "papers_shown": len(api["papers"]),
+        "papers_total": api["total"],
+        "bytes": len(body),
+        "content_type": first.headers.get("content-type"),
+        "sequential": {
+            "dynamic": dyn.as_dict(),
+            "static": sta.as_dict(),
+            "ratio": dyn.median / sta.median,
+        },
+        "concurrent": {
+            "connections": CONCURRENCY,
+            "dynamic": load[PAGE].as_dict(),
+            "static": load[STATIC].as_dict(),
+            "ratio": load[STATIC].per_second / load[PAGE].per_second,
+        },
+    }
+
+
+def _ms(seconds: float) -> str:
+    return f"{1000 * seconds:.1f} ms"
+
+
+def _cpu(load: dict[str, Any]) -> str:
+    server = load["server_cpu_ms_per_req"]
+    shown = "?" if server is None else f"{server:.2f}"
+    return f"server CPU {shown} ms/req, client CPU {load['client_cpu_ms_per_req']:.2f} ms/req"
+
+
+def report_lines(result: dict[str, Any]) -> list[str]:
+    db, seq, conc = result["database"], result["sequential"], result["concurrent"]
+    dyn, sta = seq["dynamic"], seq["static"]
+    cdyn, csta = conc["dynamic"], conc["static"]
+    return [
+        f"database: {db['files']} rss-*.xml fixtures, {len(db['days'])} days, "
+        f"ingested in {db['ingest_s']:.2f} s",
+        f"{result['path']} ({result['papers_shown']} of {result['papers_total']} papers, "
+        f"{result['bytes'] / 1024:.0f} KB): median {_ms(dyn['median'])} "
+        f"(min {_ms(dyn['min'])}, max {_ms(dyn['max'])}, n={dyn['n']}) "
+        f"vs static same bytes {_ms(sta['median'])} (min {_ms(sta['min'])}, "
+        f"max {_ms(sta['max'])}) → ratio {seq['ratio']:.1f}×",
+        f"{conc['connections']} concurrent ({cdyn['seconds']:.1f} s each): "
+        f"dynamic {cdyn['req_per_s']:.0f} req/s vs static {csta['req_per_s']:.0f} req/s "
+        f"→ ratio {conc['ratio']:.1f}×",
+        f"  dynamic: median latency {_ms(cdyn['latency']['median'])}, {_cpu(cdyn)}",
+        f"  static:  median latency {_ms(csta['latency']['median'])}, {_cpu(csta)}",
+    ]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--data-dir", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--static-dir", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.serve:
+        serve(args.data_dir, args.static_dir)
+        return
+    for line in report_lines(run()):
+        print(line)
+
+
+if __name__ == "__main__":
+    main()
