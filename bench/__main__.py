@@ -54,6 +54,13 @@ def _versions() -> dict[str, str | None]:
     return found
 
 
+def _loadavg() -> float | None:
+    try:
+        return os.getloadavg()[0]
+    except OSError:
+        return None
+
+
 def environment() -> dict[str, Any]:
     return {
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -61,6 +68,7 @@ def environment() -> dict[str, Any]:
         "implementation": platform.python_implementation(),
         "platform": platform.platform(),
         "cores": os.cpu_count(),
+        "loadavg_1min": _loadavg(),
         "commit": _commit(),
         "packages": _versions(),
     }
@@ -83,6 +91,13 @@ def main() -> int:
         for line in lines(result):
             print(line, flush=True)
     results["wall_s"] = time.perf_counter() - started
+    results["loadavg_1min_end"] = _loadavg()
+    busy = [x for x in (env["loadavg_1min"], results["loadavg_1min_end"]) if x is not None]
+    if busy and env["cores"] and max(busy) > 0.75 * env["cores"]:
+        print(
+            f"\nnote: 1-min load average {max(busy):.1f} on {env['cores']} cores "
+            "(start/end): other processes were busy, the figures are noisy"
+        )
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(results, indent=2) + "\n")
     print(f"\ntotal {results['wall_s']:.0f} s; JSON: {RESULTS.relative_to(REPO)}")

@@ -21,6 +21,7 @@ from coolpapers.db import make_engine, make_sessionmaker
 from coolpapers.ingest import RunReport
 from coolpapers.sources.arxiv import parse_rss
 
+FEED = "cs.LG"
 DAY_FILE = RSS_DIR / "rss-cs.LG-2026-08-21-fri.xml"
 REPEATS = 7
 WARMUP = 1
@@ -126,13 +127,14 @@ def report_lines(result: dict[str, Any]) -> list[str]:
     sqlite = result["sqlite"]
     ing = sqlite["ingest"]
     parse = result["parse"]["median"]
-    head = f"ingest {result['file']} ({sqlite['listing_date']}, {sqlite['items']} items)"
+    head = f"ingest {FEED} {sqlite['listing_date']} ({sqlite['items']} items, "
+    head += f"{result['bytes'] / 1024:.0f} KB of RSS)"
     lines = [
         f"{head}, SQLite: median {_seconds(ing['median'])} (min {_seconds(ing['min'])}, "
-        f"max {_seconds(ing['max'])}, n={ing['n']}); parse only {_seconds(parse)} "
-        f"({parse / ing['median']:.0%} of the ingest); "
+        f"max {_seconds(ing['max'])}, n={ing['n']})",
+        f"  parse only {_seconds(parse)} ({parse / ing['median']:.0%} of the ingest); "
         f"re-ingest no-op {_seconds(sqlite['reingest']['median'])}; "
-        f"migrating a fresh DB {_seconds(sqlite['migrate']['median'])} (not in the ingest)",
+        f"migrating the fresh DB {_seconds(sqlite['migrate']['median'])} (not counted)",
     ]
     pg = result["postgres"]
     if pg is None:

@@ -316,7 +316,7 @@ def report_lines(result: dict[str, Any]) -> list[str]:
         f"max {_ms(sta['max'])}) → ratio {seq['ratio']:.1f}×",
         f"{conc['connections']} concurrent ({cdyn['seconds']:.1f} s each): "
         f"dynamic {cdyn['req_per_s']:.0f} req/s vs static {csta['req_per_s']:.0f} req/s "
-        f"→ ratio {conc['ratio']:.1f}×",
+        f"→ static serves {conc['ratio']:.1f}× as many",
         f"  dynamic: median latency {_ms(cdyn['latency']['median'])}, {_cpu(cdyn)}",
         f"  static:  median latency {_ms(csta['latency']['median'])}, {_cpu(csta)}",
     ]

@@ -323,7 +323,7 @@ def test_gzip_bomb_stops_at_the_decoded_cap(fake: FakeArxiv, client: httpx.Clien
     began = time.monotonic()
     with pytest.raises(FetchError, match="larger than 1000000 bytes"):
         make(client, max_body_bytes=1_000_000).get(feed_url(fake))
-    assert time.monotonic() - began < 2.0
+    assert time.monotonic() - began < 5.0
 
 
 # -- politeness ---------------------------------------------------------------------------------
@@ -332,13 +332,15 @@ def test_gzip_bomb_stops_at_the_decoded_cap(fake: FakeArxiv, client: httpx.Clien
 def test_min_interval_across_threads_on_one_connection(
     fake: FakeArxiv, client: httpx.Client
 ) -> None:
-    fetcher = make(client, min_interval_s=0.2)
+    fetcher = make(client, min_interval_s=0.3)
     with ThreadPoolExecutor(max_workers=2) as pool:
         results = list(pool.map(lambda _: fetcher.get(feed_url(fake)).status, range(6)))
     assert results == [200] * 6
     starts = sorted(r.start for r in fake.requests)
     gaps = [b - a for a, b in zip(starts, starts[1:], strict=False)]
-    assert len(starts) == 6 and min(gaps) >= 0.2 - 0.02, gaps
+    # measured where the server reads each request line, so allow for scheduling jitter on a
+    # loaded machine; without the interval the gaps would be a few milliseconds
+    assert len(starts) == 6 and min(gaps) >= 0.2, gaps
     assert fake.max_concurrent == 1
     assert fake.max_concurrent_requests == 1
 
