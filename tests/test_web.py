@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from coolpapers import ingest
 from tests.conftest import API, RSS
-from tests.fakes.arxiv_server import FakeArxiv
+from tests.fakes.arxiv_server import Fault, FakeArxiv
 
 LG = RSS / "rss-cs.LG-2026-08-21-fri.xml"
 CL = RSS / "rss-cs.CL-2026-08-20-thu.xml"
@@ -174,11 +174,15 @@ def test_unknown_paper_is_fetched_once_then_stored(
 
 
 def test_paper_not_on_arxiv_is_a_404(client: TestClient, fake_arxiv: FakeArxiv) -> None:
-    fake_arxiv.serve_wrapped(API / "api-2026-idlist-no-results.wrapped.json")
-    r = client.get("/arxiv/0000.0000")
-    assert r.status_code in (400, 404)
-    api = client.get("/api/papers/2501.00001")
-    assert api.status_code in (404, 503) and "error" in api.json()
+    # a well-formed id arXiv doesn't know: the fake answers an empty feed, as arXiv does
+    r = client.get("/arxiv/2501.00001")
+    assert r.status_code == 404 and "2501.00001 is not on arXiv" in r.text
+    api = client.get("/api/papers/2501.00002")
+    assert api.status_code == 404 and "not on arXiv" in api.json()["error"]
+    assert client.get("/arxiv/0000.0000").status_code == 400  # month 00: not an id at all
+    fake_arxiv.serve_wrapped(API / "api-2026-error-400-bad-id.wrapped.json")
+    assert client.get("/api/papers/2501.00003").status_code == 404  # nothing stored on the way
+    assert client.get("/api/status").json()["counts"]["papers"] == 0
 
 
 def test_atom_feed_parses_back(client: TestClient, stocked: object) -> None:
@@ -202,3 +206,9 @@ def test_home_and_status(client: TestClient, stocked: object) -> None:
     assert status["counts"]["papers"] > 0 and status["last_runs"]
     assert client.get("/status").status_code == 200
     assert client.get("/docs").status_code == 200
+
+
+def test_arxiv_unreachable_is_a_clear_503(client: TestClient, fake_arxiv: FakeArxiv) -> None:
+    fake_arxiv.script("/api/query", [Fault.status(403)])
+    r = client.get("/arxiv/2501.00001")
+    assert r.status_code == 503 and "arXiv could not be reached" in r.text
