@@ -110,7 +110,7 @@ def goto(tab: Tab, path: str, status: int = 200) -> None:
 def test_home_links_categories_by_name(tab: Tab) -> None:
     page = tab.page
     goto(tab, "/")
-    expect(page).to_have_title(re.compile("coolpapers"))
+    expect(page).to_have_title(re.compile("Cool Papers"))
     expect(page.locator("section.intro .info")).to_contain_text("Fri, 21 Aug 2026")
     lg = page.locator('ul.categories a[href="/arxiv/cs.LG"]')
     expect(lg).to_have_text("Machine Learning")

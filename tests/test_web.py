@@ -199,6 +199,11 @@ def test_home_and_status(client: TestClient, stocked: object) -> None:
     assert home.status_code == 200
     assert 'href="/arxiv/cs.LG"' in home.text and "Machine Learning" in home.text
     assert "/arxiv/cs.LG/feed" in home.text and 'href="/status"' in home.text
+    # the newest day came from the cs.LG feed: cs.LG gets its count, hep-th (cross-lists only)
+    # gets none, and "latest listing" opens that feed's categories
+    assert re.search(r'title="cs.LG">Machine Learning</a> <span class="count">\d+', home.text)
+    assert not re.search(r'title="hep-th">[^<]*</a> <span class="count">', home.text)
+    assert 'href="/arxiv/cs.LG?date=2026-08-21"' in home.text
     assert re.search(r'type="date"', home.text)
     go = client.get("/go", params={"spec": "cs.AI, cs.LG", "date": "2026-08-21"})
     assert go.headers["location"] == "/arxiv/cs.AI,cs.LG?date=2026-08-21"

@@ -89,6 +89,16 @@ def spec_title(spec: taxonomy.Spec) -> str:
     return spec.text()
 
 
+def feeds_coverage(feeds: list[str]) -> set[str]:
+    """Canonical categories that these ingested feeds (``cs``, ``cs.AI+cs.LG``) cover whole."""
+    covered: set[str] = set()
+    for feed in feeds:
+        for term in feed.split("+"):
+            if taxonomy.canonical(term):
+                covered |= taxonomy.expand(term)
+    return covered
+
+
 @dataclass
 class DayPage:
     spec: taxonomy.Spec
@@ -103,10 +113,7 @@ class DayPage:
     def partial(self) -> bool:
         """True when no ingested feed covered the spec's categories that day: what shows came
         in through other categories' feeds (cross-lists), not the whole listing."""
-        covered: set[str] = set()
-        for row in self.feed_days:
-            for term in row.feed.split("+"):
-                covered |= taxonomy.expand(term) if taxonomy.canonical(term) else set()
+        covered = feeds_coverage([row.feed for row in self.feed_days])
         return bool(self.day) and not self.spec.categories() <= covered
 
     @property

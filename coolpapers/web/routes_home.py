@@ -15,8 +15,19 @@ router = APIRouter()
 @router.get("/", include_in_schema=False)
 def home(request: Request, session: SessionDep, templates: TemplatesDep) -> Response:
     day = store.newest_listing_day(session)
+    feeds = [f.feed for f in store.feed_days(session, day)] if day else []
+    covered = lists.feeds_coverage(feeds)
+    # Counts only for categories whose own feed came in that day: elsewhere they would count
+    # just the cross-lists that other feeds happened to carry.
     counts = store.category_counts(session, day) if day else {}
-    context = {"groups": taxonomy.groups(), "day": day, "counts": counts}
+    counts = {c: n for c, n in counts.items() if c in covered}
+    latest_spec = ",".join(sorted(dict.fromkeys(f.replace("+", ",") for f in feeds))) or "cs"
+    context = {
+        "groups": taxonomy.groups(),
+        "day": day,
+        "counts": counts,
+        "latest_spec": latest_spec,
+    }
     return templates.TemplateResponse(request, "home.html", context)
 
 
