@@ -150,15 +150,17 @@ def store_feed(session: Session, feed: Feed, name: str) -> tuple[str, int]:
         # arXiv re-served yesterday's items under today's date (seen on 2025-01-01)
         store.put_feed_day(session, name, day, "repeat", len(feed.items), fingerprint)
         return "repeat", 0
-    existing = store.papers_by_id(session, (i.meta.id for i in feed.items))
+    ids = [i.meta.id for i in feed.items]
+    existing = store.papers_by_id(session, ids)
+    listings = store.listings_by_paper(session, ids)
     written = 0
     for item in feed.items:
-        cats = taxonomy.canonical_categories(item.meta.categories)
-        outcome = store.upsert_paper(
-            session, item.meta, cats, announced=day, existing=existing.get(item.meta.id)
-        )
+        meta = item.meta
+        cats = taxonomy.canonical_categories(meta.categories)
+        outcome = store.upsert_paper(session, meta, cats, existing.get(meta.id), announced=day)
+        known = listings.setdefault(meta.id, [])
         kind = store.listing_kind(item.announce_type)
-        listed = store.add_listing(session, item.meta.id, day, kind, item.meta.version)
+        listed = store.add_listing(session, known, meta.id, day, kind, meta.version)
         written += outcome != "unchanged" or listed
     store.put_feed_day(session, name, day, "listed", len(feed.items), fingerprint)
     later = store.next_feed_day(session, name, day)
@@ -263,7 +265,7 @@ def store_api_papers(session: Session, entries: Sequence[PaperMeta]) -> int:
     written = 0
     for meta in entries:
         cats = taxonomy.canonical_categories(meta.categories)
-        outcome = store.upsert_paper(session, meta, cats, existing=existing.get(meta.id))
+        outcome = store.upsert_paper(session, meta, cats, existing.get(meta.id))
         written += outcome != "unchanged"
     return written
 

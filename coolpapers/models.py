@@ -17,7 +17,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -63,6 +63,15 @@ class Paper(Base):
     first_announced: Mapped[date | None] = mapped_column(Date)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     modified_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    # Never loaded through these (store queries the tables directly); they exist so the unit of
+    # work inserts a new paper before rows that point at it, without a flush per paper.
+    category_rows: Mapped[list[PaperCategory]] = relationship(
+        passive_deletes=True, lazy="raise", viewonly=False
+    )
+    listing_rows: Mapped[list[Listing]] = relationship(
+        passive_deletes=True, lazy="raise", viewonly=False
+    )
 
 
 class PaperCategory(Base):

@@ -15,7 +15,6 @@ from sqlalchemy import (
     delete,
     exists,
     func,
-    insert,
     select,
     update,
 )
@@ -66,23 +65,24 @@ def upsert_paper(
     session: Session,
     meta: PaperMeta,
     categories: Sequence[str],
+    existing: Paper | None,
     *,
     announced: date | None = None,
-    existing: Paper | None = None,
 ) -> str:
     """Insert or update a paper; metadata of the highest version wins.
 
+    ``existing`` is the stored row or None (callers load a batch with ``papers_by_id``).
     ``categories`` are canonical (aliases merged), primary first. Returns "inserted",
     "updated" or "unchanged"; an unchanged paper is not written at all.
     """
-    paper = existing if existing is not None else session.get(Paper, meta.id)
     values = _paper_values(meta, categories)
-    if paper is None:
+    if existing is None:
         paper = Paper(id=meta.id, first_announced=announced, **values)
         paper.published, paper.updated = meta.published, meta.updated
         session.add(paper)
-        _set_categories(session, meta.id, categories, replace=False)
+        session.add_all(_category_rows(meta.id, categories))
         return "inserted"
+    paper = existing
     changed = False
     if announced is not None and (
         paper.first_announced is None or announced < paper.first_announced
@@ -98,34 +98,26 @@ def upsert_paper(
         ):
             setattr(paper, name, new)
             changed = True
-    if meta.version < paper.version:
-        if changed:
-            paper.modified_at = utcnow()
-        return "updated" if changed else "unchanged"
-    # The feed carries no comments; don't erase what the API told us about the same version.
-    if meta.comments is None and meta.version == paper.version:
-        values["comments"] = paper.comments
-    for name, value in values.items():
-        if getattr(paper, name) != value:
-            setattr(paper, name, value)
-            changed = True
-    if list(categories) != list(paper.categories):
-        changed = True
+    if meta.version >= paper.version:
+        # The feed carries no comments; don't erase what the API told us about the same version.
+        if meta.comments is None and meta.version == paper.version:
+            values["comments"] = paper.comments
+        if list(paper.categories) != list(categories):
+            session.execute(delete(PaperCategory).where(PaperCategory.paper_id == meta.id))
+            session.add_all(_category_rows(meta.id, categories))
+        for name, value in values.items():
+            if getattr(paper, name) != value:
+                setattr(paper, name, value)
+                changed = True
     if changed:
         paper.modified_at = utcnow()
-        _set_categories(session, meta.id, categories, replace=True)
     return "updated" if changed else "unchanged"
 
 
-def _set_categories(
-    session: Session, paper_id: str, categories: Sequence[str], *, replace: bool
-) -> None:
-    if replace:
-        session.execute(delete(PaperCategory).where(PaperCategory.paper_id == paper_id))
-    session.flush()
-    rows = [{"paper_id": paper_id, "category": c, "position": i} for i, c in enumerate(categories)]
-    if rows:
-        session.execute(insert(PaperCategory), rows)
+def _category_rows(paper_id: str, categories: Sequence[str]) -> list[PaperCategory]:
+    return [
+        PaperCategory(paper_id=paper_id, category=c, position=i) for i, c in enumerate(categories)
+    ]
 
 
 def papers_by_id(session: Session, ids: Iterable[str]) -> dict[str, Paper]:
@@ -155,40 +147,41 @@ def listing_kind(announce_type: str) -> str:
     return "replace" if announce_type.startswith("replace") else "new"
 
 
-def add_listing(session: Session, paper_id: str, day: date, kind: str, version: int) -> bool:
+def listings_by_paper(session: Session, paper_ids: Iterable[str]) -> dict[str, list[Listing]]:
+    """Every listing of these papers, loaded in one go for ``add_listing``."""
+    found: dict[str, list[Listing]] = {}
+    wanted = list(dict.fromkeys(paper_ids))
+    for start in range(0, len(wanted), 500):
+        chunk = wanted[start : start + 500]
+        for row in session.scalars(select(Listing).where(Listing.paper_id.in_(chunk))):
+            found.setdefault(row.paper_id, []).append(row)
+    return found
+
+
+def add_listing(
+    session: Session, known: list[Listing], paper_id: str, day: date, kind: str, version: int
+) -> bool:
     """Record an announcement; True when something was written.
 
+    ``known`` holds the paper's stored listings (``listings_by_paper``) and is kept up to date.
     The same (paper, kind, version) seen again on a later day is a repeat and changes nothing;
     seen on an earlier day (files ingested out of order) it moves to that first day.
     """
-    same = session.scalars(
-        select(Listing).where(
-            Listing.paper_id == paper_id, Listing.kind == kind, Listing.version == version
-        )
-    ).first()
+    same = next((r for r in known if r.kind == kind and r.version == version), None)
+    on_day = next((r for r in known if r.kind == kind and r.date == day), None)
     if same is not None:
-        if day >= same.date:
-            return False
-        clash = session.scalars(
-            select(Listing).where(
-                Listing.paper_id == paper_id, Listing.kind == kind, Listing.date == day
-            )
-        ).first()
-        if clash is not None:
+        if day >= same.date or on_day is not None:
             return False
         same.date = day
         return True
-    on_day = session.scalars(
-        select(Listing).where(
-            Listing.paper_id == paper_id, Listing.kind == kind, Listing.date == day
-        )
-    ).first()
     if on_day is not None:
         if version > on_day.version:
             on_day.version = version
             return True
         return False
-    session.add(Listing(paper_id=paper_id, date=day, kind=kind, version=version))
+    row = Listing(paper_id=paper_id, date=day, kind=kind, version=version)
+    session.add(row)
+    known.append(row)
     return True
 
 

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from coolpapers import ingest
 from tests.conftest import API, RSS
-from tests.fakes.arxiv_server import Fault, FakeArxiv
+from tests.fakes.arxiv_server import FakeArxiv, Fault
 
 LG = RSS / "rss-cs.LG-2026-08-21-fri.xml"
 CL = RSS / "rss-cs.CL-2026-08-20-thu.xml"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from datetime import UTC, date, datetime
 from pathlib import Path
-from urllib.parse import quote, urlencode
+from urllib.parse import quote, quote_plus
 
 from fastapi.templating import Jinja2Templates
 from jinja2 import Environment, FileSystemLoader, select_autoescape
@@ -23,8 +23,11 @@ def xml_safe(text: object) -> str:
     return _XML_ILLEGAL.sub("", "" if text is None else str(text))
 
 
+AUTHOR_SEARCH = "https://arxiv.org/search/?searchtype=author&query="
+
+
 def author_search_url(name: str) -> str:
-    return "https://arxiv.org/search/?" + urlencode({"searchtype": "author", "query": name})
+    return AUTHOR_SEARCH + quote_plus(name)  # ~100 per page: plain quote_plus, not urlencode
 
 
 def is_http_url(value: object) -> bool:
