@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from coolpapers.config import Settings
 from coolpapers.sources.fetcher import Fetcher
+from coolpapers.web.lists import ListParams, parse_params
 
 
 def get_session(request: Request) -> Iterator[Session]:
@@ -39,8 +40,21 @@ def get_fetcher(request: Request) -> Fetcher:
     return fetcher
 
 
+def get_list_params(
+    settings: Annotated[Settings, Depends(get_settings)],
+    date: str | None = None,
+    show: str | None = None,
+    skip: str | None = None,
+    replace: str | None = None,
+    sort: str | None = None,
+) -> ListParams:
+    """`?date=&show=&skip=&replace=&sort=` of list pages and their JSON twins (400 when odd)."""
+    return parse_params(date, show, skip, replace, sort, settings.page_size)
+
+
 SessionDep = Annotated[Session, Depends(get_session)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 TemplatesDep = Annotated[Jinja2Templates, Depends(get_templates)]
 FactoryDep = Annotated[sessionmaker[Session], Depends(get_factory)]
 FetcherDep = Annotated[Fetcher, Depends(get_fetcher)]
+ListParamsDep = Annotated[ListParams, Depends(get_list_params)]

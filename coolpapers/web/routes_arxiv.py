@@ -14,7 +14,14 @@ from sqlalchemy.orm import Session
 from coolpapers import store
 from coolpapers.identifiers import canonical_str, parse_id
 from coolpapers.web import lists
-from coolpapers.web.deps import FactoryDep, FetcherDep, SessionDep, SettingsDep, TemplatesDep
+from coolpapers.web.deps import (
+    FactoryDep,
+    FetcherDep,
+    ListParamsDep,
+    SessionDep,
+    SettingsDep,
+    TemplatesDep,
+)
 from coolpapers.web.present import paper_json
 
 router = APIRouter()
@@ -41,15 +48,10 @@ def arxiv_page(
     templates: TemplatesDep,
     factory: FactoryDep,
     fetcher: FetcherDep,
-    date: str | None = None,
-    show: str | None = None,
-    skip: str | None = None,
-    replace: str | None = None,
-    sort: str | None = None,
+    params: ListParamsDep,
 ) -> Response:
     if spec.endswith("/feed"):
         return _feed(request, spec.removesuffix("/feed"), session, templates)
-    params = lists.parse_params(date, show, skip, replace, sort, settings.page_size)
     ids = lists.parse_id_list(spec)
     if ids is not None:
         canonical = ",".join(a.id for a in ids)
@@ -85,14 +87,9 @@ def api_list(
     settings: SettingsDep,
     factory: FactoryDep,
     fetcher: FetcherDep,
-    date: str | None = None,
-    show: str | None = None,
-    skip: str | None = None,
-    replace: str | None = None,
-    sort: str | None = None,
+    params: ListParamsDep,
 ) -> dict[str, Any]:
     """A day of a category spec (new + cross, `replace=1` adds replacements), or papers by id."""
-    params = lists.parse_params(date, show, skip, replace, sort, settings.page_size)
     ids = lists.parse_id_list(spec)
     if ids is not None:
         papers = lists.load_papers(session, factory, fetcher, settings, ids)
