@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from functools import cache
 
 from coolpapers.errors import BadSpec, UnknownCategory
+from coolpapers.taxonomy_data import ALIASES, ARCHIVES, GROUPS, SUBSUMED_ARCHIVES
 
 __all__ = [
     "ALIASES",
@@ -48,312 +49,6 @@ __all__ = [
     "is_category",
     "parse_spec",
 ]
-
-# --------------------------------------------------------------------------------------------
-# Data (facts from arXiv's taxonomy). Groups and archives in the order of arXiv's home page;
-# categories of an archive in the order of arXiv's category taxonomy (by id).
-# --------------------------------------------------------------------------------------------
-
-_GROUPS: tuple[tuple[str, tuple[str, ...]], ...] = (
-    (
-        "Physics",
-        (
-            "astro-ph",
-            "cond-mat",
-            "gr-qc",
-            "hep-ex",
-            "hep-lat",
-            "hep-ph",
-            "hep-th",
-            "math-ph",
-            "nlin",
-            "nucl-ex",
-            "nucl-th",
-            "physics",
-            "quant-ph",
-        ),
-    ),
-    ("Mathematics", ("math",)),
-    ("Computer Science", ("cs",)),
-    ("Quantitative Biology", ("q-bio",)),
-    ("Quantitative Finance", ("q-fin",)),
-    ("Statistics", ("stat",)),
-    ("Electrical Engineering and Systems Science", ("eess",)),
-    ("Economics", ("econ",)),
-)
-
-# archive id -> (archive name, ((category id, category name), ...))
-_ARCHIVES: dict[str, tuple[str, tuple[tuple[str, str], ...]]] = {
-    "astro-ph": (
-        "Astrophysics",
-        (
-            ("astro-ph.CO", "Cosmology and Nongalactic Astrophysics"),
-            ("astro-ph.EP", "Earth and Planetary Astrophysics"),
-            ("astro-ph.GA", "Astrophysics of Galaxies"),
-            ("astro-ph.HE", "High Energy Astrophysical Phenomena"),
-            ("astro-ph.IM", "Instrumentation and Methods for Astrophysics"),
-            ("astro-ph.SR", "Solar and Stellar Astrophysics"),
-        ),
-    ),
-    "cond-mat": (
-        "Condensed Matter",
-        (
-            ("cond-mat.dis-nn", "Disordered Systems and Neural Networks"),
-            ("cond-mat.mes-hall", "Mesoscale and Nanoscale Physics"),
-            ("cond-mat.mtrl-sci", "Materials Science"),
-            ("cond-mat.other", "Other Condensed Matter"),
-            ("cond-mat.quant-gas", "Quantum Gases"),
-            ("cond-mat.soft", "Soft Condensed Matter"),
-            ("cond-mat.stat-mech", "Statistical Mechanics"),
-            ("cond-mat.str-el", "Strongly Correlated Electrons"),
-            ("cond-mat.supr-con", "Superconductivity"),
-        ),
-    ),
-    "gr-qc": (
-        "General Relativity and Quantum Cosmology",
-        (("gr-qc", "General Relativity and Quantum Cosmology"),),
-    ),
-    "hep-ex": (
-        "High Energy Physics - Experiment",
-        (("hep-ex", "High Energy Physics - Experiment"),),
-    ),
-    "hep-lat": (
-        "High Energy Physics - Lattice",
-        (("hep-lat", "High Energy Physics - Lattice"),),
-    ),
-    "hep-ph": (
-        "High Energy Physics - Phenomenology",
-        (("hep-ph", "High Energy Physics - Phenomenology"),),
-    ),
-    "hep-th": (
-        "High Energy Physics - Theory",
-        (("hep-th", "High Energy Physics - Theory"),),
-    ),
-    "math-ph": (
-        "Mathematical Physics",
-        (("math-ph", "Mathematical Physics"),),
-    ),
-    "nlin": (
-        "Nonlinear Sciences",
-        (
-            ("nlin.AO", "Adaptation and Self-Organizing Systems"),
-            ("nlin.CD", "Chaotic Dynamics"),
-            ("nlin.CG", "Cellular Automata and Lattice Gases"),
-            ("nlin.PS", "Pattern Formation and Solitons"),
-            ("nlin.SI", "Exactly Solvable and Integrable Systems"),
-        ),
-    ),
-    "nucl-ex": (
-        "Nuclear Experiment",
-        (("nucl-ex", "Nuclear Experiment"),),
-    ),
-    "nucl-th": (
-        "Nuclear Theory",
-        (("nucl-th", "Nuclear Theory"),),
-    ),
-    "physics": (
-        "Physics",
-        (
-            ("physics.acc-ph", "Accelerator Physics"),
-            ("physics.ao-ph", "Atmospheric and Oceanic Physics"),
-            ("physics.app-ph", "Applied Physics"),
-            ("physics.atm-clus", "Atomic and Molecular Clusters"),
-            ("physics.atom-ph", "Atomic Physics"),
-            ("physics.bio-ph", "Biological Physics"),
-            ("physics.chem-ph", "Chemical Physics"),
-            ("physics.class-ph", "Classical Physics"),
-            ("physics.comp-ph", "Computational Physics"),
-            ("physics.data-an", "Data Analysis, Statistics and Probability"),
-            ("physics.ed-ph", "Physics Education"),
-            ("physics.flu-dyn", "Fluid Dynamics"),
-            ("physics.gen-ph", "General Physics"),
-            ("physics.geo-ph", "Geophysics"),
-            ("physics.hist-ph", "History and Philosophy of Physics"),
-            ("physics.ins-det", "Instrumentation and Detectors"),
-            ("physics.med-ph", "Medical Physics"),
-            ("physics.optics", "Optics"),
-            ("physics.plasm-ph", "Plasma Physics"),
-            ("physics.pop-ph", "Popular Physics"),
-            ("physics.soc-ph", "Physics and Society"),
-            ("physics.space-ph", "Space Physics"),
-        ),
-    ),
-    "quant-ph": (
-        "Quantum Physics",
-        (("quant-ph", "Quantum Physics"),),
-    ),
-    "math": (
-        "Mathematics",
-        (
-            ("math.AC", "Commutative Algebra"),
-            ("math.AG", "Algebraic Geometry"),
-            ("math.AP", "Analysis of PDEs"),
-            ("math.AT", "Algebraic Topology"),
-            ("math.CA", "Classical Analysis and ODEs"),
-            ("math.CO", "Combinatorics"),
-            ("math.CT", "Category Theory"),
-            ("math.CV", "Complex Variables"),
-            ("math.DG", "Differential Geometry"),
-            ("math.DS", "Dynamical Systems"),
-            ("math.FA", "Functional Analysis"),
-            ("math.GM", "General Mathematics"),
-            ("math.GN", "General Topology"),
-            ("math.GR", "Group Theory"),
-            ("math.GT", "Geometric Topology"),
-            ("math.HO", "History and Overview"),
-            ("math.IT", "Information Theory"),
-            ("math.KT", "K-Theory and Homology"),
-            ("math.LO", "Logic"),
-            ("math.MG", "Metric Geometry"),
-            ("math.MP", "Mathematical Physics"),
-            ("math.NA", "Numerical Analysis"),
-            ("math.NT", "Number Theory"),
-            ("math.OA", "Operator Algebras"),
-            ("math.OC", "Optimization and Control"),
-            ("math.PR", "Probability"),
-            ("math.QA", "Quantum Algebra"),
-            ("math.RA", "Rings and Algebras"),
-            ("math.RT", "Representation Theory"),
-            ("math.SG", "Symplectic Geometry"),
-            ("math.SP", "Spectral Theory"),
-            ("math.ST", "Statistics Theory"),
-        ),
-    ),
-    "cs": (
-        "Computer Science",
-        (
-            ("cs.AI", "Artificial Intelligence"),
-            ("cs.AR", "Hardware Architecture"),
-            ("cs.CC", "Computational Complexity"),
-            ("cs.CE", "Computational Engineering, Finance, and Science"),
-            ("cs.CG", "Computational Geometry"),
-            ("cs.CL", "Computation and Language"),
-            ("cs.CR", "Cryptography and Security"),
-            ("cs.CV", "Computer Vision and Pattern Recognition"),
-            ("cs.CY", "Computers and Society"),
-            ("cs.DB", "Databases"),
-            ("cs.DC", "Distributed, Parallel, and Cluster Computing"),
-            ("cs.DL", "Digital Libraries"),
-            ("cs.DM", "Discrete Mathematics"),
-            ("cs.DS", "Data Structures and Algorithms"),
-            ("cs.ET", "Emerging Technologies"),
-            ("cs.FL", "Formal Languages and Automata Theory"),
-            ("cs.GL", "General Literature"),
-            ("cs.GR", "Graphics"),
-            ("cs.GT", "Computer Science and Game Theory"),
-            ("cs.HC", "Human-Computer Interaction"),
-            ("cs.IR", "Information Retrieval"),
-            ("cs.IT", "Information Theory"),
-            ("cs.LG", "Machine Learning"),
-            ("cs.LO", "Logic in Computer Science"),
-            ("cs.MA", "Multiagent Systems"),
-            ("cs.MM", "Multimedia"),
-            ("cs.MS", "Mathematical Software"),
-            ("cs.NA", "Numerical Analysis"),
-            ("cs.NE", "Neural and Evolutionary Computing"),
-            ("cs.NI", "Networking and Internet Architecture"),
-            ("cs.OH", "Other Computer Science"),
-            ("cs.OS", "Operating Systems"),
-            ("cs.PF", "Performance"),
-            ("cs.PL", "Programming Languages"),
-            ("cs.RO", "Robotics"),
-            ("cs.SC", "Symbolic Computation"),
-            ("cs.SD", "Sound"),
-            ("cs.SE", "Software Engineering"),
-            ("cs.SI", "Social and Information Networks"),
-            ("cs.SY", "Systems and Control"),
-        ),
-    ),
-    "q-bio": (
-        "Quantitative Biology",
-        (
-            ("q-bio.BM", "Biomolecules"),
-            ("q-bio.CB", "Cell Behavior"),
-            ("q-bio.GN", "Genomics"),
-            ("q-bio.MN", "Molecular Networks"),
-            ("q-bio.NC", "Neurons and Cognition"),
-            ("q-bio.OT", "Other Quantitative Biology"),
-            ("q-bio.PE", "Populations and Evolution"),
-            ("q-bio.QM", "Quantitative Methods"),
-            ("q-bio.SC", "Subcellular Processes"),
-            ("q-bio.TO", "Tissues and Organs"),
-        ),
-    ),
-    "q-fin": (
-        "Quantitative Finance",
-        (
-            ("q-fin.CP", "Computational Finance"),
-            ("q-fin.EC", "Economics"),
-            ("q-fin.GN", "General Finance"),
-            ("q-fin.MF", "Mathematical Finance"),
-            ("q-fin.PM", "Portfolio Management"),
-            ("q-fin.PR", "Pricing of Securities"),
-            ("q-fin.RM", "Risk Management"),
-            ("q-fin.ST", "Statistical Finance"),
-            ("q-fin.TR", "Trading and Market Microstructure"),
-        ),
-    ),
-    "stat": (
-        "Statistics",
-        (
-            ("stat.AP", "Applications"),
-            ("stat.CO", "Computation"),
-            ("stat.ME", "Methodology"),
-            ("stat.ML", "Machine Learning"),
-            ("stat.OT", "Other Statistics"),
-            ("stat.TH", "Statistics Theory"),
-        ),
-    ),
-    "eess": (
-        "Electrical Engineering and Systems Science",
-        (
-            ("eess.AS", "Audio and Speech Processing"),
-            ("eess.IV", "Image and Video Processing"),
-            ("eess.SP", "Signal Processing"),
-            ("eess.SY", "Systems and Control"),
-        ),
-    ),
-    "econ": (
-        "Economics",
-        (
-            ("econ.EM", "Econometrics"),
-            ("econ.GN", "General Economics"),
-            ("econ.TH", "Theoretical Economics"),
-        ),
-    ),
-}
-
-#: Alias category -> canonical category ("the name on the right is the canonical one").
-ALIASES: dict[str, str] = {
-    "math.MP": "math-ph",
-    "stat.TH": "math.ST",
-    "math.IT": "cs.IT",
-    "q-fin.EC": "econ.GN",
-    "cs.SY": "eess.SY",
-    "cs.NA": "math.NA",
-}
-
-#: Defunct archive -> the category that took it over.
-SUBSUMED_ARCHIVES: dict[str, str] = {
-    "cmp-lg": "cs.CL",
-    "adap-org": "nlin.AO",
-    "comp-gas": "nlin.CG",
-    "chao-dyn": "nlin.CD",
-    "solv-int": "nlin.SI",
-    "patt-sol": "nlin.PS",
-    "alg-geom": "math.AG",
-    "dg-ga": "math.DG",
-    "funct-an": "math.FA",
-    "q-alg": "math.QA",
-    "mtrl-th": "cond-mat.mtrl-sci",
-    "supr-con": "cond-mat.supr-con",
-    "acc-phys": "physics.acc-ph",
-    "ao-sci": "physics.ao-ph",
-    "atom-ph": "physics.atom-ph",
-    "bayes-an": "physics.data-an",
-    "chem-ph": "physics.chem-ph",
-    "plasm-ph": "physics.plasm-ph",
-}
 
 #: Most terms (inclusions plus exclusions) a spec may have.
 MAX_SPEC_TERMS = 50
@@ -399,9 +94,9 @@ class Archive:
 @cache
 def _archive_table() -> dict[str, Archive]:
     table: dict[str, Archive] = {}
-    for group, ids in _GROUPS:
+    for group, ids in GROUPS:
         for archive_id in ids:
-            name, cats = _ARCHIVES[archive_id]
+            name, cats = ARCHIVES[archive_id]
             table[archive_id] = Archive(archive_id, name, group, tuple(c for c, _ in cats))
     return table
 
@@ -411,7 +106,7 @@ def _category_table() -> dict[str, Category]:
     """Every listed category (aliases included) by id."""
     return {
         cat_id: Category(cat_id, cat_name, archive_id)
-        for archive_id, (_, cats) in _ARCHIVES.items()
+        for archive_id, (_, cats) in ARCHIVES.items()
         for cat_id, cat_name in cats
     }
 
@@ -462,7 +157,7 @@ def archives() -> tuple[Archive, ...]:
 def groups() -> tuple[tuple[str, tuple[Archive, ...]], ...]:
     """``(group name, archives)`` pairs in arXiv's order."""
     table = _archive_table()
-    return tuple((group, tuple(table[a] for a in ids)) for group, ids in _GROUPS)
+    return tuple((group, tuple(table[a] for a in ids)) for group, ids in GROUPS)
 
 
 def all_categories() -> tuple[str, ...]:
