@@ -68,7 +68,10 @@ class Settings(BaseSettings):
         10, ge=1, description="Minutes between polls while today's listing is not in yet"
     )
     ingest_lease_s: int = Field(
-        1800, ge=30, description="How long an ingest holds its lease before others may take over"
+        900,
+        ge=30,
+        description="Lease of a running ingest, renewed after each feed; a dead process's "
+        "lease frees after this long",
     )
     page_size: int = Field(25, ge=1, le=1000, description="Papers per page on list pages")
     llm_base_url: str = Field("", description="OpenAI-compatible endpoint; FAQ off when unset")

@@ -15,6 +15,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import TypedDict
 from urllib.parse import urlsplit
@@ -26,7 +27,7 @@ from coolpapers import store, taxonomy
 from coolpapers.config import Settings
 from coolpapers.db import session_scope
 from coolpapers.errors import CoolpapersError, NoSuchPaper, ParseError
-from coolpapers.models import Paper
+from coolpapers.models import Paper, utcnow
 from coolpapers.records import Feed, PaperMeta
 from coolpapers.sources import arxiv
 from coolpapers.sources.fetcher import Fetcher, FetchPolicy, default_user_agent
@@ -104,6 +105,8 @@ def ingest_lease(factory: SessionFactory, ttl_s: float) -> Iterator[Callable[[],
     with session_scope(factory, write=True) as s:
         if not store.acquire_lease(s, INGEST_LEASE, holder, ttl_s):
             raise LeaseHeld("another ingest is running")
+        # a run older than a whole lease outlived the lease that covered it: its process died
+        store.mark_interrupted(s, utcnow() - timedelta(seconds=ttl_s))
 
     def renew() -> None:
         with session_scope(factory, write=True) as s:

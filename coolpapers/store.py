@@ -352,6 +352,17 @@ def finish_run(session: Session, run_id: int, status: str, **fields: Any) -> Non
     )
 
 
+def mark_interrupted(session: Session, older_than: datetime) -> int:
+    """Runs still "running" since before ``older_than`` died with their process: say so."""
+    result = session.execute(
+        update(IngestRun)
+        .where(IngestRun.status == "running", IngestRun.started_at < older_than)
+        .values(status="interrupted", error="the process ended during the run")
+        .execution_options(synchronize_session=False)
+    )
+    return int(getattr(result, "rowcount", 0))
+
+
 def recent_runs(session: Session, limit: int = 50) -> list[IngestRun]:
     return list(session.scalars(select(IngestRun).order_by(IngestRun.id.desc()).limit(limit)))
 

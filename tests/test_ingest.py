@@ -7,6 +7,7 @@ import time
 from datetime import date
 from typing import Any
 
+import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -283,3 +284,19 @@ def test_ids_through_the_api(
         assert paper is not None and paper.journal_ref
         assert any(a["affiliations"] for a in paper.authors)
         assert paper.published is not None
+
+
+def test_a_dead_ingest_frees_its_lease_and_is_marked_interrupted(
+    factory: sessionmaker[Session],
+) -> None:
+    with session_scope(factory, write=True) as s:
+        dead = store.start_run(s, "rss", "cs.LG").id
+        assert store.acquire_lease(s, ingest.INGEST_LEASE, "gone:1:dead", ttl_s=0.5)
+    with pytest.raises(ingest.LeaseHeld), ingest.ingest_lease(factory, 60):
+        pass
+    time.sleep(0.6)  # the lease expires; the dead run is now older than a lease
+    with ingest.ingest_lease(factory, 0.5):
+        pass
+    with session_scope(factory) as s:
+        run = s.get(IngestRun, dead)
+        assert run is not None and run.status == "interrupted"
