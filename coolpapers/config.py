@@ -6,6 +6,7 @@ fails when the two disagree.
 
 from __future__ import annotations
 
+import json
 import secrets
 from pathlib import Path
 from typing import Any
@@ -74,9 +75,52 @@ class Settings(BaseSettings):
         "lease frees after this long",
     )
     page_size: int = Field(25, ge=1, le=1000, description="Papers per page on list pages")
-    llm_base_url: str = Field("", description="OpenAI-compatible endpoint; FAQ off when unset")
+    llm_base_url: str = Field(
+        "", description="OpenAI-compatible endpoint (…/v1); the FAQ is off while unset"
+    )
     llm_api_key: str = Field("", description="API key of the LLM endpoint")
+    llm_api_key_file: Path | None = Field(
+        None, description="File holding the API key (instead of LLM_API_KEY)"
+    )
     llm_model: str = Field("", description="Model name sent to the LLM endpoint")
+    llm_max_tokens_field: str = Field(
+        "max_tokens",
+        description="Request field for the output cap: max_tokens or max_completion_tokens",
+    )
+    llm_max_output_tokens: int = Field(4096, ge=64, description="Output cap of one answer")
+    llm_send_temperature: bool = Field(
+        False, description="Send LLM_TEMPERATURE (Kimi's newer models reject any temperature)"
+    )
+    llm_temperature: float = Field(0.3, ge=0, le=2, description="Sampling temperature, if sent")
+    llm_extra_body: str = Field(
+        "{}",
+        description='Extra JSON merged into each request, e.g. {"thinking": {"type": "disabled"}}',
+    )
+    llm_input_token_budget: int = Field(
+        100_000, ge=1000, description="Tokens of paper text sent at most (longer papers are cut)"
+    )
+    llm_concurrency: int = Field(1, ge=1, le=64, description="FAQ generations running at once")
+    llm_prompt_mode: str = Field(
+        "sequential",
+        description="sequential: one question at a time in one conversation; single: all at once",
+    )
+    llm_connect_timeout_s: float = Field(10.0, gt=0, description="Connect timeout to the LLM")
+    llm_stall_timeout_s: float = Field(
+        180.0, gt=0, description="Longest silence between streamed chunks before giving up"
+    )
+    llm_deadline_s: float = Field(
+        1800.0, gt=0, description="Wall-clock cap of one whole FAQ generation"
+    )
+    faq_label: str = Field("FAQ", description="Label of the FAQ button (papers.cool: Kimi)")
+    faq_daily_quota: int = Field(
+        20, ge=0, description="New FAQ generations per visitor per day (cached FAQs are free)"
+    )
+    llm_daily_token_budget: int = Field(
+        3_000_000, ge=0, description="Tokens (in + out) per UTC day for new FAQs; 0 = no limit"
+    )
+    paper_cache_max_mb: int = Field(
+        500, ge=1, description="Disk cache of downloaded paper HTML/PDF, in MiB"
+    )
     secret_key: str = Field(
         "", description="Signs cookies; generated into DATA_DIR on first run when unset"
     )
@@ -103,6 +147,31 @@ class Settings(BaseSettings):
             raise ValueError(f"not an http(s) URL: {value!r}")
         return value.strip().rstrip("/")
 
+    @field_validator("llm_extra_body")
+    @classmethod
+    def _json_object(cls, value: str) -> str:
+        try:
+            parsed = json.loads(value or "{}")
+        except ValueError as exc:
+            raise ValueError(f"not JSON: {exc}") from None
+        if not isinstance(parsed, dict):
+            raise ValueError("must be a JSON object")
+        return value or "{}"
+
+    @field_validator("llm_max_tokens_field")
+    @classmethod
+    def _tokens_field(cls, value: str) -> str:
+        if value not in ("max_tokens", "max_completion_tokens"):
+            raise ValueError("must be max_tokens or max_completion_tokens")
+        return value
+
+    @field_validator("llm_prompt_mode")
+    @classmethod
+    def _prompt_mode(cls, value: str) -> str:
+        if value not in ("sequential", "single"):
+            raise ValueError("must be sequential or single")
+        return value
+
     @field_validator("llm_base_url")
     @classmethod
     def _optional_url(cls, value: str) -> str:
@@ -126,6 +195,19 @@ class Settings(BaseSettings):
         if self.arxiv_categories == "all":
             return [a.id for a in taxonomy.archives()]
         return [taxonomy.canonical(t) or t for t in self.arxiv_categories.split(",")]
+
+    @property
+    def llm_configured(self) -> bool:
+        return bool(self.llm_base_url and self.llm_model)
+
+    def llm_key(self) -> str:
+        """The API key, from LLM_API_KEY or the file LLM_API_KEY_FILE names."""
+        if self.llm_api_key or self.llm_api_key_file is None:
+            return self.llm_api_key
+        try:
+            return self.llm_api_key_file.read_text().strip()
+        except OSError as exc:
+            raise ConfigError(f"COOLPAPERS_LLM_API_KEY_FILE: cannot read it ({exc})") from None
 
     def ensure_secret_key(self) -> str:
         """The configured key, else one persisted in the data dir (created once)."""

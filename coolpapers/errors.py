@@ -70,3 +70,51 @@ class BlockedAddress(FetchError):
 
 class ParseError(SourceError):
     pass
+
+
+class PaperTextError(CoolpapersError):
+    pass
+
+
+class LLMError(CoolpapersError):
+    retryable = False
+
+
+class LLMRateLimited(LLMError):
+    retryable = True
+
+    def __init__(self, message: str, retry_after_s: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+
+
+class LLMQuotaExceeded(LLMError):
+    pass
+
+
+class LLMAuthError(LLMError):
+    pass
+
+
+class LLMBadRequest(LLMError):
+    pass
+
+
+class LLMIncomplete(LLMError):
+    retryable = True
+
+
+class LLMTimeout(LLMError):
+    retryable = True
+
+
+class LLMServerError(LLMError):
+    retryable = True
+
+
+class NotConfigured(CoolpapersError):
+    status_code = 503
+
+
+class LimitReached(CoolpapersError):
+    status_code = 429
