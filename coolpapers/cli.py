@@ -37,6 +37,11 @@ def _parser() -> argparse.ArgumentParser:
     ing.add_argument("--ids", help="comma list of arXiv ids, fetched through the API")
     ing.add_argument("--feed-file", nargs="+", type=Path, metavar="PATH", help="saved RSS files")
 
+    faq = sub.add_parser("faq", help="write a paper's FAQ now, showing it as it is written")
+    faq.add_argument("paper_id", help="arXiv id, e.g. 2401.00001")
+    faq.add_argument("--lang", default="zh", choices=("zh", "en"))
+    faq.add_argument("--regenerate", action="store_true", help="write it again even if done")
+
     db = sub.add_parser("db", help="database maintenance")
     db_sub = db.add_subparsers(dest="db_command", required=True)
     db_sub.add_parser("upgrade", help="run migrations to head")
@@ -93,6 +98,13 @@ def _command(args: argparse.Namespace, settings: Settings, engine: Engine) -> in
         return EXIT_OK
     if args.command == "ingest":
         return _ingest(args, settings, engine)
+    if args.command == "faq":
+        from coolpapers.faq_cli import run_faq
+
+        schema.upgrade(engine)
+        return run_faq(
+            settings, make_sessionmaker(engine), args.paper_id, args.lang, args.regenerate
+        )
     if not schema.is_current(engine):
         print(
             "coolpapers: the database is not migrated; run `coolpapers db upgrade`", file=sys.stderr
@@ -101,9 +113,15 @@ def _command(args: argparse.Namespace, settings: Settings, engine: Engine) -> in
     if args.command == "serve":
         return _serve(settings, args.host, args.port, scheduler=not args.no_scheduler)
     if args.command == "worker":
-        from coolpapers.scheduler import build_scheduler
+        from coolpapers.scheduler import build_faq_worker, build_scheduler
 
-        build_scheduler(settings, make_sessionmaker(engine), blocking=True).start()
+        factory = make_sessionmaker(engine)
+        worker = build_faq_worker(settings, factory)
+        try:
+            build_scheduler(settings, factory, blocking=True).start()
+        finally:
+            if worker is not None:
+                worker.stop()
         return EXIT_OK
     raise AssertionError(args.command)
 

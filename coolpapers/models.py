@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    Boolean,
     Date,
     DateTime,
     ForeignKey,
@@ -61,6 +62,7 @@ class Paper(Base):
     published: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     updated: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     first_announced: Mapped[date | None] = mapped_column(Date)
+    faq_clicks: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     modified_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
@@ -166,3 +168,66 @@ class Lease(Base):
     name: Mapped[str] = mapped_column(String(64), primary_key=True)
     holder: Mapped[str] = mapped_column(String(128))
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class Faq(Base):
+    """One FAQ generation per (paper, language, prompt version, model): the single-flight key.
+
+    It is a job and its result at once: ``state`` moves queued → generating → done | failed;
+    ``content`` grows while generating so every viewer, in any process, can follow it.
+    """
+
+    __tablename__ = "faqs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    paper_id: Mapped[str] = mapped_column(ForeignKey("papers.id", ondelete="CASCADE"))
+    lang: Mapped[str] = mapped_column(String(8))
+    prompt_version: Mapped[str] = mapped_column(String(40))
+    model: Mapped[str] = mapped_column(String(200))
+    state: Mapped[str] = mapped_column(String(12))  # queued | generating | done | failed
+    priority: Mapped[int] = mapped_column(Integer)  # lower runs first: 0 admin, 1 latest, 2 older
+    content: Mapped[str] = mapped_column(Text, default="")
+    error: Mapped[str | None] = mapped_column(Text)
+    paper_version: Mapped[int | None] = mapped_column(Integer)
+    source: Mapped[str | None] = mapped_column(String(8))  # html | pdf
+    source_url: Mapped[str | None] = mapped_column(Text)
+    truncated_input: Mapped[bool] = mapped_column(Boolean, default=False)
+    truncated_output: Mapped[bool] = mapped_column(Boolean, default=False)
+    tokens_in: Mapped[int | None] = mapped_column(Integer)
+    tokens_out: Mapped[int | None] = mapped_column(Integer)
+    tokens_estimated: Mapped[bool] = mapped_column(Boolean, default=False)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    requested_by: Mapped[str | None] = mapped_column(String(80))
+    lease_holder: Mapped[str | None] = mapped_column(String(128))
+    lease_expires: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    queued_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    __table_args__ = (
+        UniqueConstraint("paper_id", "lang", "prompt_version", "model"),
+        Index("ix_faqs_state_priority", "state", "priority", "id"),
+    )
+
+
+class LlmUsage(Base):
+    """Tokens spent on FAQ generations per UTC day: the global budget reads this."""
+
+    __tablename__ = "llm_usage"
+
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    tokens_in: Mapped[int] = mapped_column(Integer, default=0)
+    tokens_out: Mapped[int] = mapped_column(Integer, default=0)
+    generations: Mapped[int] = mapped_column(Integer, default=0)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class FaqQuota(Base):
+    """New generations a visitor (signed cookie, else address) started on a UTC day."""
+
+    __tablename__ = "faq_quota"
+
+    visitor: Mapped[str] = mapped_column(String(80), primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    count: Mapped[int] = mapped_column(Integer, default=0)

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from coolpapers import ingest, schedule, store
 from coolpapers.config import Settings
 from coolpapers.db import session_scope
+from coolpapers.summarize.jobs import FaqWorker
 
 log = logging.getLogger(__name__)
 
@@ -64,3 +65,13 @@ def build_scheduler(
         misfire_grace_time=settings.poll_interval_min * 60,
     )
     return scheduler
+
+
+def build_faq_worker(settings: Settings, factory: sessionmaker[Session]) -> FaqWorker | None:
+    """The FAQ worker threads, started; None (with a log line) when no LLM is configured."""
+    if not settings.llm_configured:
+        log.info("no LLM configured: FAQ generation is off")
+        return None
+    worker = FaqWorker(factory, settings)
+    worker.start()
+    return worker

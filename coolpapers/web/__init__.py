@@ -12,7 +12,7 @@ from fastapi.staticfiles import StaticFiles
 from coolpapers import ingest
 from coolpapers.config import Settings
 from coolpapers.db import make_engine, make_sessionmaker
-from coolpapers.web import errors, routes_arxiv, routes_home, routes_status
+from coolpapers.web import errors, routes_arxiv, routes_faq, routes_home, routes_status
 from coolpapers.web.templating import make_templates
 
 PACKAGE_DIR = Path(__file__).resolve().parent.parent
@@ -25,16 +25,20 @@ def create_app(settings: Settings, *, scheduler: bool = False) -> FastAPI:
         app.state.sessionmaker = make_sessionmaker(engine)
         app.state.fetcher = ingest.arxiv_fetcher(settings)
         jobs = None
+        app.state.faq_worker = None
         if scheduler:
-            from coolpapers.scheduler import build_scheduler
+            from coolpapers.scheduler import build_faq_worker, build_scheduler
 
             jobs = build_scheduler(settings, app.state.sessionmaker)
             jobs.start()
+            app.state.faq_worker = build_faq_worker(settings, app.state.sessionmaker)
         try:
             yield
         finally:
             if jobs is not None:
                 jobs.shutdown(wait=False)
+            if app.state.faq_worker is not None:
+                app.state.faq_worker.stop()
             app.state.fetcher.close()
             engine.dispose()
 
@@ -48,7 +52,8 @@ def create_app(settings: Settings, *, scheduler: bool = False) -> FastAPI:
     app.state.templates = make_templates(settings, PACKAGE_DIR / "templates")
     app.state.scheduler_enabled = scheduler
     app.mount("/static", StaticFiles(directory=PACKAGE_DIR / "static"), name="static")
-    for module in (routes_home, routes_status, routes_arxiv):
+    # routes_faq first: its /api/papers/{id}/faq paths would otherwise match {id:path} routes
+    for module in (routes_home, routes_status, routes_faq, routes_arxiv):
         app.include_router(module.router)
     errors.install(app)
     return app

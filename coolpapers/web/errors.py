@@ -16,8 +16,11 @@ log = logging.getLogger(__name__)
 
 
 def _status_of(exc: Exception) -> int:
+    status = getattr(exc, "status_code", None)
+    if isinstance(status, int):
+        return status
     if isinstance(exc, BadInput | NotFound):
-        return int(getattr(exc, "status_code", 400))
+        return 400
     if isinstance(exc, FetchError):
         return 503
     if isinstance(exc, SourceError):

@@ -1,12 +1,17 @@
-"""The JSON shape of a paper (DESIGN.md §6), shared by the API and the pages."""
+"""The JSON shapes of a paper and of its FAQ (DESIGN.md §6), shared by the API and the pages."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy.orm import Session
+
 from coolpapers.config import Settings
-from coolpapers.models import Paper
+from coolpapers.models import Faq, Paper
 from coolpapers.store import as_utc
+from coolpapers.store import faqs as faq_store
+from coolpapers.summarize import jobs
+from coolpapers.web import markdown
 
 
 def author_names(paper: Paper) -> list[str]:
@@ -47,3 +52,50 @@ def paper_json(
     if announce_type is not None:
         data["announce_type"] = announce_type
     return data
+
+
+def faq_json(
+    faq: Faq | None, settings: Settings, *, position: int | None = None, clicks: int | None = None
+) -> dict[str, Any]:
+    if faq is None:
+        return {
+            "state": "none",
+            "configured": settings.llm_configured,
+            "position": None,
+            "content": "",
+            "html": "",
+            "error": None if settings.llm_configured else "no LLM is configured on this site",
+            "clicks": clicks,
+        }
+    started, finished = as_utc(faq.started_at), as_utc(faq.finished_at)
+    return {
+        "state": faq.state,
+        "configured": settings.llm_configured,
+        "lang": faq.lang,
+        "position": position,
+        "content": faq.content,
+        "html": markdown.render(faq.content),
+        "error": faq.error,
+        "model": faq.model,
+        "prompt_version": faq.prompt_version,
+        "source": faq.source,
+        "source_url": faq.source_url,
+        "paper_version": faq.paper_version,
+        "truncated_input": faq.truncated_input,
+        "truncated_output": faq.truncated_output,
+        "tokens_in": faq.tokens_in,
+        "tokens_out": faq.tokens_out,
+        "tokens_estimated": faq.tokens_estimated,
+        "attempts": faq.attempts,
+        "started_at": started.isoformat() if started else None,
+        "finished_at": finished.isoformat() if finished else None,
+        "seconds": round((finished - started).total_seconds(), 1) if started and finished else None,
+        "clicks": clicks,
+    }
+
+
+def read_faq(session: Session, settings: Settings, paper_id: str, lang: str) -> dict[str, Any]:
+    faq = faq_store.get_faq(session, jobs.faq_key(settings, paper_id, lang))
+    position = faq_store.queue_position(session, faq) if faq else None
+    paper = session.get(Paper, paper_id)
+    return faq_json(faq, settings, position=position, clicks=paper.faq_clicks if paper else None)

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from coolpapers import store
 from coolpapers.identifiers import canonical_str, parse_id
+from coolpapers.summarize.prompts import LANGS
 from coolpapers.web import lists
 from coolpapers.web.deps import (
     FactoryDep,
@@ -22,7 +23,7 @@ from coolpapers.web.deps import (
     SettingsDep,
     TemplatesDep,
 )
-from coolpapers.web.present import paper_json
+from coolpapers.web.present import paper_json, read_faq
 
 router = APIRouter()
 
@@ -60,7 +61,11 @@ def arxiv_page(
             return RedirectResponse(f"/arxiv/{canonical}{query}", status_code=301)
         papers = lists.load_papers(session, factory, fetcher, settings, ids)
         if len(ids) == 1:
-            context = {"paper": papers[0], "listings": store.paper_listings(session, ids[0].id)}
+            context = {
+                "paper": papers[0],
+                "listings": store.paper_listings(session, ids[0].id),
+                "faqs": {lang: read_faq(session, settings, ids[0].id, lang) for lang in LANGS},
+            }
             return templates.TemplateResponse(request, "paper.html", context)
         return templates.TemplateResponse(request, "papers.html", {"papers": papers})
     page = lists.load_day(session, lists.parse_list_spec(spec), params)

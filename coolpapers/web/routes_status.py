@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from coolpapers import ingest, schedule, store
 from coolpapers.config import Settings
 from coolpapers.models import IngestRun
+from coolpapers.store import faqs as faq_store
 from coolpapers.web.deps import SessionDep, SettingsDep, TemplatesDep
 
 router = APIRouter()
@@ -58,6 +59,27 @@ def snapshot(session: Session, settings: Settings, scheduler_here: bool) -> dict
         "counts": store.table_counts(session),
         "last_runs": [_run_json(r) for r in store.last_run_per_target(session)],
         "recent_failures": [_run_json(r) for r in store.recent_failures(session)],
+        "faq": _faq_status(session, settings, now),
+    }
+
+
+def _faq_status(session: Session, settings: Settings, now: datetime) -> dict[str, Any]:
+    spent = faq_store.usage(session, now.date())
+    return {
+        "configured": settings.llm_configured,
+        "model": settings.llm_model or None,
+        "queue": faq_store.queue_counts(session),
+        "today": {
+            "tokens_in": spent.tokens_in if spent else 0,
+            "tokens_out": spent.tokens_out if spent else 0,
+            "generations": spent.generations if spent else 0,
+            "failures": spent.failures if spent else 0,
+            "budget": settings.llm_daily_token_budget or None,
+        },
+        "recent_failures": [
+            {"paper": f.paper_id, "lang": f.lang, "error": f.error}
+            for f in faq_store.recent_faq_failures(session)
+        ],
     }
 
 

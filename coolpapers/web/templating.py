@@ -60,6 +60,8 @@ def make_templates(settings: Settings, directory: Path) -> Jinja2Templates:
         authors_fold=AUTHORS_FOLD,
         published_text=published_text,
         now_utc=lambda: datetime.now(UTC),
+        faq_label=settings.faq_label,
+        faq_enabled=settings.llm_configured,
     )
     env.filters.update(xml_safe=xml_safe, thousands=thousands, iso=iso, urlquote=quote)
     env.tests["http_url"] = is_http_url

@@ -1,0 +1,1 @@
+"""FAQ explanations of papers ([Kimi] on papers.cool): the LLM provider client and the prompts."""

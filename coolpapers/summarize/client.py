@@ -1,0 +1,748 @@
+"""Streaming chat completions from any OpenAI-compatible endpoint, over plain httpx.
+
+    client = ChatClient(make_http_client(config), config)
+    result = client.stream_chat(messages, on_delta=print)   # ChatResult, or an LLMError
+
+What this module guarantees (reference/llm.md §1):
+
+- A result is returned only for a *complete* generation: a `finish_reason` arrived and the stream
+  ended with `data: [DONE]`. A cut stream raises `StreamIncomplete` (an `LLMIncomplete`) carrying
+  the text received so far in `partial_text`; it is never returned as if it were whole.
+- SSE comments (`: keep-alive`) and blank lines are skipped; reasoning deltas
+  (`reasoning_content` / `reasoning`) are counted but never enter the answer text.
+- Errors are typed (coolpapers.errors): HTTP statuses, `data: {"error": …}` events, llama.cpp's
+  non-standard `error: …` lines and a 200 JSON error body all map to the same classes.
+- Retryable errors are retried (Retry-After / retry-after-ms honoured, else exponential backoff)
+  only while no answer text has been handed to `on_delta`: once a viewer saw text, a retry would
+  show it twice, so the error is raised instead.
+- Time is bounded three ways: connect timeout, a per-chunk stall timeout, and an overall deadline
+  checked per chunk and enforced on a silent socket by a watchdog that shuts the socket down.
+- The API key goes only into the Authorization header; it is scrubbed from error messages.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import re
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, Self
+
+import httpx
+
+from coolpapers.errors import (
+    LLMAuthError,
+    LLMBadRequest,
+    LLMError,
+    LLMIncomplete,
+    LLMQuotaExceeded,
+    LLMRateLimited,
+    LLMServerError,
+    LLMTimeout,
+)
+from coolpapers.sources.fetcher import parse_retry_after
+
+if TYPE_CHECKING:
+    from coolpapers.config import Settings
+
+log = logging.getLogger(__name__)
+
+ERROR_BODY_CAP = 64 * 1024  # bytes of an error (or non-stream) body read at most
+MAX_LINE_BYTES = 1024 * 1024  # one SSE line longer than this is not a chat stream
+_RESERVED_FIELDS = frozenset({"model", "messages", "stream"})  # extra_body cannot override these
+_QUOTA_WORDS = re.compile(r"quota|billing|balance|insufficient|payment", re.IGNORECASE)
+_RATE_WORDS = re.compile(r"rate[ _-]?limit|too many requests|overloaded", re.IGNORECASE)
+_CONTEXT_WORDS = re.compile(r"context|too long|exceed_context_size", re.IGNORECASE)
+_DETAIL_CHARS = 300
+
+
+# -- configuration and result -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ProviderConfig:
+    """One OpenAI-compatible provider: where it is and how to talk to it."""
+
+    base_url: str  # …/v1 (the client appends /chat/completions)
+    api_key: str  # "" = send no Authorization header (local servers)
+    model: str
+    max_tokens_field: str = "max_tokens"  # or "max_completion_tokens" (OpenAI's newer models, K3)
+    max_output_tokens: int = 4096
+    send_temperature: bool = False  # Kimi K2.6/K3 reject any explicit temperature
+    temperature: float = 0.3
+    extra_body: Mapping[str, Any] = field(default_factory=dict)  # merged last into each request
+    stream_usage: bool = True  # sends stream_options.include_usage
+    connect_timeout_s: float = 10.0
+    stall_timeout_s: float = 180.0  # longest silence between two chunks (keep-alives count)
+    deadline_s: float = 1800.0  # wall-clock cap of one stream_chat call, retries included
+    max_attempts: int = 4
+    max_retry_after_s: float = 120.0  # a longer Retry-After means "do not retry"
+    backoff_s: float = 1.0  # retry n (0-based) waits backoff_s * 2**n without Retry-After
+    require_done: bool = True  # complete only with [DONE]; False for servers that never send it
+    max_response_chars: int = 4_000_000  # answer + reasoning characters; more is a runaway
+
+    def __post_init__(self) -> None:
+        if self.max_tokens_field not in ("max_tokens", "max_completion_tokens"):
+            raise ValueError(f"max_tokens_field: {self.max_tokens_field!r}")
+        if self.max_attempts < 1:
+            raise ValueError("max_attempts must be at least 1")
+        if min(self.connect_timeout_s, self.stall_timeout_s, self.deadline_s) <= 0:
+            raise ValueError("timeouts must be positive")
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> ProviderConfig:
+        extra = json.loads(settings.llm_extra_body or "{}")
+        return cls(
+            base_url=settings.llm_base_url.rstrip("/"),
+            api_key=settings.llm_key(),
+            model=settings.llm_model,
+            max_tokens_field=settings.llm_max_tokens_field,
+            max_output_tokens=settings.llm_max_output_tokens,
+            send_temperature=settings.llm_send_temperature,
+            temperature=settings.llm_temperature,
+            extra_body=extra if isinstance(extra, dict) else {},
+            connect_timeout_s=settings.llm_connect_timeout_s,
+            stall_timeout_s=settings.llm_stall_timeout_s,
+            deadline_s=settings.llm_deadline_s,
+        )
+
+    @property
+    def endpoint(self) -> str:
+        return self.base_url.rstrip("/") + "/chat/completions"
+
+    def __repr__(self) -> str:  # never show the key
+        key = "set" if self.api_key else "none"
+        return f"ProviderConfig(base_url={self.base_url!r}, model={self.model!r}, api_key={key})"
+
+
+@dataclass(frozen=True)
+class ChatResult:
+    """A complete generation."""
+
+    text: str
+    finish_reason: str  # "stop", "length", "content_filter", provider extras…
+    tokens_in: int | None  # None when the provider sent no usage
+    tokens_out: int | None
+    reasoning_chars: int  # reasoning_content received (kept out of text)
+
+    @property
+    def truncated(self) -> bool:
+        """The answer hit the output cap: done, but cut short."""
+        return self.finish_reason == "length"
+
+
+class StreamIncomplete(LLMIncomplete):
+    """The stream ended without finish_reason and [DONE]; `partial_text` is what had arrived."""
+
+    def __init__(self, message: str, partial_text: str = "") -> None:
+        super().__init__(message)
+        self.partial_text = partial_text
+
+
+def make_http_client(config: ProviderConfig) -> httpx.Client:
+    """An httpx client suited to `config` (timeouts are set again per request)."""
+    return httpx.Client(
+        timeout=httpx.Timeout(config.stall_timeout_s, connect=config.connect_timeout_s),
+        follow_redirects=False,
+    )
+
+
+# -- SSE ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SSEEvent:
+    kind: str  # "data", or "error" for a non-standard `error: …` line (older llama.cpp)
+    data: str
+    event: str = ""  # the `event:` field, if the server set one
+
+
+class SSEDecoder:
+    """Incremental server-sent-events parser: feed bytes, get events.
+
+    Lines end with LF or CRLF. `data:` lines accumulate until a blank line; a server that omits
+    the blank line between events is tolerated (a complete JSON value is dispatched as soon as
+    the next `data:` line arrives). Comments (`:`) and `id:`/`retry:` are ignored.
+    """
+
+    def __init__(self, max_line_bytes: int = MAX_LINE_BYTES) -> None:
+        self._max_line = max_line_bytes
+        self._buf = bytearray()
+        self._data: list[str] = []
+        self._event = ""
+
+    def feed(self, chunk: bytes) -> list[SSEEvent]:
+        self._buf += chunk
+        events: list[SSEEvent] = []
+        start = 0
+        while (nl := self._buf.find(b"\n", start)) >= 0:
+            self._line(bytes(self._buf[start:nl]), events)
+            start = nl + 1
+        del self._buf[:start]
+        if len(self._buf) > self._max_line:
+            raise LLMServerError(f"LLM stream: a line longer than {self._max_line} bytes")
+        return events
+
+    def close(self) -> list[SSEEvent]:
+        """Events left at the end of the stream (a last line without newline included)."""
+        events: list[SSEEvent] = []
+        if self._buf:
+            self._line(bytes(self._buf), events)
+            self._buf.clear()
+        self._dispatch(events)
+        return events
+
+    def _line(self, raw: bytes, events: list[SSEEvent]) -> None:
+        line = raw.removesuffix(b"\r").decode("utf-8", errors="replace")
+        if not line:
+            self._dispatch(events)
+            return
+        if line.startswith(":"):
+            return
+        name, sep, value = line.partition(":")
+        if sep and value.startswith(" "):
+            value = value[1:]
+        if name == "data":
+            if len(self._data) == 1 and _is_whole(self._data[0]):
+                self._dispatch(events)
+            self._data.append(value)
+        elif name == "event":
+            self._event = value
+        elif name == "error":
+            self._dispatch(events)
+            events.append(SSEEvent("error", value))
+
+    def _dispatch(self, events: list[SSEEvent]) -> None:
+        if self._data:
+            events.append(SSEEvent("data", "\n".join(self._data), self._event))
+        self._data = []
+        self._event = ""
+
+
+def _is_whole(data: str) -> bool:
+    if data.strip() == "[DONE]":
+        return True
+    try:
+        json.loads(data)
+    except ValueError:
+        return False
+    return True
+
+
+# -- errors ------------------------------------------------------------------------------------
+
+
+def _redact(text: str, key: str) -> str:
+    return text.replace(key, "***") if key else text
+
+
+def _error_fields(payload: Any) -> tuple[str, str]:
+    """(human detail, text to search for keywords) from an error JSON value."""
+    err = payload.get("error") if isinstance(payload, dict) else payload
+    if isinstance(err, dict):
+        parts = [err.get("type"), err.get("code"), err.get("message")]
+        texts = [str(p) for p in parts if p not in (None, "")]
+        message = str(err.get("message") or err.get("type") or err.get("code") or "")
+        label = str(err.get("type") or err.get("code") or "")
+        detail = f"{label}: {message}" if label and message and label != message else message
+        return detail, " ".join(texts)
+    if isinstance(err, str):
+        return err, err
+    if isinstance(payload, dict):
+        message = payload.get("message") or payload.get("detail") or ""
+        return str(message), str(message)
+    return "", ""
+
+
+def _body_fields(body: bytes, content_type: str) -> tuple[str, str]:
+    text = body.decode("utf-8", errors="replace")
+    try:
+        payload = json.loads(text)
+    except ValueError:
+        if "html" in content_type.lower() or text.lstrip()[:1] == "<":
+            return "an HTML page", ""
+        flat = " ".join(text.split())
+        return flat, flat
+    return _error_fields(payload)
+
+
+def _clip(text: str) -> str:
+    return text if len(text) <= _DETAIL_CHARS else text[:_DETAIL_CHARS] + "…"
+
+
+def error_for_status(
+    status: int,
+    body: bytes = b"",
+    *,
+    content_type: str = "",
+    retry_after_s: float | None = None,
+    location: str = "",
+) -> LLMError:
+    """The error an HTTP status (and its body) means (reference/llm.md §1.4)."""
+    detail, haystack = _body_fields(body, content_type)
+    message = f"LLM endpoint answered HTTP {status}" + (f": {_clip(detail)}" if detail else "")
+    quota = bool(_QUOTA_WORDS.search(haystack))
+    if status in (401, 403):
+        return LLMQuotaExceeded(message) if quota else LLMAuthError(message)
+    if status == 402:
+        return LLMQuotaExceeded(message)
+    if status == 429:
+        return LLMQuotaExceeded(message) if quota else LLMRateLimited(message, retry_after_s)
+    if status in (408, 409) or status >= 500:
+        return LLMServerError(message)
+    if 300 <= status < 400:
+        where = f" to {location}" if location else ""
+        return LLMBadRequest(f"{message} (redirect{where}; set LLM_BASE_URL to the final address)")
+    return LLMBadRequest(message)  # 400, 404, 413, 422 and any other 4xx
+
+
+def error_for_event(payload: Any) -> LLMError:
+    """The error an in-stream error event (`data: {"error": …}` or `error: …`) means."""
+    err = payload.get("error") if isinstance(payload, dict) else None
+    code = err.get("code") if isinstance(err, dict) else None
+    if isinstance(code, str) and code.isdigit():
+        code = int(code)
+    if isinstance(code, int) and not isinstance(code, bool) and 400 <= code <= 599:
+        return error_for_status(code, json.dumps(payload).encode(), content_type="json")
+    detail, haystack = _error_fields(payload)
+    message = "LLM stream error" + (f": {_clip(detail)}" if detail else "")
+    if _QUOTA_WORDS.search(haystack):
+        return LLMQuotaExceeded(message)
+    if _RATE_WORDS.search(haystack):
+        return LLMRateLimited(message)
+    if _CONTEXT_WORDS.search(haystack):
+        return LLMBadRequest(message)
+    return LLMServerError(message)
+
+
+def retry_hint(headers: Mapping[str, str]) -> float | None:
+    """Seconds the server asks us to wait: `retry-after-ms`, else `Retry-After` (seconds or
+    HTTP date); None when absent or unusable."""
+    ms = headers.get("retry-after-ms")
+    if ms is not None:
+        try:
+            value = float(ms)
+        except ValueError:
+            value = -1.0
+        if value >= 0:
+            return value / 1000.0
+    return parse_retry_after(headers.get("retry-after"))
+
+
+# -- the client --------------------------------------------------------------------------------
+
+
+class _Failed(Exception):
+    """One attempt failed with `error` (never escapes this module)."""
+
+    def __init__(self, error: LLMError, retry_after_s: float | None = None) -> None:
+        super().__init__(str(error))
+        self.error = error
+        self.retry_after_s = retry_after_s
+
+
+@dataclass
+class _Progress:
+    delivered: bool = False  # some answer text reached on_delta: no more retries
+
+
+@dataclass
+class _Stream:
+    parts: list[str] = field(default_factory=list)
+    chars: int = 0
+    reasoning_chars: int = 0
+    finish_reason: str | None = None
+    tokens_in: int | None = None
+    tokens_out: int | None = None
+    done: bool = False
+    started: bool = False  # a 200 event stream began
+
+    @property
+    def text(self) -> str:
+        return "".join(self.parts)
+
+
+class _Watchdog:
+    """Shuts the response's socket down at the deadline, so a silent server cannot hold the
+    read past it (the read timeout only bounds each wait by the stall timeout)."""
+
+    def __init__(self, response: httpx.Response, seconds: float) -> None:
+        self.fired = False
+        self._lock = threading.Lock()
+        self._sock: socket.socket | None = None
+        self._timer: threading.Timer | None = None
+        stream = response.extensions.get("network_stream")
+        sock = stream.get_extra_info("socket") if stream is not None else None
+        if isinstance(sock, socket.socket):
+            self._sock = sock
+            self._timer = threading.Timer(max(seconds, 0.0), self._fire)
+            self._timer.name = "coolpapers-llm-deadline"
+            self._timer.daemon = True
+            self._timer.start()
+
+    def _fire(self) -> None:
+        with self._lock:
+            if self._sock is None:
+                return
+            self.fired = True
+            with contextlib.suppress(OSError):
+                self._sock.shutdown(socket.SHUT_RDWR)
+
+    def cancel(self) -> None:
+        with self._lock:
+            self._sock = None
+        if self._timer is not None:
+            self._timer.cancel()
+
+
+class ChatClient:
+    """Chat completions against one provider. Owns `http` (closed by `close`); thread-safe."""
+
+    def __init__(
+        self,
+        http: httpx.Client,
+        config: ProviderConfig,
+        *,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._http = http
+        self._config = config
+        self._sleep = sleep
+        self._clock = clock
+
+    @property
+    def config(self) -> ProviderConfig:
+        return self._config
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def request_body(self, messages: Sequence[Mapping[str, str]]) -> dict[str, Any]:
+        """The JSON body sent for `messages`."""
+        cfg = self._config
+        body: dict[str, Any] = {
+            "model": cfg.model,
+            "messages": [dict(m) for m in messages],
+            "stream": True,
+            cfg.max_tokens_field: cfg.max_output_tokens,
+        }
+        if cfg.send_temperature:
+            body["temperature"] = cfg.temperature
+        if cfg.stream_usage:
+            body["stream_options"] = {"include_usage": True}
+        for name, value in cfg.extra_body.items():
+            if name in _RESERVED_FIELDS:
+                log.warning("LLM extra_body: ignoring %r (set by coolpapers)", name)
+                continue
+            body[name] = value
+        return body
+
+    def stream_chat(
+        self,
+        messages: Sequence[Mapping[str, str]],
+        on_delta: Callable[[str], None] | None = None,
+        *,
+        deadline: float | None = None,
+    ) -> ChatResult:
+        """Stream one completion; each piece of answer text goes to `on_delta` as it arrives.
+
+        `deadline` is an absolute time on this client's clock (time.monotonic by default), e.g.
+        the end of a whole FAQ job; the call also stops after `config.deadline_s`. Raises an
+        LLMError (StreamIncomplete for a cut stream, LLMTimeout past a timeout or the deadline).
+        """
+        cfg = self._config
+        end = self._clock() + cfg.deadline_s
+        if deadline is not None:
+            end = min(end, deadline)
+        content = json.dumps(self.request_body(messages), ensure_ascii=False).encode("utf-8")
+        progress = _Progress()
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                return self._attempt(content, on_delta, end, progress)
+            except _Failed as failed:
+                error = failed.error
+                delay = self._retry_delay(failed, attempt, progress, end)
+                if delay is None:
+                    raise error from failed.__cause__
+                log.info(
+                    "LLM %s: %s; retry %d/%d in %.2f s",
+                    cfg.model,
+                    error,
+                    attempt,
+                    cfg.max_attempts - 1,
+                    delay,
+                )
+                self._sleep(delay)
+
+    # -- internals -----------------------------------------------------------------------------
+
+    def _retry_delay(
+        self, failed: _Failed, attempt: int, progress: _Progress, end: float
+    ) -> float | None:
+        """Seconds to wait before the next attempt, or None to give up."""
+        cfg = self._config
+        if not failed.error.retryable or progress.delivered or attempt >= cfg.max_attempts:
+            return None
+        hint = failed.retry_after_s
+        if hint is not None and hint > 0:
+            if hint > cfg.max_retry_after_s:
+                return None
+            delay = hint
+        else:
+            delay = min(cfg.backoff_s * 2 ** (attempt - 1), cfg.max_retry_after_s)
+        if self._clock() + delay >= end:
+            return None
+        return delay
+
+    def _headers(self) -> dict[str, str]:
+        headers = {"Content-Type": "application/json", "Accept": "text/event-stream"}
+        if self._config.api_key:
+            headers["Authorization"] = f"Bearer {self._config.api_key}"
+        return headers
+
+    def _deadline_error(self) -> LLMTimeout:
+        return LLMTimeout(f"LLM deadline reached ({self._config.deadline_s:g} s cap)")
+
+    def _attempt(
+        self,
+        content: bytes,
+        on_delta: Callable[[str], None] | None,
+        end: float,
+        progress: _Progress,
+    ) -> ChatResult:
+        cfg = self._config
+        remaining = end - self._clock()
+        if remaining <= 0:
+            raise _Failed(self._deadline_error())
+        timeout = httpx.Timeout(
+            connect=min(cfg.connect_timeout_s, remaining),
+            read=min(cfg.stall_timeout_s, remaining),
+            write=min(cfg.stall_timeout_s, remaining),
+            pool=min(cfg.connect_timeout_s, remaining),
+        )
+        stream = _Stream()
+        watchdog: _Watchdog | None = None
+        try:
+            with self._http.stream(
+                "POST",
+                cfg.endpoint,
+                content=content,
+                headers=self._headers(),
+                timeout=timeout,
+                follow_redirects=False,
+            ) as response:
+                watchdog = _Watchdog(response, end - self._clock())
+                self._check_response(response)
+                stream.started = True
+                self._read_stream(response, stream, on_delta, end, progress, watchdog)
+        except httpx.TimeoutException as exc:
+            if (watchdog is not None and watchdog.fired) or self._clock() >= end:
+                raise _Failed(self._deadline_error()) from exc
+            if isinstance(exc, httpx.ReadTimeout):
+                what = f"no data for {cfg.stall_timeout_s:g} s"
+            else:
+                what = type(exc).__name__
+            raise _Failed(LLMTimeout(f"LLM endpoint timed out ({what})")) from exc
+        except httpx.TransportError as exc:
+            if watchdog is not None and watchdog.fired:
+                raise _Failed(self._deadline_error()) from exc
+            if stream.started:
+                raise _Failed(
+                    StreamIncomplete(
+                        f"LLM stream broke off after {stream.chars} characters "
+                        f"({type(exc).__name__})",
+                        stream.text,
+                    )
+                ) from exc
+            reason = _redact(str(exc), cfg.api_key) or type(exc).__name__
+            raise _Failed(LLMServerError(f"LLM endpoint unreachable or dropped: {reason}")) from exc
+        except httpx.HTTPError as exc:  # e.g. an undecodable Content-Encoding
+            reason = _redact(str(exc), cfg.api_key) or type(exc).__name__
+            raise _Failed(LLMServerError(f"LLM response unusable: {reason}")) from exc
+        finally:
+            if watchdog is not None:
+                watchdog.cancel()
+        if watchdog is not None and watchdog.fired and not stream.done:
+            raise _Failed(self._deadline_error())
+        if stream.finish_reason is None or (cfg.require_done and not stream.done):
+            missing = " and ".join(
+                name
+                for name, absent in (
+                    ("finish_reason", stream.finish_reason is None),
+                    ("[DONE]", cfg.require_done and not stream.done),
+                )
+                if absent
+            )
+            raise _Failed(
+                StreamIncomplete(
+                    f"LLM stream ended without {missing} after {stream.chars} characters",
+                    stream.text,
+                )
+            )
+        return ChatResult(
+            text=stream.text,
+            finish_reason=stream.finish_reason,
+            tokens_in=stream.tokens_in,
+            tokens_out=stream.tokens_out,
+            reasoning_chars=stream.reasoning_chars,
+        )
+
+    def _check_response(self, response: httpx.Response) -> None:
+        """Raise _Failed unless `response` is a 200 event stream."""
+        status = response.status_code
+        content_type = response.headers.get("content-type", "")
+        if status == 200 and "text/event-stream" in content_type.lower():
+            return
+        body = _read_capped(response, ERROR_BODY_CAP)
+        key = self._config.api_key
+        if status == 200:
+            try:
+                payload = json.loads(body)
+            except ValueError:
+                payload = None
+            if isinstance(payload, dict) and payload.get("error"):
+                error = error_for_event(payload)
+            else:
+                error = LLMServerError(
+                    f"LLM endpoint answered 200 but not a stream (content-type {content_type!r})"
+                )
+            error.args = (_redact(str(error), key),)
+            raise _Failed(error)
+        hint = retry_hint(response.headers)
+        error = error_for_status(
+            status,
+            body,
+            content_type=content_type,
+            retry_after_s=hint,
+            location=response.headers.get("location", ""),
+        )
+        error.args = (_redact(str(error), key),)
+        raise _Failed(error, hint)
+
+    def _read_stream(
+        self,
+        response: httpx.Response,
+        stream: _Stream,
+        on_delta: Callable[[str], None] | None,
+        end: float,
+        progress: _Progress,
+        watchdog: _Watchdog,
+    ) -> None:
+        decoder = SSEDecoder()
+        for raw in response.iter_bytes():
+            if watchdog.fired or self._clock() >= end:
+                raise _Failed(self._deadline_error())
+            for event in decoder.feed(raw):
+                if self._on_event(event, stream, on_delta, progress):
+                    return
+        if watchdog.fired:
+            return
+        for event in decoder.close():
+            if self._on_event(event, stream, on_delta, progress):
+                return
+
+    def _on_event(
+        self,
+        event: SSEEvent,
+        stream: _Stream,
+        on_delta: Callable[[str], None] | None,
+        progress: _Progress,
+    ) -> bool:
+        """Apply one event; True at [DONE]."""
+        data = event.data.strip()
+        if event.kind == "data" and data == "[DONE]":
+            stream.done = True
+            return True
+        try:
+            payload = json.loads(data) if data else None
+        except ValueError:
+            payload = None
+            if event.kind == "data" and event.event != "error":
+                raise _Failed(LLMServerError("LLM stream: an event is not JSON")) from None
+        if event.kind == "error" or event.event == "error":
+            error = error_for_event(payload if payload is not None else {"error": data})
+            error.args = (_redact(str(error), self._config.api_key),)
+            raise _Failed(error)
+        if not isinstance(payload, dict):
+            raise _Failed(LLMServerError("LLM stream: an event is not a JSON object"))
+        if payload.get("error"):
+            error = error_for_event(payload)
+            error.args = (_redact(str(error), self._config.api_key),)
+            raise _Failed(error)
+        usage = payload.get("usage")
+        if isinstance(usage, dict):
+            stream.tokens_in = _int_or_none(usage.get("prompt_tokens"), stream.tokens_in)
+            stream.tokens_out = _int_or_none(usage.get("completion_tokens"), stream.tokens_out)
+        for choice in _first_choice(payload.get("choices")):
+            delta = choice.get("delta")
+            if isinstance(delta, dict):
+                for name in ("reasoning_content", "reasoning"):
+                    thought = delta.get(name)
+                    if isinstance(thought, str):
+                        stream.reasoning_chars += len(thought)
+                piece = delta.get("content")
+                if isinstance(piece, str) and piece:
+                    stream.parts.append(piece)
+                    stream.chars += len(piece)
+                    if on_delta is not None:
+                        progress.delivered = True
+                        on_delta(piece)
+            reason = choice.get("finish_reason")
+            if isinstance(reason, str) and reason:
+                stream.finish_reason = reason
+        if stream.chars + stream.reasoning_chars > self._config.max_response_chars:
+            raise _Failed(
+                LLMServerError(
+                    f"LLM answer longer than {self._config.max_response_chars} characters"
+                )
+            )
+        return False
+
+
+def _first_choice(choices: Any) -> Iterator[dict[str, Any]]:
+    """The choice with index 0 (we never ask for n > 1)."""
+    if not isinstance(choices, list):
+        return
+    for choice in choices:
+        if isinstance(choice, dict) and choice.get("index", 0) in (0, None):
+            yield choice
+            return
+
+
+def _int_or_none(value: Any, previous: int | None) -> int | None:
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        return value
+    return previous
+
+
+def _read_capped(response: httpx.Response, cap: int) -> bytes:
+    """At most `cap` bytes of the body (the rest is left unread; the connection is dropped)."""
+    parts: list[bytes] = []
+    size = 0
+    with contextlib.suppress(httpx.HTTPError):
+        for chunk in response.iter_bytes():
+            parts.append(chunk)
+            size += len(chunk)
+            if size >= cap:
+                break
+    return b"".join(parts)[:cap]

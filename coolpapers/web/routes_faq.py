@@ -1,0 +1,137 @@
+"""The FAQ ([Kimi]) of a paper: enqueue or read it, follow it as it is written (SSE)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse, RedirectResponse, Response, StreamingResponse
+from sqlalchemy.orm import Session, sessionmaker
+
+from coolpapers.config import Settings
+from coolpapers.db import session_scope
+from coolpapers.errors import BadInput
+from coolpapers.identifiers import parse_id
+from coolpapers.store import faqs as faq_store
+from coolpapers.summarize import jobs, prompts
+from coolpapers.web import lists, visitors
+from coolpapers.web.deps import FactoryDep, FetcherDep, SessionDep, SettingsDep
+from coolpapers.web.present import faq_json, read_faq
+
+router = APIRouter()
+
+STREAM_POLL_S = 0.1
+STREAM_HEARTBEAT_S = 15.0
+
+
+def parse_lang(lang: str | None) -> str:
+    value = (lang or "zh").lower()
+    if value not in prompts.LANGS:
+        raise BadInput(f"lang must be one of {', '.join(prompts.LANGS)}")
+    return value
+
+
+def _click(
+    request: Request,
+    factory: sessionmaker[Session],
+    settings: Settings,
+    paper_id: str,
+    lang: str,
+    regenerate: bool = False,
+) -> tuple[dict[str, Any], str | None]:
+    visitor, cookie = visitors.identify(request, settings.ensure_secret_key())
+    with session_scope(factory, write=True) as s:
+        clicks = faq_store.count_click(s, paper_id)
+        done = jobs.request_faq(s, settings, paper_id, lang, visitor, regenerate=regenerate)
+        data = faq_json(done.faq, settings, position=done.position, clicks=clicks)
+    worker = getattr(request.app.state, "faq_worker", None)
+    if worker is not None:
+        worker.wake()
+    return data, cookie
+
+
+@router.post("/api/papers/{paper_id:path}/faq", tags=["faq"])
+def api_request_faq(
+    request: Request,
+    paper_id: str,
+    session: SessionDep,
+    settings: SettingsDep,
+    factory: FactoryDep,
+    fetcher: FetcherDep,
+    lang: str | None = None,
+) -> Response:
+    """Ask for a paper's FAQ: returns it when it exists, else queues one generation."""
+    language = parse_lang(lang)
+    paper = lists.load_papers(session, factory, fetcher, settings, [parse_id(paper_id)])[0]
+    data, cookie = _click(request, factory, settings, paper.id, language)
+    response = JSONResponse(data, status_code=202 if data["state"] == "queued" else 200)
+    visitors.set_cookie(response, cookie)
+    return response
+
+
+@router.get("/api/papers/{paper_id:path}/faq", tags=["faq"])
+def api_get_faq(
+    paper_id: str, session: SessionDep, settings: SettingsDep, lang: str | None = None
+) -> dict[str, Any]:
+    """The FAQ's state, queue position, text so far and provenance."""
+    return read_faq(session, settings, parse_id(paper_id).id, parse_lang(lang))
+
+
+@router.get("/api/papers/{paper_id:path}/faq/stream", tags=["faq"])
+async def api_stream_faq(
+    request: Request,
+    paper_id: str,
+    settings: SettingsDep,
+    factory: FactoryDep,
+    lang: str | None = None,
+) -> StreamingResponse:
+    """Server-sent events: what is written so far, then every change until done or failed."""
+    pid, language = parse_id(paper_id).id, parse_lang(lang)
+
+    def snapshot() -> dict[str, Any]:
+        with session_scope(factory) as s:
+            return read_faq(s, settings, pid, language)
+
+    async def events() -> AsyncIterator[str]:
+        last: tuple[Any, ...] | None = None
+        beat = time.monotonic()
+        give_up = time.monotonic() + settings.llm_deadline_s + 120
+        while time.monotonic() < give_up and not await request.is_disconnected():
+            data = await run_in_threadpool(snapshot)
+            key = (data["state"], data["position"], len(data["content"]), data["error"])
+            if key != last:
+                last, beat = key, time.monotonic()
+                yield f"event: faq\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"
+                if data["state"] in ("done", "failed", "none"):
+                    return
+            elif time.monotonic() - beat > STREAM_HEARTBEAT_S:
+                beat = time.monotonic()
+                yield ": keep-alive\n\n"
+            await asyncio.sleep(STREAM_POLL_S)
+
+    headers = {"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
+    return StreamingResponse(events(), media_type="text/event-stream", headers=headers)
+
+
+@router.post("/arxiv/{paper_id:path}/faq", include_in_schema=False)
+def form_request_faq(
+    request: Request,
+    paper_id: str,
+    session: SessionDep,
+    settings: SettingsDep,
+    factory: FactoryDep,
+    fetcher: FetcherDep,
+    lang: str | None = None,
+) -> Response:
+    """The no-JavaScript path: queue, then show the paper page with the FAQ's state."""
+    language = parse_lang(lang)
+    paper = lists.load_papers(session, factory, fetcher, settings, [parse_id(paper_id)])[0]
+    _, cookie = _click(request, factory, settings, paper.id, language)
+    response = RedirectResponse(f"/arxiv/{paper.id}?faq={language}#faq", status_code=303)
+    visitors.set_cookie(response, cookie)
+    return response

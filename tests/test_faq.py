@@ -1,0 +1,344 @@
+"""FAQ jobs end to end: the real app, the real worker, a fake arXiv and a fake LLM on 127.0.0.1."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy.orm import Session, sessionmaker
+
+from coolpapers import ingest
+from coolpapers.config import Settings
+from coolpapers.db import session_scope
+from coolpapers.models import Faq
+from coolpapers.store import faqs as faq_store
+from coolpapers.summarize import jobs, prompts
+from coolpapers.web import create_app
+from tests.browser import serve
+from tests.conftest import FIXTURES, RSS, make_settings
+from tests.fakes.arxiv_server import FakeArxiv
+from tests.fakes.llm_server import FakeLLM, Mode
+
+PAPER = "2608.19234"  # on the cs.LG 2026-08-21 listing
+OTHER = "2608.19210"
+HTML = FIXTURES / "paper" / "latexml_paper.html"
+
+
+@pytest.fixture
+def fake_llm() -> Iterator[FakeLLM]:
+    with FakeLLM() as fake:
+        yield fake
+
+
+@pytest.fixture
+def faq_settings(
+    database_url: str, tmp_path: Path, fake_arxiv: FakeArxiv, fake_llm: FakeLLM
+) -> Settings:
+    for pid in (PAPER, OTHER):
+        for version in ("v1", "v2", "v3"):
+            fake_arxiv.serve(f"/html/{pid}{version}", HTML, content_type="text/html")
+    return make_settings(
+        database_url,
+        tmp_path / "data",
+        fake_arxiv,
+        llm_base_url=fake_llm.base_url,
+        llm_model="fake-model",
+        llm_api_key="sk-test",
+    )
+
+
+@pytest.fixture
+def faq_app(faq_settings: Settings, engine: object) -> Iterator[TestClient]:
+    with TestClient(create_app(faq_settings), follow_redirects=False) as c:
+        yield c
+
+
+@pytest.fixture
+def stocked(factory: sessionmaker[Session]) -> sessionmaker[Session]:
+    ingest.ingest_files(factory, [RSS / "rss-cs.LG-2026-08-21-fri.xml"])
+    return factory
+
+
+@pytest.fixture
+def workers() -> Iterator[list[jobs.FaqWorker]]:
+    made: list[jobs.FaqWorker] = []
+    yield made
+    for w in made:
+        w.stop()
+
+
+@pytest.fixture
+def worker(workers: list[jobs.FaqWorker]) -> Any:
+    def make(factory: sessionmaker[Session], settings: Settings) -> jobs.FaqWorker:
+        w = jobs.FaqWorker(factory, settings)
+        workers.append(w)
+        return w
+
+    return make
+
+
+def test_faq_is_written_once_from_the_full_text(
+    worker: Any,
+    faq_app: TestClient,
+    stocked: sessionmaker[Session],
+    faq_settings: Settings,
+    fake_llm: FakeLLM,
+    fake_arxiv: FakeArxiv,
+) -> None:
+    r = faq_app.post(f"/api/papers/{PAPER}/faq", params={"lang": "en"})
+    assert r.status_code == 202 and r.json()["state"] == "queued" and r.json()["position"] == 1
+    assert fake_llm.calls == 0  # nothing runs inside the request
+    assert worker(stocked, faq_settings).run_one() == "done"
+    faq = faq_app.get(f"/api/papers/{PAPER}/faq", params={"lang": "en"}).json()
+    assert faq["state"] == "done" and faq["model"] == "fake-model"
+    assert faq["prompt_version"] == prompts.PROMPT_VERSION
+    assert faq["source"] == "html" and faq["tokens_in"] > 0 and faq["tokens_out"] > 0
+    for n, question in enumerate(prompts.QUESTIONS["en"], start=1):
+        assert f"**Q**: {question}" in faq["content"]
+        assert f"Answer {n} about the paper" in faq["content"]
+    assert "<strong>Q</strong>" in faq["html"]
+    # one question at a time, in one conversation: six requests, each longer than the last
+    assert fake_llm.calls == 6
+    sizes = [len(req["messages"]) for req in fake_llm.requests]
+    assert sizes == [2, 4, 6, 8, 10, 12]
+    first = fake_llm.requests[0]["messages"][1]["content"]
+    assert first.index("Triangular") < first.index(prompts.QUESTIONS["en"][0])  # data first
+    assert "temperature" not in fake_llm.requests[0]
+    assert fake_llm.request_headers[0].get("authorization") == "Bearer sk-test"
+    # cached: more clicks, no upstream call; the click counter counts them
+    again = faq_app.post(f"/api/papers/{PAPER}/faq", params={"lang": "en"}).json()
+    assert again["state"] == "done" and again["clicks"] == 2
+    assert fake_llm.calls == 6
+    page = faq_app.get(f"/arxiv/{PAPER}").text
+    assert "Answer 6 about the paper" in page and 'id="faq-stars-2608.19234">2<' in page
+    assert len(fake_arxiv.requests_to(f"/html/{PAPER}v1")) == 1
+
+
+def test_fifty_clicks_one_generation_and_a_second_language(
+    worker: Any, stocked: sessionmaker[Session], faq_settings: Settings, fake_llm: FakeLLM
+) -> None:
+    with serve(create_app(faq_settings)) as base:
+
+        def click(_: int) -> int:
+            with httpx.Client(base_url=base, timeout=30) as c:
+                return c.post(f"/api/papers/{PAPER}/faq", params={"lang": "zh"}).status_code
+
+        with ThreadPoolExecutor(max_workers=10) as pool:
+            statuses = list(pool.map(click, range(50)))
+        assert set(statuses) <= {200, 202}
+        w = worker(stocked, faq_settings)
+        assert w.run_one() == "done"
+        assert w.run_one() is None  # nothing else was queued
+        assert fake_llm.calls == 6
+        with httpx.Client(base_url=base) as c:
+            c.post(f"/api/papers/{PAPER}/faq", params={"lang": "en"})
+        assert w.run_one() == "done"
+        assert fake_llm.calls == 12
+        with session_scope(stocked) as s:
+            assert faq_store.queue_counts(s)["done"] == 2
+
+
+def test_viewer_leaving_mid_stream_does_not_truncate(
+    worker: Any, stocked: sessionmaker[Session], faq_settings: Settings, fake_llm: FakeLLM
+) -> None:
+    fake_llm.default = Mode.ok(chunks=6, chunk_delay_s=0.05)
+    app = create_app(faq_settings, scheduler=False)
+    with serve(app) as base:
+        w = worker(stocked, faq_settings)
+        w.start()
+        try:
+            with httpx.Client(base_url=base, timeout=30) as c:
+                c.post(f"/api/papers/{PAPER}/faq", params={"lang": "en"})
+                seen = []
+                url = f"/api/papers/{PAPER}/faq/stream"
+                with c.stream("GET", url, params={"lang": "en"}) as stream:
+                    for line in stream.iter_lines():
+                        if line.startswith("data: "):
+                            seen.append(json.loads(line[6:]))
+                        if any(e["state"] == "generating" and e["content"] for e in seen):
+                            break  # the viewer leaves while the answer is being written
+            deadline = time.monotonic() + 20
+            state = ""
+            while time.monotonic() < deadline and state != "done":
+                time.sleep(0.1)
+                state = httpx.get(f"{base}/api/papers/{PAPER}/faq?lang=en").json()["state"]
+        finally:
+            w.stop()
+    assert state == "done"
+    with session_scope(stocked) as s:
+        faq = s.query(Faq).one()
+        assert all(f"Answer {n} about" in faq.content for n in range(1, 7))
+
+
+def test_stream_replays_then_follows_to_the_end(
+    worker: Any, faq_app: TestClient, stocked: sessionmaker[Session], faq_settings: Settings
+) -> None:
+    faq_app.post(f"/api/papers/{PAPER}/faq", params={"lang": "en"})
+    w = worker(stocked, faq_settings)
+    runner = threading.Thread(target=w.run_one)
+    runner.start()
+    with faq_app.stream("GET", f"/api/papers/{PAPER}/faq/stream?lang=en") as r:
+        assert r.headers["content-type"].startswith("text/event-stream")
+        events = [json.loads(x[6:]) for x in r.iter_lines() if x.startswith("data: ")]
+    runner.join()
+    lengths = [len(e["content"]) for e in events]
+    assert lengths == sorted(lengths) and events[-1]["state"] == "done"
+    # a late viewer gets everything at once
+    with faq_app.stream("GET", f"/api/papers/{PAPER}/faq/stream?lang=en") as r:
+        late = [json.loads(x[6:]) for x in r.iter_lines() if x.startswith("data: ")]
+    assert len(late) == 1 and late[0]["content"] == events[-1]["content"]
+
+
+def test_quota_error_fails_with_the_reason_and_a_click_retries(
+    worker: Any,
+    faq_app: TestClient,
+    stocked: sessionmaker[Session],
+    faq_settings: Settings,
+    fake_llm: FakeLLM,
+) -> None:
+    fake_llm.script([Mode.quota()])
+    faq_app.post(f"/api/papers/{PAPER}/faq", params={"lang": "en"})
+    assert worker(stocked, faq_settings).run_one() == "failed"
+    failed = faq_app.get(f"/api/papers/{PAPER}/faq?lang=en").json()
+    assert failed["state"] == "failed" and "quota" in failed["error"]
+    assert fake_llm.calls == 1  # billing errors are not retried
+    assert faq_app.post(f"/api/papers/{PAPER}/faq?lang=en").json()["state"] == "queued"
+    assert worker(stocked, faq_settings).run_one() == "done"
+    status = faq_app.get("/api/status").json()["faq"]
+    assert status["today"]["failures"] == 1 and status["today"]["generations"] == 1
+
+
+def test_cut_stream_is_never_stored_as_done(
+    worker: Any,
+    faq_app: TestClient,
+    stocked: sessionmaker[Session],
+    faq_settings: Settings,
+    fake_llm: FakeLLM,
+) -> None:
+    fake_llm.script([Mode.ok(), Mode.cut(after_chunks=2)])  # Q2's answer is cut off
+    faq_app.post(f"/api/papers/{PAPER}/faq", params={"lang": "en"})
+    w = worker(stocked, faq_settings)
+    assert w.run_one() == "queued"  # text had reached viewers: the job restarts from scratch
+    requeued = faq_app.get(f"/api/papers/{PAPER}/faq?lang=en").json()
+    assert requeued["state"] == "queued" and requeued["content"] == ""
+    assert "cut off" in requeued["error"]
+    assert w.run_one() == "done"
+    done = faq_app.get(f"/api/papers/{PAPER}/faq?lang=en").json()
+    assert done["attempts"] == 2 and "Answer 6 about" in done["content"]
+
+
+def test_hostile_output_is_sanitized(
+    worker: Any,
+    faq_app: TestClient,
+    stocked: sessionmaker[Session],
+    faq_settings: Settings,
+    fake_llm: FakeLLM,
+) -> None:
+    fake_llm.default = Mode.hostile()
+    faq_app.post(f"/api/papers/{PAPER}/faq", params={"lang": "en"})
+    assert worker(stocked, faq_settings).run_one() == "done"
+    html = faq_app.get(f"/api/papers/{PAPER}/faq?lang=en").json()["html"]
+    page = faq_app.get(f"/arxiv/{PAPER}").text
+    section = page.split('id="faq"', 1)[1].split("</section>", 1)[0]
+    for text in (html, section):
+        assert "<script" not in text and "<img" not in text and "<iframe" not in text
+        assert "javascript:" not in text.replace("javascript:alert(1))", "")  # shown as text only
+        assert 'href="javascript' not in text
+    assert '<span class="math">$a^2 + b^2 = c^2$</span>' in html
+
+
+def test_without_an_llm_the_button_says_how_to_configure_one(
+    client: TestClient, stocked: sessionmaker[Session]
+) -> None:
+    r = client.post(f"/api/papers/{PAPER}/faq", params={"lang": "en"})
+    assert r.status_code == 503 and "COOLPAPERS_LLM_BASE_URL" in r.json()["error"]
+    page = client.get(f"/arxiv/{PAPER}").text
+    assert "FAQ generation is off" in page and "COOLPAPERS_LLM_MODEL" in page
+    assert 'data-off="1"' in client.get("/arxiv/cs.LG").text
+
+
+def test_daily_quota_and_token_budget(
+    worker: Any,
+    database_url: str,
+    tmp_path: Path,
+    fake_arxiv: FakeArxiv,
+    fake_llm: FakeLLM,
+    faq_settings: Settings,
+    engine: object,
+    stocked: sessionmaker[Session],
+) -> None:
+    tight = faq_settings.model_copy(update={"faq_daily_quota": 1, "llm_daily_token_budget": 50})
+    with TestClient(create_app(tight)) as c:
+        assert c.post(f"/api/papers/{PAPER}/faq?lang=en").status_code == 202
+        over = c.post(f"/api/papers/{OTHER}/faq?lang=en")
+        assert over.status_code == 429 and "daily limit" in over.json()["error"]
+        assert c.get(f"/api/papers/{PAPER}/faq?lang=en").status_code == 200  # reading is free
+        assert worker(stocked, tight).run_one() == "done"  # spends more than 50 tokens
+        roomy = tight.model_copy(update={"faq_daily_quota": 10})
+    with TestClient(create_app(roomy)) as c:
+        spent = c.post(f"/api/papers/{OTHER}/faq?lang=en")
+        assert spent.status_code == 429 and "budget" in spent.json()["error"]
+        assert c.post(f"/api/papers/{PAPER}/faq?lang=en").json()["state"] == "done"  # cached
+
+
+def test_dead_worker_lease_expires_and_the_job_is_retried(
+    worker: Any, faq_app: TestClient, stocked: sessionmaker[Session], faq_settings: Settings
+) -> None:
+    faq_app.post(f"/api/papers/{PAPER}/faq", params={"lang": "en"})
+    with session_scope(stocked, write=True) as s:
+        dead = faq_store.claim(s, "dead-worker", lease_s=0.3)
+        assert dead is not None
+    assert worker(stocked, faq_settings).run_one() is None  # still leased
+    time.sleep(0.4)
+    assert worker(stocked, faq_settings).run_one() == "done"
+    assert faq_app.get(f"/api/papers/{PAPER}/faq?lang=en").json()["attempts"] == 2
+
+
+def test_priority_latest_listing_first_and_queue_positions(
+    faq_app: TestClient, stocked: sessionmaker[Session], fake_arxiv: FakeArxiv
+) -> None:
+    fake_arxiv.serve_wrapped(
+        FIXTURES / "arxiv" / "api" / "api-2026-idlist-oldstyle-astro-ph_0601001.wrapped.json"
+    )
+    old = faq_app.post("/api/papers/astro-ph/0601001/faq?lang=en").json()
+    new = faq_app.post(f"/api/papers/{PAPER}/faq?lang=en").json()
+    assert old["position"] == 1 and new["position"] == 1  # the new listing jumps the queue
+    assert faq_app.get("/api/papers/astro-ph/0601001/faq?lang=en").json()["position"] == 2
+
+
+def test_bad_faq_requests(faq_app: TestClient, stocked: sessionmaker[Session]) -> None:
+    assert faq_app.post(f"/api/papers/{PAPER}/faq?lang=fr").status_code == 400
+    assert faq_app.post("/api/papers/not-an-id/faq?lang=en").status_code == 400
+    assert faq_app.get(f"/api/papers/{PAPER}/faq?lang=en").json()["state"] == "none"
+
+
+def test_form_path_without_javascript(
+    faq_app: TestClient, stocked: sessionmaker[Session], faq_settings: Settings
+) -> None:
+    r = faq_app.post(f"/arxiv/{PAPER}/faq?lang=en")
+    assert r.status_code == 303 and r.headers["location"] == f"/arxiv/{PAPER}?faq=en#faq"
+    assert "Queued" in faq_app.get(f"/arxiv/{PAPER}").text
+
+
+def test_cli_writes_and_prints_the_faq(
+    faq_settings: Settings,
+    stocked: sessionmaker[Session],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from coolpapers.cli import main
+
+    for name, value in faq_settings.model_dump().items():
+        if value is not None:
+            monkeypatch.setenv(f"COOLPAPERS_{name.upper()}", str(value))
+    assert main(["faq", PAPER, "--lang", "en"]) == 0
+    out = capsys.readouterr()
+    assert "Answer 6 about the paper" in out.out and "fake-model" in out.err
