@@ -6,14 +6,13 @@ import asyncio
 import json
 import time
 from collections.abc import AsyncIterator
-from typing import Any
+from dataclasses import dataclass
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, RedirectResponse, Response, StreamingResponse
-from sqlalchemy.orm import Session, sessionmaker
 
-from coolpapers.config import Settings
 from coolpapers.db import session_scope
 from coolpapers.errors import BadInput
 from coolpapers.identifiers import parse_id
@@ -36,27 +35,15 @@ def parse_lang(lang: str | None) -> str:
     return value
 
 
-def _click(
-    request: Request,
-    factory: sessionmaker[Session],
-    settings: Settings,
-    paper_id: str,
-    lang: str,
-    regenerate: bool = False,
-) -> tuple[dict[str, Any], str | None]:
-    visitor, cookie = visitors.identify(request, settings.ensure_secret_key())
-    with session_scope(factory, write=True) as s:
-        clicks = faq_store.count_click(s, paper_id)
-        done = jobs.request_faq(s, settings, paper_id, lang, visitor, regenerate=regenerate)
-        data = faq_json(done.faq, settings, position=done.position, clicks=clicks)
-    worker = getattr(request.app.state, "faq_worker", None)
-    if worker is not None:
-        worker.wake()
-    return data, cookie
+@dataclass(frozen=True)
+class Click:
+    paper_id: str
+    lang: str
+    faq: dict[str, Any]
+    cookie: str | None  # a new visitor cookie to set
 
 
-@router.post("/api/papers/{paper_id:path}/faq", tags=["faq"])
-def api_request_faq(
+def faq_click(
     request: Request,
     paper_id: str,
     session: SessionDep,
@@ -64,13 +51,30 @@ def api_request_faq(
     factory: FactoryDep,
     fetcher: FetcherDep,
     lang: str | None = None,
-) -> Response:
-    """Ask for a paper's FAQ: returns it when it exists, else queues one generation."""
+) -> Click:
+    """A click on the FAQ button: count it, then return the FAQ or queue its generation."""
     language = parse_lang(lang)
     paper = lists.load_papers(session, factory, fetcher, settings, [parse_id(paper_id)])[0]
-    data, cookie = _click(request, factory, settings, paper.id, language)
-    response = JSONResponse(data, status_code=202 if data["state"] == "queued" else 200)
-    visitors.set_cookie(response, cookie)
+    visitor, cookie = visitors.identify(request, settings.ensure_secret_key())
+    with session_scope(factory, write=True) as s:
+        clicks = faq_store.count_click(s, paper.id)
+        asked = jobs.request_faq(s, settings, paper.id, language, visitor)
+        data = faq_json(asked.faq, settings, position=asked.position, clicks=clicks)
+    worker = getattr(request.app.state, "faq_worker", None)
+    if worker is not None:
+        worker.wake()
+    return Click(paper.id, language, data, cookie)
+
+
+ClickDep = Annotated[Click, Depends(faq_click)]
+
+
+@router.post("/api/papers/{paper_id:path}/faq", tags=["faq"])
+def api_request_faq(click: ClickDep) -> Response:
+    """Ask for a paper's FAQ: returns it when it exists, else queues one generation."""
+    status = 202 if click.faq["state"] == "queued" else 200
+    response = JSONResponse(click.faq, status_code=status)
+    visitors.set_cookie(response, click.cookie)
     return response
 
 
@@ -119,19 +123,9 @@ async def api_stream_faq(
 
 
 @router.post("/arxiv/{paper_id:path}/faq", include_in_schema=False)
-def form_request_faq(
-    request: Request,
-    paper_id: str,
-    session: SessionDep,
-    settings: SettingsDep,
-    factory: FactoryDep,
-    fetcher: FetcherDep,
-    lang: str | None = None,
-) -> Response:
+def form_request_faq(click: ClickDep) -> Response:
     """The no-JavaScript path: queue, then show the paper page with the FAQ's state."""
-    language = parse_lang(lang)
-    paper = lists.load_papers(session, factory, fetcher, settings, [parse_id(paper_id)])[0]
-    _, cookie = _click(request, factory, settings, paper.id, language)
-    response = RedirectResponse(f"/arxiv/{paper.id}?faq={language}#faq", status_code=303)
-    visitors.set_cookie(response, cookie)
+    target = f"/arxiv/{click.paper_id}?faq={click.lang}#faq"
+    response = RedirectResponse(target, status_code=303)
+    visitors.set_cookie(response, click.cookie)
     return response
