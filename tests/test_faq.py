@@ -214,6 +214,8 @@ def test_quota_error_fails_with_the_reason_and_a_click_retries(
     assert worker(stocked, faq_settings).run_one() == "done"
     status = faq_app.get("/api/status").json()["faq"]
     assert status["today"]["failures"] == 1 and status["today"]["generations"] == 1
+    page = faq_app.get("/status").text
+    assert "1 done, 0 failed" in page and "fake-model" in page
 
 
 def test_cut_stream_is_never_stored_as_done(
