@@ -26,13 +26,11 @@ from coolpapers.summarize import prompts
 from coolpapers.summarize.client import (
     ChatClient,
     ProviderConfig,
-    SSEDecoder,
-    SSEEvent,
     StreamIncomplete,
-    error_for_status,
     make_http_client,
-    retry_hint,
 )
+from coolpapers.summarize.provider_errors import error_for_status, retry_hint
+from coolpapers.summarize.sse import SSEDecoder, SSEEvent
 from tests.fakes.llm_server import HOSTILE_TEXT, FakeLLM, Mode, default_text
 
 KEY = "sk-test-secret-0123456789"

@@ -13,16 +13,15 @@ import pytest
 
 from coolpapers.errors import BadId, PaperTextError
 from coolpapers.sources.fetcher import Fetcher, FetchPolicy
+from coolpapers.summarize.html_text import MIN_HTML_CHARS, html_to_text
 from coolpapers.summarize.paper_text import (
     MIDDLE_MARKER,
-    MIN_HTML_CHARS,
     PaperTextSource,
-    clean_text,
     estimate_tokens,
     fit_to_budget,
-    html_to_text,
-    pdf_to_text,
 )
+from coolpapers.summarize.pdf_text import pdf_to_text
+from coolpapers.summarize.text_clean import clean_text
 from tests.fakes.arxiv_server import FakeArxiv, Fault
 
 PAPER_HTML = Path(__file__).parent / "fixtures" / "paper" / "latexml_paper.html"

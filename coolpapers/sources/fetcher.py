@@ -9,7 +9,6 @@ check, and 429/503/5xx/transport failures are retried with Retry-After or expone
 
 from __future__ import annotations
 
-import contextlib
 import ipaddress
 import logging
 import re
@@ -27,6 +26,7 @@ import httpx
 
 from coolpapers import __version__
 from coolpapers.errors import BlockedAddress, FetchError, RateLimited
+from coolpapers.sources.deadline import DeadlineWatchdog
 
 log = logging.getLogger(__name__)
 
@@ -205,40 +205,6 @@ class _Decoder:
         if not self._zlib.eof:
             raise _Retryable("truncated compressed body")
         return tail
-
-
-class _Watchdog:
-    """Cuts the connection at the deadline, so a server that goes silent mid-body cannot hold
-    the request past it whatever the read timeout (the per-chunk clock check is the main guard)."""
-
-    def __init__(self, response: httpx.Response, seconds: float) -> None:
-        self.fired = False
-        self._lock = threading.Lock()
-        self._done = False
-        self._sock: socket.socket | None = None
-        self._timer: threading.Timer | None = None
-        stream = response.extensions.get("network_stream")
-        sock = stream.get_extra_info("socket") if stream is not None else None
-        if isinstance(sock, socket.socket):
-            self._sock = sock
-            self._timer = threading.Timer(max(seconds, 0.0), self._fire)
-            self._timer.name = "coolpapers-fetch-deadline"
-            self._timer.daemon = True
-            self._timer.start()
-
-    def _fire(self) -> None:
-        with self._lock:
-            if self._done or self._sock is None:
-                return
-            self.fired = True
-            with contextlib.suppress(OSError):
-                self._sock.shutdown(socket.SHUT_RDWR)
-
-    def cancel(self) -> None:
-        with self._lock:
-            self._done = True
-        if self._timer is not None:
-            self._timer.cancel()
 
 
 class Fetcher:
@@ -456,7 +422,9 @@ class Fetcher:
             raise self._too_large(url)
         parts: list[bytes] = []
         size = 0
-        watchdog = _Watchdog(response, deadline - self._clock())
+        watchdog = DeadlineWatchdog(
+            response, deadline - self._clock(), thread_name="coolpapers-fetch-deadline"
+        )
         try:
             for raw in response.iter_raw():
                 if watchdog.fired or self._clock() > deadline:

@@ -10,8 +10,9 @@ What this module guarantees (reference/llm.md §1):
   the text received so far in `partial_text`; it is never returned as if it were whole.
 - SSE comments (`: keep-alive`) and blank lines are skipped; reasoning deltas
   (`reasoning_content` / `reasoning`) are counted but never enter the answer text.
-- Errors are typed (coolpapers.errors): HTTP statuses, `data: {"error": …}` events, llama.cpp's
-  non-standard `error: …` lines and a 200 JSON error body all map to the same classes.
+- Errors are typed (coolpapers.errors, mapped by `provider_errors`): HTTP statuses,
+  `data: {"error": …}` events, llama.cpp's non-standard `error: …` lines and a 200 JSON error
+  body all map to the same classes.
 - Retryable errors are retried (Retry-After / retry-after-ms honoured, else exponential backoff)
   only while no answer text has been handed to `on_delta`: once a viewer saw text, a retry would
   show it twice, so the error is raised instead.
@@ -25,9 +26,6 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-import re
-import socket
-import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -36,17 +34,10 @@ from typing import TYPE_CHECKING, Any, Self
 
 import httpx
 
-from coolpapers.errors import (
-    LLMAuthError,
-    LLMBadRequest,
-    LLMError,
-    LLMIncomplete,
-    LLMQuotaExceeded,
-    LLMRateLimited,
-    LLMServerError,
-    LLMTimeout,
-)
-from coolpapers.sources.fetcher import parse_retry_after
+from coolpapers.errors import LLMError, LLMIncomplete, LLMServerError, LLMTimeout
+from coolpapers.sources.deadline import DeadlineWatchdog
+from coolpapers.summarize.provider_errors import error_for_event, error_for_status, retry_hint
+from coolpapers.summarize.sse import SSEDecoder, SSEEvent
 
 if TYPE_CHECKING:
     from coolpapers.config import Settings
@@ -54,12 +45,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 ERROR_BODY_CAP = 64 * 1024  # bytes of an error (or non-stream) body read at most
-MAX_LINE_BYTES = 1024 * 1024  # one SSE line longer than this is not a chat stream
 _RESERVED_FIELDS = frozenset({"model", "messages", "stream"})  # extra_body cannot override these
-_QUOTA_WORDS = re.compile(r"quota|billing|balance|insufficient|payment", re.IGNORECASE)
-_RATE_WORDS = re.compile(r"rate[ _-]?limit|too many requests|overloaded", re.IGNORECASE)
-_CONTEXT_WORDS = re.compile(r"context|too long|exceed_context_size", re.IGNORECASE)
-_DETAIL_CHARS = 300
 
 
 # -- configuration and result -----------------------------------------------------------------
@@ -153,186 +139,8 @@ def make_http_client(config: ProviderConfig) -> httpx.Client:
     )
 
 
-# -- SSE ---------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class SSEEvent:
-    kind: str  # "data", or "error" for a non-standard `error: …` line (older llama.cpp)
-    data: str
-    event: str = ""  # the `event:` field, if the server set one
-
-
-class SSEDecoder:
-    """Incremental server-sent-events parser: feed bytes, get events.
-
-    Lines end with LF or CRLF. `data:` lines accumulate until a blank line; a server that omits
-    the blank line between events is tolerated (a complete JSON value is dispatched as soon as
-    the next `data:` line arrives). Comments (`:`) and `id:`/`retry:` are ignored.
-    """
-
-    def __init__(self, max_line_bytes: int = MAX_LINE_BYTES) -> None:
-        self._max_line = max_line_bytes
-        self._buf = bytearray()
-        self._data: list[str] = []
-        self._event = ""
-
-    def feed(self, chunk: bytes) -> list[SSEEvent]:
-        self._buf += chunk
-        events: list[SSEEvent] = []
-        start = 0
-        while (nl := self._buf.find(b"\n", start)) >= 0:
-            self._line(bytes(self._buf[start:nl]), events)
-            start = nl + 1
-        del self._buf[:start]
-        if len(self._buf) > self._max_line:
-            raise LLMServerError(f"LLM stream: a line longer than {self._max_line} bytes")
-        return events
-
-    def close(self) -> list[SSEEvent]:
-        """Events left at the end of the stream (a last line without newline included)."""
-        events: list[SSEEvent] = []
-        if self._buf:
-            self._line(bytes(self._buf), events)
-            self._buf.clear()
-        self._dispatch(events)
-        return events
-
-    def _line(self, raw: bytes, events: list[SSEEvent]) -> None:
-        line = raw.removesuffix(b"\r").decode("utf-8", errors="replace")
-        if not line:
-            self._dispatch(events)
-            return
-        if line.startswith(":"):
-            return
-        name, sep, value = line.partition(":")
-        if sep and value.startswith(" "):
-            value = value[1:]
-        if name == "data":
-            if len(self._data) == 1 and _is_whole(self._data[0]):
-                self._dispatch(events)
-            self._data.append(value)
-        elif name == "event":
-            self._event = value
-        elif name == "error":
-            self._dispatch(events)
-            events.append(SSEEvent("error", value))
-
-    def _dispatch(self, events: list[SSEEvent]) -> None:
-        if self._data:
-            events.append(SSEEvent("data", "\n".join(self._data), self._event))
-        self._data = []
-        self._event = ""
-
-
-def _is_whole(data: str) -> bool:
-    if data.strip() == "[DONE]":
-        return True
-    try:
-        json.loads(data)
-    except ValueError:
-        return False
-    return True
-
-
-# -- errors ------------------------------------------------------------------------------------
-
-
 def _redact(text: str, key: str) -> str:
     return text.replace(key, "***") if key else text
-
-
-def _error_fields(payload: Any) -> tuple[str, str]:
-    """(human detail, text to search for keywords) from an error JSON value."""
-    err = payload.get("error") if isinstance(payload, dict) else payload
-    if isinstance(err, dict):
-        parts = [err.get("type"), err.get("code"), err.get("message")]
-        texts = [str(p) for p in parts if p not in (None, "")]
-        message = str(err.get("message") or err.get("type") or err.get("code") or "")
-        label = str(err.get("type") or err.get("code") or "")
-        detail = f"{label}: {message}" if label and message and label != message else message
-        return detail, " ".join(texts)
-    if isinstance(err, str):
-        return err, err
-    if isinstance(payload, dict):
-        message = payload.get("message") or payload.get("detail") or ""
-        return str(message), str(message)
-    return "", ""
-
-
-def _body_fields(body: bytes, content_type: str) -> tuple[str, str]:
-    text = body.decode("utf-8", errors="replace")
-    try:
-        payload = json.loads(text)
-    except ValueError:
-        if "html" in content_type.lower() or text.lstrip()[:1] == "<":
-            return "an HTML page", ""
-        flat = " ".join(text.split())
-        return flat, flat
-    return _error_fields(payload)
-
-
-def _clip(text: str) -> str:
-    return text if len(text) <= _DETAIL_CHARS else text[:_DETAIL_CHARS] + "…"
-
-
-def error_for_status(
-    status: int,
-    body: bytes = b"",
-    *,
-    content_type: str = "",
-    retry_after_s: float | None = None,
-    location: str = "",
-) -> LLMError:
-    """The error an HTTP status (and its body) means (reference/llm.md §1.4)."""
-    detail, haystack = _body_fields(body, content_type)
-    message = f"LLM endpoint answered HTTP {status}" + (f": {_clip(detail)}" if detail else "")
-    quota = bool(_QUOTA_WORDS.search(haystack))
-    if status in (401, 403):
-        return LLMQuotaExceeded(message) if quota else LLMAuthError(message)
-    if status == 402:
-        return LLMQuotaExceeded(message)
-    if status == 429:
-        return LLMQuotaExceeded(message) if quota else LLMRateLimited(message, retry_after_s)
-    if status in (408, 409) or status >= 500:
-        return LLMServerError(message)
-    if 300 <= status < 400:
-        where = f" to {location}" if location else ""
-        return LLMBadRequest(f"{message} (redirect{where}; set LLM_BASE_URL to the final address)")
-    return LLMBadRequest(message)  # 400, 404, 413, 422 and any other 4xx
-
-
-def error_for_event(payload: Any) -> LLMError:
-    """The error an in-stream error event (`data: {"error": …}` or `error: …`) means."""
-    err = payload.get("error") if isinstance(payload, dict) else None
-    code = err.get("code") if isinstance(err, dict) else None
-    if isinstance(code, str) and code.isdigit():
-        code = int(code)
-    if isinstance(code, int) and not isinstance(code, bool) and 400 <= code <= 599:
-        return error_for_status(code, json.dumps(payload).encode(), content_type="json")
-    detail, haystack = _error_fields(payload)
-    message = "LLM stream error" + (f": {_clip(detail)}" if detail else "")
-    if _QUOTA_WORDS.search(haystack):
-        return LLMQuotaExceeded(message)
-    if _RATE_WORDS.search(haystack):
-        return LLMRateLimited(message)
-    if _CONTEXT_WORDS.search(haystack):
-        return LLMBadRequest(message)
-    return LLMServerError(message)
-
-
-def retry_hint(headers: Mapping[str, str]) -> float | None:
-    """Seconds the server asks us to wait: `retry-after-ms`, else `Retry-After` (seconds or
-    HTTP date); None when absent or unusable."""
-    ms = headers.get("retry-after-ms")
-    if ms is not None:
-        try:
-            value = float(ms)
-        except ValueError:
-            value = -1.0
-        if value >= 0:
-            return value / 1000.0
-    return parse_retry_after(headers.get("retry-after"))
 
 
 # -- the client --------------------------------------------------------------------------------
@@ -366,39 +174,6 @@ class _Stream:
     @property
     def text(self) -> str:
         return "".join(self.parts)
-
-
-class _Watchdog:
-    """Shuts the response's socket down at the deadline, so a silent server cannot hold the
-    read past it (the read timeout only bounds each wait by the stall timeout)."""
-
-    def __init__(self, response: httpx.Response, seconds: float) -> None:
-        self.fired = False
-        self._lock = threading.Lock()
-        self._sock: socket.socket | None = None
-        self._timer: threading.Timer | None = None
-        stream = response.extensions.get("network_stream")
-        sock = stream.get_extra_info("socket") if stream is not None else None
-        if isinstance(sock, socket.socket):
-            self._sock = sock
-            self._timer = threading.Timer(max(seconds, 0.0), self._fire)
-            self._timer.name = "coolpapers-llm-deadline"
-            self._timer.daemon = True
-            self._timer.start()
-
-    def _fire(self) -> None:
-        with self._lock:
-            if self._sock is None:
-                return
-            self.fired = True
-            with contextlib.suppress(OSError):
-                self._sock.shutdown(socket.SHUT_RDWR)
-
-    def cancel(self) -> None:
-        with self._lock:
-            self._sock = None
-        if self._timer is not None:
-            self._timer.cancel()
 
 
 class ChatClient:
@@ -541,7 +316,7 @@ class ChatClient:
             pool=min(cfg.connect_timeout_s, remaining),
         )
         stream = _Stream()
-        watchdog: _Watchdog | None = None
+        watchdog: DeadlineWatchdog | None = None
         try:
             with self._http.stream(
                 "POST",
@@ -551,7 +326,9 @@ class ChatClient:
                 timeout=timeout,
                 follow_redirects=False,
             ) as response:
-                watchdog = _Watchdog(response, end - self._clock())
+                watchdog = DeadlineWatchdog(
+                    response, end - self._clock(), thread_name="coolpapers-llm-deadline"
+                )
                 self._check_response(response)
                 stream.started = True
                 self._read_stream(response, stream, on_delta, end, progress, watchdog)
@@ -646,7 +423,7 @@ class ChatClient:
         on_delta: Callable[[str], None] | None,
         end: float,
         progress: _Progress,
-        watchdog: _Watchdog,
+        watchdog: DeadlineWatchdog,
     ) -> None:
         decoder = SSEDecoder()
         for raw in response.iter_bytes():

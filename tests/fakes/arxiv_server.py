@@ -20,15 +20,12 @@ request is recorded (`requests`), and the peak number of simultaneously open con
 
 from __future__ import annotations
 
-import contextlib
 import gzip
 import hashlib
 import json
 import re
-import select
 import socket
 import struct
-import sys
 import threading
 import time
 import zlib
@@ -36,18 +33,16 @@ from collections import deque
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from types import TracebackType
-from typing import Any, Self, cast
+from typing import cast
 from urllib.parse import parse_qs, unquote, urlsplit
 from xml.sax.saxutils import escape
+
+from tests.fakes.threaded_server import FakeHandler, ThreadedServer
 
 RSS_TYPE = "application/rss+xml; charset=utf-8"
 ATOM_TYPE = "application/atom+xml; charset=utf-8"
 DEFAULT_LAST_MODIFIED = "Fri, 21 Aug 2026 04:00:12 GMT"
-_POLL_S = 0.02
-_JOIN_TIMEOUT_S = 5.0
 
 Body = bytes | str | Path
 
@@ -174,46 +169,11 @@ class _State:
     routes: dict[str, _Resource] = field(default_factory=dict)
     scripts: dict[str, deque[Fault]] = field(default_factory=dict)
     requests: list[RecordedRequest] = field(default_factory=list)
-    errors: list[BaseException] = field(default_factory=list)
-    connections: set[socket.socket] = field(default_factory=set)
-    threads: set[threading.Thread] = field(default_factory=set)
-    open_connections: int = 0
-    max_open_connections: int = 0
     active_requests: int = 0
     max_active_requests: int = 0
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    fake: FakeArxiv
-
-    def process_request(self, request: Any, client_address: Any) -> None:
-        thread = threading.Thread(
-            target=self._run_request,
-            args=(request, client_address),
-            name="fake-arxiv-connection",
-            daemon=True,
-        )
-        with self.fake._lock:
-            self.fake._state.threads.add(thread)
-        thread.start()
-
-    def _run_request(self, request: Any, client_address: Any) -> None:
-        try:
-            self.process_request_thread(request, client_address)
-        finally:
-            with self.fake._lock:
-                self.fake._state.threads.discard(threading.current_thread())
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        exc = sys.exc_info()[1]
-        if exc is not None:
-            with self.fake._lock:
-                self.fake._state.errors.append(exc)
-
-
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
+class _Handler(FakeHandler):
     timeout = 30  # an idle keep-alive connection is dropped after this
     server_version = "fake-arxiv/1"
 
@@ -221,107 +181,36 @@ class _Handler(BaseHTTPRequestHandler):
 
     @property
     def fake(self) -> FakeArxiv:
-        return cast(_Server, self.server).fake
+        return cast(FakeArxiv, self.owner)
 
     def send_response(self, code: int, message: str | None = None) -> None:
         if self.record is not None:  # before any byte goes out, so the client never sees it late
             self.record.status = code
         super().send_response(code, message)
 
-    def setup(self) -> None:
-        super().setup()
-        self.fake._connection_opened(self.connection)
-
-    def finish(self) -> None:
-        try:
-            super().finish()
-        finally:
-            self.fake._connection_closed(self.connection)
-
     def do_GET(self) -> None:
         self.fake._handle(self)
 
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
 
-
-class FakeArxiv:
+class FakeArxiv(ThreadedServer):
     """A fake arXiv served from a background thread on 127.0.0.1 and an ephemeral port."""
+
+    label = "fake arXiv"
+    server_thread_name = "fake-arxiv"
+    connection_thread_name = "fake-arxiv-connection"
+    handler_class = _Handler
 
     def __init__(
         self, *, compress: bool = False, last_modified: str = DEFAULT_LAST_MODIFIED
     ) -> None:
         """`compress`: gzip normal 200 bodies for clients that accept it."""
+        super().__init__()
         self.compress = compress
         self.last_modified = last_modified
-        self._lock = threading.Lock()
         self._idle = threading.Condition(self._lock)
         self._state = _State()
-        self._stopping = threading.Event()
-        self._server: _Server | None = None
-        self._thread: threading.Thread | None = None
-
-    # -- lifecycle -------------------------------------------------------------------------------
-
-    def start(self) -> Self:
-        if self._server is not None:
-            raise RuntimeError("fake arXiv already started")
-        self._stopping.clear()
-        server = _Server(("127.0.0.1", 0), _Handler)
-        server.fake = self
-        self._server = server
-        self._thread = threading.Thread(
-            target=server.serve_forever,
-            kwargs={"poll_interval": _POLL_S},
-            name="fake-arxiv",
-            daemon=True,
-        )
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        """Stop serving, end every connection (stalls and drips included) and join the threads."""
-        server, thread = self._server, self._thread
-        if server is None or thread is None:
-            return
-        self._stopping.set()
-        server.shutdown()
-        thread.join()
-        with self._lock:
-            connections = list(self._state.connections)
-        for conn in connections:
-            with contextlib.suppress(OSError):
-                conn.shutdown(socket.SHUT_RDWR)
-        server.server_close()
-        give_up = time.monotonic() + _JOIN_TIMEOUT_S
-        with self._lock:
-            threads = list(self._state.threads)
-        for handler in threads:
-            handler.join(max(0.0, give_up - time.monotonic()))
-        self._server = None
-        self._thread = None
-        leaked = [t for t in threads if t.is_alive()]
-        if leaked:
-            raise RuntimeError(f"fake arXiv: {len(leaked)} handler thread(s) did not stop")
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     # -- addresses -------------------------------------------------------------------------------
-
-    @property
-    def port(self) -> int:
-        if self._server is None:
-            raise RuntimeError("fake arXiv not started")
-        return int(self._server.server_address[1])
 
     @property
     def base_url(self) -> str:
@@ -435,7 +324,7 @@ class FakeArxiv:
     def max_concurrent(self) -> int:
         """Peak number of simultaneously open connections."""
         with self._lock:
-            return self._state.max_open_connections
+            return self._max_open_connections
 
     @property
     def max_concurrent_requests(self) -> int:
@@ -446,28 +335,9 @@ class FakeArxiv:
     @property
     def open_connections(self) -> int:
         with self._lock:
-            return self._state.open_connections
-
-    @property
-    def errors(self) -> list[BaseException]:
-        """Exceptions raised in handler threads (client resets and such), for debugging."""
-        with self._lock:
-            return list(self._state.errors)
+            return self._open_connections
 
     # -- serving (handler threads) ---------------------------------------------------------------
-
-    def _connection_opened(self, conn: socket.socket) -> None:
-        with self._lock:
-            state = self._state
-            state.connections.add(conn)
-            state.open_connections += 1
-            state.max_open_connections = max(state.max_open_connections, state.open_connections)
-
-    def _connection_closed(self, conn: socket.socket) -> None:
-        with self._lock:
-            if conn in self._state.connections:
-                self._state.connections.discard(conn)
-                self._state.open_connections -= 1
 
     def _handle(self, h: _Handler) -> None:
         parts = urlsplit(h.path)
@@ -619,16 +489,6 @@ class FakeArxiv:
             return _Resource(200, _empty_feed(",".join(ids)), ATOM_TYPE)
         return _Resource(200, _merge_feeds(bodies), ATOM_TYPE)
 
-    def _wait(self, h: _Handler, seconds: float) -> bool:
-        """Sleep `seconds`; False as soon as the server stops or the client hangs up."""
-        end = time.monotonic() + seconds
-        while (left := end - time.monotonic()) > 0:
-            if self._stopping.wait(min(left, _POLL_S)):
-                return False
-            if _client_gone(h.connection):
-                return False
-        return True
-
 
 # -- helpers ----------------------------------------------------------------------------------
 
@@ -682,16 +542,6 @@ def _not_modified(headers: Mapping[str, str], etag: str, last_modified: str) -> 
         except (TypeError, ValueError):
             return False
     return False
-
-
-def _client_gone(conn: socket.socket) -> bool:
-    try:
-        readable, _, _ = select.select([conn], [], [], 0)
-        if not readable:
-            return False
-        return conn.recv(1, socket.MSG_PEEK) == b""
-    except (OSError, ValueError):
-        return True
 
 
 _ENTRY = re.compile(rb"<entry>.*?</entry>", re.DOTALL)

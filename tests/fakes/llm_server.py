@@ -19,20 +19,15 @@ from __future__ import annotations
 
 import contextlib
 import json
-import select
 import socket
-import sys
-import threading
 import time
 from collections import deque
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
-from typing import Any, Self, cast
+from typing import Any, cast
 
-_POLL_S = 0.02
-_JOIN_TIMEOUT_S = 5.0
+from tests.fakes.threaded_server import FakeHandler, ThreadedServer
+
 MODEL = "fake-model"
 
 RATE_LIMIT_BODY: dict[str, Any] = {
@@ -230,60 +225,17 @@ class _State:
     request_headers: list[dict[str, str]] = field(default_factory=list)
     request_times: list[float] = field(default_factory=list)
     chunk_times: list[tuple[float, str]] = field(default_factory=list)
-    errors: list[BaseException] = field(default_factory=list)
-    connections: set[socket.socket] = field(default_factory=set)
-    threads: set[threading.Thread] = field(default_factory=set)
     active: int = 0
     max_active: int = 0
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    block_on_close = False  # FakeLLM.stop joins the handler threads itself, with a timeout
-    fake: FakeLLM
-
-    def process_request(self, request: Any, client_address: Any) -> None:
-        thread = threading.Thread(
-            target=self._run, args=(request, client_address), name="fake-llm-conn", daemon=True
-        )
-        with self.fake._lock:
-            self.fake._state.threads.add(thread)
-        thread.start()
-
-    def _run(self, request: Any, client_address: Any) -> None:
-        try:
-            self.process_request_thread(request, client_address)
-        finally:
-            with self.fake._lock:
-                self.fake._state.threads.discard(threading.current_thread())
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        exc = sys.exc_info()[1]
-        if exc is not None:
-            with self.fake._lock:
-                self.fake._state.errors.append(exc)
-
-
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
+class _Handler(FakeHandler):
     timeout = 10  # an idle keep-alive connection is dropped after this
     server_version = "fake-llm/1"
 
     @property
     def fake(self) -> FakeLLM:
-        return cast(_Server, self.server).fake
-
-    def setup(self) -> None:
-        super().setup()
-        with self.fake._lock:
-            self.fake._state.connections.add(self.connection)
-
-    def finish(self) -> None:
-        try:
-            super().finish()
-        finally:
-            with self.fake._lock:
-                self.fake._state.connections.discard(self.connection)
+        return cast(FakeLLM, self.owner)
 
     def do_GET(self) -> None:
         if self.path.rstrip("/") == "/v1/models":
@@ -315,9 +267,6 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
         self.wfile.write(data)
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
 
 
 class _SSE:
@@ -376,76 +325,18 @@ class _SSE:
             self.h.connection.shutdown(socket.SHUT_RDWR)
 
 
-class FakeLLM:
+class FakeLLM(ThreadedServer):
     """A fake OpenAI-compatible chat endpoint served from a background thread on 127.0.0.1."""
 
+    label = "fake LLM"
+    server_thread_name = "fake-llm"
+    connection_thread_name = "fake-llm-conn"
+    handler_class = _Handler
+
     def __init__(self) -> None:
+        super().__init__()
         self.default: Mode = Mode.ok()
-        self._lock = threading.Lock()
         self._state = _State()
-        self._stopping = threading.Event()
-        self._server: _Server | None = None
-        self._thread: threading.Thread | None = None
-
-    # -- lifecycle -------------------------------------------------------------------------------
-
-    def start(self) -> Self:
-        if self._server is not None:
-            raise RuntimeError("fake LLM already started")
-        self._stopping.clear()
-        server = _Server(("127.0.0.1", 0), _Handler)
-        server.fake = self
-        self._server = server
-        self._thread = threading.Thread(
-            target=server.serve_forever,
-            kwargs={"poll_interval": _POLL_S},
-            name="fake-llm",
-            daemon=True,
-        )
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        """Stop serving, cut every connection (stalls included) and join the handler threads."""
-        server, thread = self._server, self._thread
-        if server is None or thread is None:
-            return
-        self._stopping.set()
-        server.shutdown()
-        thread.join()
-        with self._lock:
-            connections = list(self._state.connections)
-        for conn in connections:
-            with contextlib.suppress(OSError):
-                conn.shutdown(socket.SHUT_RDWR)
-        server.server_close()
-        give_up = time.monotonic() + _JOIN_TIMEOUT_S
-        with self._lock:
-            threads = list(self._state.threads)
-        for handler in threads:
-            handler.join(max(0.0, give_up - time.monotonic()))
-        self._server = None
-        self._thread = None
-        leaked = [t for t in threads if t.is_alive()]
-        if leaked:
-            raise RuntimeError(f"fake LLM: {len(leaked)} handler thread(s) did not stop")
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
-
-    @property
-    def port(self) -> int:
-        if self._server is None:
-            raise RuntimeError("fake LLM not started")
-        return int(self._server.server_address[1])
 
     @property
     def base_url(self) -> str:
@@ -503,11 +394,6 @@ class FakeLLM:
         """(time.monotonic() just after the write, text) of every content chunk sent."""
         with self._lock:
             return list(self._state.chunk_times)
-
-    @property
-    def errors(self) -> list[BaseException]:
-        with self._lock:
-            return list(self._state.errors)
 
     def reset(self) -> None:
         """Forget the recorded requests and chunk times (the script stays)."""
@@ -623,16 +509,6 @@ class FakeLLM:
             return mode.text
         return default_text(max(1, len(users)))
 
-    def _wait(self, h: _Handler, seconds: float) -> bool:
-        """Sleep `seconds`; False as soon as the server stops or the client hangs up."""
-        end = time.monotonic() + seconds
-        while (left := end - time.monotonic()) > 0:
-            if self._stopping.wait(min(left, _POLL_S)):
-                return False
-            if _client_gone(h.connection):
-                return False
-        return True
-
 
 def _split(text: str, n: int) -> list[str]:
     """`text` in at most `n` non-empty pieces of about equal length."""
@@ -641,13 +517,3 @@ def _split(text: str, n: int) -> list[str]:
     n = max(1, min(n, len(text)))
     size = -(-len(text) // n)
     return [text[i : i + size] for i in range(0, len(text), size)]
-
-
-def _client_gone(conn: socket.socket) -> bool:
-    try:
-        readable, _, _ = select.select([conn], [], [], 0)
-        if not readable:
-            return False
-        return conn.recv(1, socket.MSG_PEEK) == b""
-    except (OSError, ValueError):
-        return True
