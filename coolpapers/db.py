@@ -14,17 +14,25 @@ from sqlalchemy.orm import Session, sessionmaker
 from coolpapers.config import Settings
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
+# Sync routes run on a 40-thread pool and some take a second connection (a write) while holding
+# the request's; the pool must not be the bottleneck that deadlocks them.
+POOL_SIZE, POOL_OVERFLOW = 10, 40
 WRITE_OPTION = "coolpapers_write"
 
 
 def make_engine(settings: Settings) -> Engine:
     url = make_url(settings.effective_database_url)
     if url.get_backend_name() != "sqlite":
-        return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+        return create_engine(
+            url, pool_pre_ping=True, pool_size=POOL_SIZE, max_overflow=POOL_OVERFLOW
+        )
     if url.database and url.database != ":memory:":
         Path(url.database).parent.mkdir(parents=True, exist_ok=True)
     engine = create_engine(
-        url, connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}
+        url,
+        connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
+        pool_size=POOL_SIZE,
+        max_overflow=POOL_OVERFLOW,
     )
     _configure_sqlite(engine)
     return engine

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from coolpapers import ingest
 from coolpapers.config import Settings
 from coolpapers.db import session_scope
-from coolpapers.models import Faq
+from coolpapers.models import Faq, Paper
 from coolpapers.store import faqs as faq_store
 from coolpapers.summarize import jobs, prompts
 from coolpapers.web import create_app
@@ -131,9 +131,9 @@ def test_fifty_clicks_one_generation_and_a_second_language(
             with httpx.Client(base_url=base, timeout=30) as c:
                 return c.post(f"/api/papers/{PAPER}/faq", params={"lang": "zh"}).status_code
 
-        with ThreadPoolExecutor(max_workers=10) as pool:
+        with ThreadPoolExecutor(max_workers=50) as pool:  # all at once
             statuses = list(pool.map(click, range(50)))
-        assert set(statuses) <= {200, 202}
+        assert set(statuses) <= {200, 202} and statuses.count(202) >= 1
         w = worker(stocked, faq_settings)
         assert w.run_one() == "done"
         assert w.run_one() is None  # nothing else was queued
@@ -144,6 +144,8 @@ def test_fifty_clicks_one_generation_and_a_second_language(
         assert fake_llm.calls == 12
         with session_scope(stocked) as s:
             assert faq_store.queue_counts(s)["done"] == 2
+            paper = s.get(Paper, PAPER)
+            assert paper is not None and paper.faq_clicks == 51  # every click counted
 
 
 def test_viewer_leaving_mid_stream_does_not_truncate(

@@ -8,6 +8,7 @@ and the job is taken again from scratch.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import socket
@@ -133,31 +134,55 @@ def _check_limits(session: Session, settings: Settings, visitor: list[str], *, a
 
 
 class _Progress:
-    """The text so far, flushed to the row at most every FLUSH_EVERY_S (and at the end)."""
+    """The text so far, written to the row at most every FLUSH_EVERY_S.
+
+    Text that arrives inside that interval is written by a timer when it ends, so a slow
+    stream reaches viewers after at most one interval, not after the next chunk.
+    """
 
     def __init__(self, factory: SessionFactory, faq_id: int, holder: str) -> None:
         self.factory, self.faq_id, self.holder = factory, faq_id, holder
         self.content = ""
+        self.lost = False
         self._flushed_at = 0.0
         self._flushed_len = -1
-        self.lost = False
+        self._write_lock = threading.Lock()  # the stream's thread and the timer both write
+        self._timer: threading.Timer | None = None
 
     def set(self, content: str, *, force: bool = False) -> None:
+        if self.lost:
+            raise _LeaseLost()
         self.content = content
-        now = time.monotonic()
-        if force or now - self._flushed_at >= FLUSH_EVERY_S:
+        wait = FLUSH_EVERY_S - (time.monotonic() - self._flushed_at)
+        if force or wait <= 0:
+            self.flush()
+        elif self._timer is None:
+            self._timer = threading.Timer(wait, self._timed_flush)
+            self._timer.daemon = True
+            self._timer.start()
+
+    def _timed_flush(self) -> None:
+        self._timer = None
+        with contextlib.suppress(_LeaseLost):  # seen by the stream's thread via ``lost``
             self.flush()
 
     def flush(self) -> None:
-        if self.lost or len(self.content) == self._flushed_len:
-            return
-        with session_scope(self.factory, write=True) as s:
-            ok = faq_store.write_progress(s, self.faq_id, self.holder, self.content, LEASE_S)
-        self._flushed_at = time.monotonic()
-        self._flushed_len = len(self.content)
-        if not ok:
-            self.lost = True
-            raise _LeaseLost()
+        with self._write_lock:
+            content = self.content
+            if self.lost or len(content) == self._flushed_len:
+                return
+            with session_scope(self.factory, write=True) as s:
+                ok = faq_store.write_progress(s, self.faq_id, self.holder, content, LEASE_S)
+            self._flushed_at = time.monotonic()
+            self._flushed_len = len(content)
+            if not ok:
+                self.lost = True
+                raise _LeaseLost()
+
+    def close(self) -> None:
+        timer = self._timer
+        if timer is not None:
+            timer.cancel()
 
 
 class _LeaseLost(Exception):
@@ -200,6 +225,8 @@ class FaqGenerator:
             return "lost"
         except (LLMError, PaperTextError, SourceError) as exc:
             return self._failed(faq, holder, exc, tokens, progress)
+        finally:
+            progress.close()
         with session_scope(self.factory, write=True) as s:
             faq_store.finish(
                 s,

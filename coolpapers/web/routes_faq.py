@@ -55,6 +55,9 @@ def faq_click(
     """A click on the FAQ button: count it, then return the FAQ or queue its generation."""
     language = parse_lang(lang)
     paper = lists.load_papers(session, factory, fetcher, settings, [parse_id(paper_id)])[0]
+    # give the request's connection back before taking a writer's: a burst of clicks must not
+    # hold one connection each while waiting for a second (pool exhaustion)
+    session.close()
     visitor, cookie = visitors.identify(request, settings.ensure_secret_key())
     with session_scope(factory, write=True) as s:
         clicks = faq_store.count_click(s, paper.id)
