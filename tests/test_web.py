@@ -87,6 +87,8 @@ def test_card_markup_and_escaping(client: TestClient, stocked: object) -> None:
     assert 'class="title-pdf notranslate" data="' in html
     assert "searchtype=author&amp;query=Ana+Beatriz+Hern%C3%A1ndez-Lara" in html
     assert '<a class="subject-1" href="/arxiv/cs.LG" title="cs.LG">Machine Learning</a>' in html
+    # cs.LG and stat.ML share a name: the ids tell them apart
+    assert 'title="stat.ML">Machine Learning (stat.ML)</a>' in html
     assert html.count("<script") == html.count('<script src="/static/app.js" defer>') == 1
 
 

@@ -27,7 +27,8 @@
       case "generating": return "Writing… (it goes on if you leave)";
       case "done": {
         const bits = [data.model, data.source && `from the ${data.source.toUpperCase()}`,
-          data.tokens_in != null && `${data.tokens_in + data.tokens_out} tokens${data.tokens_estimated ? " (estimated)" : ""}`,
+          data.tokens_in != null && data.tokens_out != null &&
+            `${data.tokens_in + data.tokens_out} tokens${data.tokens_estimated ? " (estimated)" : ""}`,
           data.seconds != null && `${data.seconds} s`, data.prompt_version].filter(Boolean);
         return bits.join(" · ");
       }
@@ -48,7 +49,8 @@
     pane.append(body);
     if (data.state === "failed") {
       const retry = el("button", "faq-retry", "Try again");
-      retry.addEventListener("click", () => ask(paperId, pane));
+      const failedLang = data.lang || pane.dataset.lang;
+      retry.addEventListener("click", () => ask(paperId, pane, failedLang));
       pane.append(retry);
     }
     if (typeof data.clicks === "number") {
@@ -57,24 +59,45 @@
     }
   }
 
-  function follow(paperId, pane) {
-    const url = `/api/papers/${paperId}/faq/stream?lang=${lang()}`;
+  function stopFollowing(paperId) {
+    const old = streams.get(paperId);
+    if (old) { old.close(); streams.delete(paperId); }
+  }
+
+  function follow(paperId, pane, language) {
+    stopFollowing(paperId);  // one stream per card: a language switch must not mix two FAQs
+    const url = `/api/papers/${paperId}/faq/stream?lang=${language}`;
     const source = new EventSource(url);
     streams.set(paperId, source);
     source.addEventListener("faq", (event) => {
       const data = JSON.parse(event.data);
       render(pane, paperId, data);
-      if (data.state === "done" || data.state === "failed") { source.close(); streams.delete(paperId); }
+      if (data.state === "done" || data.state === "failed") stopFollowing(paperId);
     });
-    source.onerror = () => { source.close(); streams.delete(paperId); };
+    source.onerror = async () => {
+      // the connection dropped (server restart, network): read the state once, then resume
+      stopFollowing(paperId);
+      try {
+        const response = await fetch(`/api/papers/${paperId}/faq?lang=${language}`);
+        const data = await response.json();
+        render(pane, paperId, data);
+        if (data.state === "queued" || data.state === "generating") {
+          setTimeout(() => { if (!pane.hidden) follow(paperId, pane, language); }, 2000);
+        }
+      } catch (err) {
+        render(pane, paperId, { state: "error", error: "connection lost: click the button to refresh" });
+      }
+    };
   }
 
-  async function ask(paperId, pane) {
+  async function ask(paperId, pane, language) {
     pane.hidden = false;
+    pane.dataset.lang = language;
+    stopFollowing(paperId);
     pane.replaceChildren(el("p", "faq-state", "Asking…"));
     let data;
     try {
-      const response = await fetch(`/api/papers/${paperId}/faq?lang=${lang()}`, { method: "POST" });
+      const response = await fetch(`/api/papers/${paperId}/faq?lang=${language}`, { method: "POST" });
       data = await response.json();
       if (!response.ok) { render(pane, paperId, { state: "error", error: data.error || response.statusText }); return; }
     } catch (err) {
@@ -82,7 +105,7 @@
       return;
     }
     render(pane, paperId, data);
-    if (data.state === "queued" || data.state === "generating") follow(paperId, pane);
+    if (data.state === "queued" || data.state === "generating") follow(paperId, pane, language);
   }
 
   document.addEventListener("click", (event) => {
@@ -98,8 +121,12 @@
         "COOLPAPERS_LLM_MODEL and COOLPAPERS_LLM_API_KEY (see the README) to turn it on."));
       return;
     }
-    if (!pane.hidden && pane.dataset.lang === lang()) { pane.hidden = true; return; }
-    pane.dataset.lang = lang();
-    ask(paperId, pane);
+    if (!pane.hidden && pane.dataset.lang === lang()) {
+      // fold it; a generation goes on in the worker, its stream closes until the next click
+      pane.hidden = true;
+      stopFollowing(paperId);
+      return;
+    }
+    ask(paperId, pane, lang());
   });
 })();

@@ -30,6 +30,16 @@ def author_search_url(name: str) -> str:
     return AUTHOR_SEARCH + quote_plus(name)  # ~100 per page: plain quote_plus, not urlencode
 
 
+def subject_labels(categories: list[str]) -> list[tuple[str, str]]:
+    """(category, label): names as papers.cool shows them, with the id added where two of a
+    paper's categories share a name (cs.LG and stat.ML are both "Machine Learning")."""
+    names = [taxonomy.category_name(c) for c in categories]
+    return [
+        (c, f"{n} ({c})" if names.count(n) > 1 else n)
+        for c, n in zip(categories, names, strict=True)
+    ]
+
+
 def is_http_url(value: object) -> bool:
     """Feed fields are untrusted: only http(s) URLs become links (no javascript:)."""
     return isinstance(value, str) and value.startswith(("http://", "https://"))
@@ -57,6 +67,7 @@ def make_templates(settings: Settings, directory: Path) -> Jinja2Templates:
         pdf_url=lambda pid: f"{web}/pdf/{pid}",
         author_url=author_search_url,
         category_name=taxonomy.category_name,
+        subject_labels=subject_labels,
         authors_fold=AUTHORS_FOLD,
         published_text=published_text,
         now_utc=lambda: datetime.now(UTC),
