@@ -42,6 +42,10 @@ def _parser() -> argparse.ArgumentParser:
     faq.add_argument("--lang", default="zh", choices=("zh", "en"))
     faq.add_argument("--regenerate", action="store_true", help="write it again even if done")
 
+    search = sub.add_parser("search", help="the search index")
+    search_sub = search.add_subparsers(dest="search_command", required=True)
+    search_sub.add_parser("reindex", help="rebuild the index from the database")
+
     db = sub.add_parser("db", help="database maintenance")
     db_sub = db.add_subparsers(dest="db_command", required=True)
     db_sub.add_parser("upgrade", help="run migrations to head")
@@ -98,6 +102,9 @@ def _command(args: argparse.Namespace, settings: Settings, engine: Engine) -> in
         return EXIT_OK
     if args.command == "ingest":
         return _ingest(args, settings, engine)
+    if args.command == "search":
+        schema.upgrade(engine)
+        return _reindex(settings, make_sessionmaker(engine))
     if args.command == "faq":
         from coolpapers.faq_cli import run_faq
 
@@ -124,6 +131,19 @@ def _command(args: argparse.Namespace, settings: Settings, engine: Engine) -> in
                 worker.stop()
         return EXIT_OK
     raise AssertionError(args.command)
+
+
+def _reindex(settings: Settings, factory: ingest.SessionFactory) -> int:
+    from coolpapers.search import sync
+
+    def bar(done: int, total: int) -> None:
+        width = 40
+        filled = width * done // total if total else width
+        print(f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{total}", end="", file=sys.stderr)
+
+    indexed = sync.rebuild(factory, settings.data_dir, progress=bar)
+    print(f"\nsearch index rebuilt: {indexed} papers", file=sys.stderr)
+    return EXIT_OK
 
 
 def _serve(settings: Settings, host: str, port: int, *, scheduler: bool) -> int:
@@ -153,6 +173,11 @@ def _ingest(args: argparse.Namespace, settings: Settings, engine: Engine) -> int
         return EXIT_OK
     for report in reports:
         print(report.line())
+    from coolpapers.search import sync
+
+    indexed = sync.sync_job(factory, settings.data_dir)  # skips if another process is indexing
+    if indexed:
+        print(f"search index: {indexed} papers indexed")
     return EXIT_FAILED if any(r.failed for r in reports) else EXIT_OK
 
 

@@ -63,8 +63,13 @@ class Paper(Base):
     updated: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     first_announced: Mapped[date | None] = mapped_column(Date)
     faq_clicks: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # ~10 TF-IDF keywords from title + abstract, set when the paper is indexed ([REL])
+    keywords: Mapped[list[Any] | None] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    modified_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # the search index follows this: every insert or change of metadata sets it
+    modified_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), default=utcnow, index=True
+    )
 
     # Never loaded through these (store queries the tables directly); they exist so the unit of
     # work inserts a new paper before rows that point at it, without a flush per paper.

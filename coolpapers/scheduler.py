@@ -13,11 +13,14 @@ from sqlalchemy.orm import Session, sessionmaker
 from coolpapers import ingest, schedule, store
 from coolpapers.config import Settings
 from coolpapers.db import session_scope
+from coolpapers.search import sync
 from coolpapers.summarize.jobs import FaqWorker
 
 log = logging.getLogger(__name__)
 
 POLL_JOB = "poll_arxiv"
+SEARCH_JOB = "search_sync"
+SEARCH_EVERY_S = 60  # papers fetched on demand by web requests reach the index within this
 
 
 def poll_arxiv(
@@ -43,7 +46,17 @@ def poll_arxiv(
         log.info("another process is ingesting; this poll skips")
     finally:
         fetcher.close()
+    if reports:
+        search_sync(factory, settings)  # what the ingest committed reaches the index now
     return reports
+
+
+def search_sync(factory: sessionmaker[Session], settings: Settings) -> int:
+    """Bring the search index up to the database (building it when missing or corrupt)."""
+    indexed = sync.sync_job(factory, settings.data_dir)
+    if indexed:
+        log.info("search index: %d papers indexed", indexed)
+    return indexed
 
 
 def build_scheduler(
@@ -63,6 +76,16 @@ def build_scheduler(
         max_instances=1,
         coalesce=True,
         misfire_grace_time=settings.poll_interval_min * 60,
+    )
+    scheduler.add_job(
+        search_sync,
+        "interval",
+        seconds=SEARCH_EVERY_S,
+        args=(factory, settings),
+        id=SEARCH_JOB,
+        next_run_time=datetime.now(UTC),
+        max_instances=1,
+        coalesce=True,
     )
     return scheduler
 

@@ -12,7 +12,15 @@ from fastapi.staticfiles import StaticFiles
 from coolpapers import ingest
 from coolpapers.config import Settings
 from coolpapers.db import make_engine, make_sessionmaker
-from coolpapers.web import errors, routes_arxiv, routes_faq, routes_home, routes_status
+from coolpapers.search.reader import SearchReader
+from coolpapers.web import (
+    errors,
+    routes_arxiv,
+    routes_faq,
+    routes_home,
+    routes_search,
+    routes_status,
+)
 from coolpapers.web.templating import make_templates
 
 PACKAGE_DIR = Path(__file__).resolve().parent.parent
@@ -24,6 +32,7 @@ def create_app(settings: Settings, *, scheduler: bool = False) -> FastAPI:
         engine = make_engine(settings)
         app.state.sessionmaker = make_sessionmaker(engine)
         app.state.fetcher = ingest.arxiv_fetcher(settings)
+        app.state.search_reader = SearchReader(settings.data_dir)
         jobs = None
         app.state.faq_worker = None
         if scheduler:
@@ -40,6 +49,7 @@ def create_app(settings: Settings, *, scheduler: bool = False) -> FastAPI:
             if app.state.faq_worker is not None:
                 app.state.faq_worker.stop()
             app.state.fetcher.close()
+            app.state.search_reader.close()
             engine.dispose()
 
     app = FastAPI(
@@ -52,8 +62,8 @@ def create_app(settings: Settings, *, scheduler: bool = False) -> FastAPI:
     app.state.templates = make_templates(settings, PACKAGE_DIR / "templates")
     app.state.scheduler_enabled = scheduler
     app.mount("/static", StaticFiles(directory=PACKAGE_DIR / "static"), name="static")
-    # routes_faq first: its /api/papers/{id}/faq paths would otherwise match {id:path} routes
-    for module in (routes_home, routes_status, routes_faq, routes_arxiv):
+    # before routes_arxiv, whose /arxiv/{spec:path} and /api/papers/{id:path} match anything
+    for module in (routes_home, routes_status, routes_search, routes_faq, routes_arxiv):
         app.include_router(module.router)
     errors.install(app)
     return app

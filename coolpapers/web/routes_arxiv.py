@@ -79,7 +79,13 @@ def _feed(
     params = lists.ListParams(None, FEED_MAX, 0, False, "arxiv")
     page = lists.load_day(session, spec, params)
     updated = datetime.combine(page.day, datetime.min.time(), UTC) if page.day else None
-    context = {"page": page, "updated": updated, "self_path": request.url.path}
+    context = {
+        "feed_title": page.title,
+        "feed_path": f"/arxiv/{page.spec.text()}",
+        "self_path": request.url.path,
+        "entries": page.listing.papers if page.listing else [],
+        "updated": updated,
+    }
     return templates.TemplateResponse(
         request, "feed.xml", context, media_type="application/atom+xml; charset=utf-8"
     )

@@ -3,18 +3,24 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from datetime import UTC, date, datetime
 from pathlib import Path
 from urllib.parse import quote, quote_plus
 
 from fastapi.templating import Jinja2Templates
 from jinja2 import Environment, FileSystemLoader, select_autoescape
+from markupsafe import Markup, escape
 
 from coolpapers import taxonomy
 from coolpapers.config import Settings
+from coolpapers.models import Paper
+from coolpapers.search.engine import SearchIndex
+from coolpapers.store import as_utc
 from coolpapers.web.present import published_text
 
 # Characters XML 1.0 forbids; arXiv text has been seen with stray control characters.
+_WORD = re.compile(r"\w+")
 _XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]")
 AUTHORS_FOLD = 40  # papers.cool folds longer author lists behind "et al."
 
@@ -45,6 +51,35 @@ def is_http_url(value: object) -> bool:
     return isinstance(value, str) and value.startswith(("http://", "https://"))
 
 
+def entry_updated(paper: Paper, fallback: datetime | None) -> str:
+    """An Atom entry's <updated>: the feed's day, else the paper's announcement or submission."""
+    if fallback is not None:
+        return fallback.isoformat()
+    if paper.first_announced is not None:
+        return datetime.combine(paper.first_announced, datetime.min.time(), UTC).isoformat()
+    published = as_utc(paper.published)
+    return (published or datetime.now(UTC)).isoformat()
+
+
+def highlight(text: str, terms: Sequence[str]) -> Markup:
+    """``text`` escaped, with the words whose normalised form is a query term in <mark>."""
+    wanted = {t for t in terms if not t.endswith("*")}
+    prefixes = tuple(t[:-1] for t in terms if t.endswith("*"))
+    if not wanted and not prefixes:
+        return Markup(escape(text))
+    out: list[str] = []
+    last = 0
+    for match in _WORD.finditer(text):
+        word = match.group(0)
+        tokens = SearchIndex.normalise(word)
+        if any(t in wanted or (prefixes and t.startswith(prefixes)) for t in tokens):
+            out.append(str(escape(text[last : match.start()])))
+            out.append(f"<mark>{escape(word)}</mark>")
+            last = match.end()
+    out.append(str(escape(text[last:])))
+    return Markup("".join(out))
+
+
 def thousands(n: int) -> str:
     return f"{n:,}"
 
@@ -68,12 +103,15 @@ def make_templates(settings: Settings, directory: Path) -> Jinja2Templates:
         author_url=author_search_url,
         category_name=taxonomy.category_name,
         subject_labels=subject_labels,
+        entry_updated=entry_updated,
         authors_fold=AUTHORS_FOLD,
         published_text=published_text,
         now_utc=lambda: datetime.now(UTC),
         faq_label=settings.faq_label,
         faq_enabled=settings.llm_configured,
     )
-    env.filters.update(xml_safe=xml_safe, thousands=thousands, iso=iso, urlquote=quote)
+    env.filters.update(
+        highlight=highlight, xml_safe=xml_safe, thousands=thousands, iso=iso, urlquote=quote
+    )
     env.tests["http_url"] = is_http_url
     return Jinja2Templates(env=env)

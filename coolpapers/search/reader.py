@@ -1,0 +1,73 @@
+"""The web side of search: the committed index, opened lazily and reloaded now and then, so
+every web process sees what the writer (the worker) committed."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+from coolpapers.errors import CoolpapersError
+from coolpapers.search import sync
+from coolpapers.search.ast import SearchQuery
+from coolpapers.search.engine import IndexCorrupt, Result, SearchIndex
+
+RELOAD_EVERY_S = 1.0
+
+
+class IndexUnavailable(CoolpapersError):
+    """No readable index yet: it is being built (``status`` says how far) or not started."""
+
+    status_code = 503
+
+    def __init__(self, message: str, status: sync.BuildStatus | None) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class SearchReader:
+    def __init__(self, data_dir: Path) -> None:
+        self.data_dir = data_dir
+        self._index: SearchIndex | None = None
+        self._lock = threading.Lock()
+        self._reloaded_at = 0.0
+
+    def _open(self) -> SearchIndex:
+        with self._lock:
+            if self._index is None:
+                path = sync.index_path(self.data_dir)
+                status = sync.read_status(self.data_dir)
+                if status is not None and status.building:
+                    raise IndexUnavailable("the search index is being built", status)
+                try:
+                    if not path.exists():
+                        raise IndexCorrupt("no index yet")
+                    self._index = SearchIndex.open(path, create=False)
+                except IndexCorrupt:
+                    raise IndexUnavailable(
+                        "the search index is not built yet; the worker builds it", status
+                    ) from None
+                self._reloaded_at = time.monotonic()
+            elif time.monotonic() - self._reloaded_at > RELOAD_EVERY_S:
+                self._index.reload()
+                self._reloaded_at = time.monotonic()
+            return self._index
+
+    def search(self, query: SearchQuery, *, limit: int, offset: int, sort: str) -> Result:
+        try:
+            return self._open().search(query, limit=limit, offset=offset, sort=sort)
+        except IndexCorrupt:
+            # rebuilt or deleted under us since we opened it: reopen once
+            self.close()
+            try:
+                return self._open().search(query, limit=limit, offset=offset, sort=sort)
+            except IndexCorrupt:
+                self.close()
+                status = sync.read_status(self.data_dir)
+                raise IndexUnavailable("the search index is being rebuilt", status) from None
+
+    def close(self) -> None:
+        with self._lock:
+            if self._index is not None:
+                self._index.close()
+                self._index = None

@@ -1,0 +1,175 @@
+"""/arxiv/search (papers.cool's site search), its Atom feed and /api/search."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import RedirectResponse, Response
+from sqlalchemy.orm import Session
+
+from coolpapers import store
+from coolpapers.errors import BadInput
+from coolpapers.identifiers import parse_id
+from coolpapers.models import Paper
+from coolpapers.search.ast import SearchQuery
+from coolpapers.search.query import parse_query
+from coolpapers.search.reader import IndexUnavailable, SearchReader
+from coolpapers.web.deps import SessionDep, SettingsDep, TemplatesDep
+from coolpapers.web.present import paper_json
+
+router = APIRouter()
+
+SORTS = {"": "relevance", "relevance": "relevance", "time": "time", "0": "time", "stars": "stars"}
+SHOW_DEFAULT, SHOW_MAX = 25, 100
+RESULTS_MAX = 1000  # papers.cool's cap; the total still counts every match
+FEED_SIZE = 50
+
+
+@dataclass
+class Found:
+    query: SearchQuery
+    total: int
+    papers: list[Paper]
+    terms: tuple[str, ...]
+    sort: str
+    show: int
+    skip: int
+    unavailable: IndexUnavailable | None = None
+
+
+def _int(name: str, text: str | None, default: int, high: int) -> int:
+    if not text:
+        return default
+    try:
+        value = int(text)
+    except ValueError:
+        raise BadInput(f"{name} must be a whole number") from None
+    if not 0 <= value <= high:
+        raise BadInput(f"{name} must be between 0 and {high}")
+    return value
+
+
+def _excluded(exclude: str | None) -> set[str]:
+    return {parse_id(x).id for x in (exclude or "").split(",") if x.strip()}
+
+
+def run_search(
+    session: Session,
+    reader: SearchReader,
+    text: str,
+    *,
+    sort: str | None,
+    show: str | None,
+    skip: str | None,
+    exclude: str | None = None,
+) -> Found:
+    """Parse, search the index, load the page's papers from the database (in result order)."""
+    if (sort or "") not in SORTS:
+        raise BadInput("sort must be relevance, time or stars")
+    order = SORTS[sort or ""]
+    n_show = max(1, _int("show", show, SHOW_DEFAULT, SHOW_MAX))
+    n_skip = _int("skip", skip, 0, RESULTS_MAX)
+    query = parse_query(text)
+    found = Found(query, 0, [], (), order, n_show, n_skip)
+    if query.empty or query.paper_id:
+        return found
+    skip_ids = _excluded(exclude)
+    try:
+        if order == "stars":  # click counts live in the database: rank the top matches there
+            result = reader.search(query, limit=RESULTS_MAX, offset=0, sort="relevance")
+            ids = [h.id for h in result.hits if h.id not in skip_ids]
+            papers = store.papers_by_id(session, ids)
+            ids.sort(key=lambda i: -(papers[i].faq_clicks if i in papers else 0))
+            ids = ids[n_skip : n_skip + n_show]
+        else:
+            want = n_show + len(skip_ids)
+            result = reader.search(query, limit=want, offset=n_skip, sort=order)
+            ids = [h.id for h in result.hits if h.id not in skip_ids][:n_show]
+            papers = store.papers_by_id(session, ids)
+    except IndexUnavailable as exc:
+        found.unavailable = exc
+        return found
+    found.total = max(0, result.total - len(skip_ids & {h.id for h in result.hits}))
+    found.papers = [papers[i] for i in ids if i in papers]
+    found.terms = result.terms
+    return found
+
+
+def _reader(request: Request) -> SearchReader:
+    reader: SearchReader = request.app.state.search_reader
+    return reader
+
+
+@router.get("/arxiv/search", include_in_schema=False)
+def search_page(
+    request: Request,
+    session: SessionDep,
+    templates: TemplatesDep,
+    query: str = "",
+    sort: str | None = None,
+    show: str | None = None,
+    skip: str | None = None,
+    highlight: str | None = None,
+    exclude: str | None = None,
+) -> Response:
+    found = run_search(
+        session, _reader(request), query, sort=sort, show=show, skip=skip, exclude=exclude
+    )
+    if found.query.paper_id:
+        return RedirectResponse(f"/arxiv/{found.query.paper_id}", status_code=303)
+    context = {
+        "found": found,
+        "query": query,
+        "highlight": highlight == "1",
+        "exclude": exclude or "",
+    }
+    status = 503 if found.unavailable and found.unavailable.status is None else 200
+    return templates.TemplateResponse(request, "search.html", context, status_code=status)
+
+
+@router.get("/arxiv/search/feed", include_in_schema=False)
+def search_feed(
+    request: Request, session: SessionDep, templates: TemplatesDep, query: str = ""
+) -> Response:
+    found = run_search(
+        session, _reader(request), query, sort="time", show=str(FEED_SIZE), skip=None
+    )
+    if found.unavailable is not None:
+        raise found.unavailable
+    context = {
+        "feed_title": f"Search: {query[:200]}",
+        "feed_path": f"/arxiv/search?query={query}",
+        "self_path": str(request.url.path) + "?" + str(request.url.query),
+        "entries": [(p, None) for p in found.papers],
+        "updated": None,
+    }
+    return templates.TemplateResponse(
+        request, "feed.xml", context, media_type="application/atom+xml; charset=utf-8"
+    )
+
+
+@router.get("/api/search", tags=["search"])
+def api_search(
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    query: str = "",
+    sort: str | None = None,
+    show: str | None = None,
+    skip: str | None = None,
+) -> dict[str, Any]:
+    """Search titles and abstracts (BM25): words, "phrases", -exclusions, OR, prefix*,
+    ti: au: abs: cat:, after: before:; a bare arXiv id names that paper."""
+    found = run_search(session, _reader(request), query, sort=sort, show=show, skip=skip)
+    if found.unavailable is not None:
+        raise found.unavailable
+    return {
+        "query": query,
+        "sort": found.sort,
+        "total": found.total,
+        "paper_id": found.query.paper_id,
+        "terms": list(found.terms),
+        "papers": [paper_json(p, settings) for p in found.papers],
+    }

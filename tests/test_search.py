@@ -1,0 +1,162 @@
+"""Site search through the real app: the index following the database, pages, feed, API, [REL],
+on SQLite and Postgres."""
+
+from __future__ import annotations
+
+import shutil
+import xml.etree.ElementTree as ET
+from collections import Counter
+
+import feedparser
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy.orm import Session, sessionmaker
+
+from coolpapers import ingest
+from coolpapers.config import Settings
+from coolpapers.db import session_scope
+from coolpapers.models import Paper
+from coolpapers.search import sync
+from coolpapers.search.engine import SearchIndex
+from coolpapers.sources.arxiv import parse_rss
+from tests.conftest import RSS
+
+LG = RSS / "rss-cs.LG-2026-08-21-fri.xml"
+CL = RSS / "rss-cs.CL-2026-08-20-thu.xml"
+CV = RSS / "rss-cs.CV-2025-04-25-fri.xml"
+TITLE_ID = "2608.19234"
+TITLE = "Triangular Fuzzy Rescaling Distance"
+
+
+@pytest.fixture
+def indexed(factory: sessionmaker[Session], settings: Settings) -> sessionmaker[Session]:
+    ingest.ingest_files(factory, [LG, CL])
+    assert sync.sync_job(factory, settings.data_dir) > 0
+    return factory
+
+
+def ids(client: TestClient, query: str, **params: str) -> list[str]:
+    r = client.get("/api/search", params={"query": query, **params})
+    assert r.status_code == 200, r.text
+    return [p["id"] for p in r.json()["papers"]]
+
+
+def test_exact_title_first_and_rare_word(client: TestClient, indexed: object) -> None:
+    assert ids(client, TITLE)[0] == TITLE_ID
+    # a word that occurs in exactly one abstract finds that paper
+    feed = parse_rss(LG.read_bytes())
+    counts: Counter[str] = Counter()
+    for item in feed.items:
+        counts.update(set(SearchIndex.normalise(item.meta.abstract)))
+    rare_item, rare_word = next(
+        (i, w)
+        for i in feed.items
+        for w in SearchIndex.normalise(i.meta.abstract)
+        if counts[w] == 1 and len(w) > 8 and w.isalpha()
+    )
+    found = ids(client, rare_word)
+    assert found[0] == rare_item.meta.id
+
+
+def test_syntax_through_the_api(client: TestClient, indexed: object) -> None:
+    assert TITLE_ID in ids(client, '"fuzzy rescaling"')
+    assert TITLE_ID not in ids(client, "fuzzy -rescaling")
+    assert TITLE_ID in ids(client, "ti:triangular")
+    assert TITLE_ID in ids(client, "au:hernandez")  # Hernández, accent folded
+    assert TITLE_ID in ids(client, "triang*")
+    assert TITLE_ID in ids(client, "cat:cs.LG fuzzy") and TITLE_ID not in ids(
+        client, "cat:cs.CL fuzzy"
+    )
+    assert TITLE_ID in ids(client, "fuzzy after:2026-08-21") and not ids(
+        client, "fuzzy before:2026-01-01"
+    )
+    both = client.get("/api/search", params={"query": "fuzzy OR transformer"}).json()["total"]
+    assert both > client.get("/api/search", params={"query": "fuzzy"}).json()["total"]
+    newest = client.get("/api/search", params={"query": "learning", "sort": "time"}).json()
+    assert newest["papers"] and newest["total"] >= len(newest["papers"])
+
+
+@pytest.mark.parametrize(
+    "query",
+    ['"unbalanced', "-", "OR", "OR OR", "*", "!!!", "a" * 10_000, "\x00\x1b[31m", "ti:", 'au:"'],
+)
+def test_any_input_is_safe(client: TestClient, indexed: object, query: str) -> None:
+    for path in ("/api/search", "/arxiv/search"):
+        r = client.get(path, params={"query": query})
+        assert r.status_code in (200, 400), r.text
+        assert "Traceback" not in r.text
+
+
+def test_bad_parameters_are_400(client: TestClient, indexed: object) -> None:
+    assert client.get("/api/search", params={"query": "x", "sort": "best"}).status_code == 400
+    assert client.get("/api/search", params={"query": "x", "show": "-1"}).status_code == 400
+    assert client.get("/api/search", params={"query": "cat:cs.XX"}).status_code == 400
+
+
+def test_page_highlights_and_jumps_to_ids(client: TestClient, indexed: object) -> None:
+    page = client.get("/arxiv/search", params={"query": "fuzzy", "highlight": "1"})
+    assert page.status_code == 200 and "<mark>Fuzzy</mark>" in page.text
+    assert "Total:" in page.text
+    jump = client.get("/arxiv/search", params={"query": f"arXiv:{TITLE_ID}v1"})
+    assert jump.status_code == 303 and jump.headers["location"] == f"/arxiv/{TITLE_ID}"
+    assert 'action="/arxiv/search"' in client.get("/").text
+    assert 'action="/arxiv/search"' in client.get("/arxiv/cs.LG").text
+
+
+def test_search_feed_parses_back(client: TestClient, indexed: object) -> None:
+    r = client.get("/arxiv/search/feed", params={"query": "fuzzy"})
+    assert r.status_code == 200 and r.headers["content-type"].startswith("application/atom+xml")
+    ET.fromstring(r.content)
+    parsed = feedparser.parse(r.content)
+    assert not parsed.bozo and any(e.link.endswith(TITLE_ID) for e in parsed.entries)
+
+
+def test_related_papers(client: TestClient, indexed: sessionmaker[Session]) -> None:
+    with session_scope(indexed) as s:
+        paper = s.get(Paper, TITLE_ID)
+        assert paper is not None and paper.keywords and 5 <= len(paper.keywords) <= 10
+        keywords = list(paper.keywords)
+    assert "fuzzy" in keywords
+    page = client.get("/arxiv/cs.LG", params={"show": 1000}).text
+    assert 'class="title-rel notranslate"' in page and f'keywords="{",".join(keywords)}"' in page
+    related = client.get(
+        "/arxiv/search", params={"query": ",".join(keywords), "exclude": TITLE_ID}
+    ).text
+    assert f'<div id="{TITLE_ID}"' not in related and 'class="panel paper' in related
+
+
+def test_index_follows_the_database(
+    client: TestClient, indexed: sessionmaker[Session], settings: Settings
+) -> None:
+    cv = parse_rss(CV.read_bytes()).items[0].meta
+    ingest.ingest_files(indexed, [CV])  # committed; the process "crashes" before indexing
+    assert cv.id not in ids(client, cv.title)
+    assert sync.sync_job(indexed, settings.data_dir) > 0  # the next start catches up
+    assert ids(client, cv.title)[0] == cv.id
+
+
+def test_deleted_or_corrupt_index_is_rebuilt(
+    client: TestClient, indexed: sessionmaker[Session], settings: Settings
+) -> None:
+    client.app.state.search_reader.close()  # type: ignore[attr-defined]
+    path = sync.index_path(settings.data_dir)
+    shutil.rmtree(path)
+    assert sync.sync_job(indexed, settings.data_dir) > 0
+    assert ids(client, TITLE)[0] == TITLE_ID
+    client.app.state.search_reader.close()  # type: ignore[attr-defined]
+    for f in path.iterdir():
+        if f.is_file():
+            f.write_bytes(b"garbage")
+    assert sync.sync_job(indexed, settings.data_dir) > 0
+    assert ids(client, TITLE)[0] == TITLE_ID
+
+
+def test_without_an_index_the_page_says_so(
+    client: TestClient, factory: sessionmaker[Session], settings: Settings
+) -> None:
+    page = client.get("/arxiv/search", params={"query": "fuzzy"})
+    assert page.status_code == 503 and "not built yet" in page.text
+    assert client.get("/api/search", params={"query": "fuzzy"}).status_code == 503
+    sync._write_status(settings.data_dir, sync.BuildStatus(True, 120, 400))
+    building = client.get("/arxiv/search", params={"query": "fuzzy"})
+    assert building.status_code == 200 and "120 of 400 papers" in building.text
