@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -12,6 +13,13 @@ from coolpapers.store import as_utc
 from coolpapers.store import faqs as faq_store
 from coolpapers.summarize import jobs
 from coolpapers.web import markdown
+
+
+def iso_or_none(value: date | datetime | None) -> str | None:
+    """ISO 8601 for JSON; datetimes as UTC (SQLite hands them back naive)."""
+    if isinstance(value, datetime):
+        value = as_utc(value)
+    return value.isoformat() if value is not None else None
 
 
 def author_names(paper: Paper) -> list[str]:
@@ -29,7 +37,6 @@ def published_text(paper: Paper) -> str:
 def paper_json(
     paper: Paper, settings: Settings, announce_type: str | None = None
 ) -> dict[str, Any]:
-    published, updated = as_utc(paper.published), as_utc(paper.updated)
     data: dict[str, Any] = {
         "id": paper.id,
         "version": paper.version,
@@ -39,9 +46,9 @@ def paper_json(
         "abstract": paper.abstract,
         "categories": list(paper.categories),
         "primary_category": paper.primary_category,
-        "published": published.isoformat() if published else None,
-        "updated": updated.isoformat() if updated else None,
-        "first_announced": paper.first_announced.isoformat() if paper.first_announced else None,
+        "published": iso_or_none(paper.published),
+        "updated": iso_or_none(paper.updated),
+        "first_announced": iso_or_none(paper.first_announced),
         "comments": paper.comments,
         "journal_ref": paper.journal_ref,
         "doi": paper.doi,

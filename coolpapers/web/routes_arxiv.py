@@ -24,6 +24,7 @@ from coolpapers.web.deps import (
     TemplatesDep,
 )
 from coolpapers.web.present import paper_json, read_faq
+from coolpapers.web.templating import atom_response
 
 router = APIRouter()
 
@@ -79,15 +80,10 @@ def _feed(
     params = lists.ListParams(None, FEED_MAX, 0, False, "arxiv")
     page = lists.load_day(session, spec, params)
     updated = datetime.combine(page.day, datetime.min.time(), UTC) if page.day else None
-    context = {
-        "feed_title": page.title,
-        "feed_path": f"/arxiv/{page.spec.text()}",
-        "self_path": request.url.path,
-        "entries": page.listing.papers if page.listing else [],
-        "updated": updated,
-    }
-    return templates.TemplateResponse(
-        request, "feed.xml", context, media_type="application/atom+xml; charset=utf-8"
+    entries = [(p, t) for p, t in page.listing.papers] if page.listing else []
+    path = f"/arxiv/{page.spec.text()}"
+    return atom_response(
+        request, templates, title=page.title, path=path, entries=entries, updated=updated
     )
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import quote
 
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
@@ -18,6 +19,7 @@ from coolpapers.search.query import parse_query
 from coolpapers.search.reader import IndexUnavailable, SearchReader
 from coolpapers.web.deps import SessionDep, SettingsDep, TemplatesDep
 from coolpapers.web.present import paper_json
+from coolpapers.web.templating import atom_response
 
 router = APIRouter()
 
@@ -138,15 +140,10 @@ def search_feed(
     )
     if found.unavailable is not None:
         raise found.unavailable
-    context = {
-        "feed_title": f"Search: {query[:200]}",
-        "feed_path": f"/arxiv/search?query={query}",
-        "self_path": str(request.url.path) + "?" + str(request.url.query),
-        "entries": [(p, None) for p in found.papers],
-        "updated": None,
-    }
-    return templates.TemplateResponse(
-        request, "feed.xml", context, media_type="application/atom+xml; charset=utf-8"
+    entries: list[tuple[Paper, str | None]] = [(p, None) for p in found.papers]
+    path = f"/arxiv/search?query={quote(query)}"
+    return atom_response(
+        request, templates, title=f"Search: {query[:200]}", path=path, entries=entries
     )
 
 

@@ -14,20 +14,20 @@ from coolpapers.config import Settings
 from coolpapers.models import IngestRun
 from coolpapers.store import faqs as faq_store
 from coolpapers.web.deps import SessionDep, SettingsDep, TemplatesDep
+from coolpapers.web.present import iso_or_none
 
 router = APIRouter()
 
 
 def _run_json(run: IngestRun) -> dict[str, Any]:
-    started, finished = store.as_utc(run.started_at), store.as_utc(run.finished_at)
     return {
         "id": run.id,
         "source": run.source,
         "target": run.target,
         "status": run.status,
-        "started_at": started.isoformat() if started else None,
-        "finished_at": finished.isoformat() if finished else None,
-        "listing_date": run.listing_date.isoformat() if run.listing_date else None,
+        "started_at": iso_or_none(run.started_at),
+        "finished_at": iso_or_none(run.finished_at),
+        "listing_date": iso_or_none(run.listing_date),
         "items": run.n_items,
         "new": run.n_new,
         "cross": run.n_cross,

@@ -8,6 +8,8 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from urllib.parse import quote, quote_plus
 
+from fastapi import Request
+from fastapi.responses import Response
 from fastapi.templating import Jinja2Templates
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup, escape
@@ -115,3 +117,27 @@ def make_templates(settings: Settings, directory: Path) -> Jinja2Templates:
     )
     env.tests["http_url"] = is_http_url
     return Jinja2Templates(env=env)
+
+
+ATOM = "application/atom+xml; charset=utf-8"
+
+
+def atom_response(
+    request: Request,
+    templates: Jinja2Templates,
+    *,
+    title: str,
+    path: str,
+    entries: Sequence[tuple[Paper, str | None]],
+    updated: datetime | None = None,
+) -> Response:
+    """An Atom feed of papers; ``path`` is the HTML page the feed mirrors."""
+    query = f"?{request.url.query}" if request.url.query else ""
+    context = {
+        "feed_title": title,
+        "feed_path": path,
+        "self_path": request.url.path + query,
+        "entries": entries,
+        "updated": updated,
+    }
+    return templates.TemplateResponse(request, "feed.xml", context, media_type=ATOM)
