@@ -1,5 +1,7 @@
 """`make bench`: every benchmark, a readable report on stdout, JSON in bench/results/latest.json.
 
+`python -m bench NAME ...` runs only those (JSON in bench/results/NAME.json).
+
 Figures only: nothing here passes or fails on timing. A benchmark whose code under measurement
 misbehaves (an ingest that is not idempotent, a page that is not 200) stops the run.
 """
@@ -18,7 +20,7 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
-from bench import faq, ingest_day, serve_list
+from bench import faq, ingest_day, search, serve_list
 from bench._common import REPO
 
 RESULTS = Path(__file__).resolve().parent / "results" / "latest.json"
@@ -27,6 +29,7 @@ BENCHMARKS: tuple[tuple[str, Callable[[], dict[str, Any]], Callable[[Any], list[
     ("ingest_day", ingest_day.run, ingest_day.report_lines),
     ("serve_list", serve_list.run, serve_list.report_lines),
     ("faq", faq.run, faq.report_lines),
+    ("search", search.run, search.report_lines),
 )
 
 
@@ -75,7 +78,12 @@ def environment() -> dict[str, Any]:
     }
 
 
-def main() -> int:
+def main(names: list[str]) -> int:
+    known = [name for name, _, _ in BENCHMARKS]
+    if unknown := [name for name in names if name not in known]:
+        print(f"unknown benchmark {', '.join(unknown)} (known: {', '.join(known)})")
+        return 2
+    out = RESULTS.with_name(f"{'+'.join(names)}.json") if names else RESULTS
     env = environment()
     print(
         f"coolpapers bench  ({env['date'][:10]}, Python {env['python']}, {env['cores']} cores"
@@ -84,6 +92,8 @@ def main() -> int:
     results: dict[str, Any] = {"environment": env}
     started = time.perf_counter()
     for name, run, lines in BENCHMARKS:
+        if names and name not in names:
+            continue
         print(f"\n[{name}]", flush=True)
         t0 = time.perf_counter()
         result = run()
@@ -99,11 +109,11 @@ def main() -> int:
             f"\nnote: 1-min load average {max(busy):.1f} on {env['cores']} cores "
             "(start/end): other processes were busy, the figures are noisy"
         )
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(results, indent=2) + "\n")
-    print(f"\ntotal {results['wall_s']:.0f} s; JSON: {RESULTS.relative_to(REPO)}")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(results, indent=2) + "\n")
+    print(f"\ntotal {results['wall_s']:.0f} s; JSON: {out.relative_to(REPO)}")
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(sys.argv[1:]))

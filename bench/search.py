@@ -1,0 +1,714 @@
+"""Site search at 200,000 papers: index build and size, bare engine vs ``/api/search`` latency.
+
+The corpus (issue 4 §5: at least 200,000 papers with real text) is made of the real feeds
+bundled in tests/fixtures/arxiv/rss/*.xml (~1,000 distinct papers, parsed with ``parse_rss``),
+recombined with a seeded random generator. Each synthetic paper gets
+  * a title spliced from two real titles (the first half of one, the second half of another,
+    cut at the middle word); 30 % of them are led by a coined method name, two real title
+    words run together (``SparseBridge: …``), as arXiv titles often are: the long tail of
+    rare words (document frequency 1-3) that recombined sentences alone would not have;
+  * an abstract of 4-8 real abstract sentences drawn from the pool of all of them;
+  * 2-8 distinct real author names; the category list of a random real paper;
+  * an announcement day spread over the two years up to 2026-08-21 (weekdays, in id order),
+    published the day before at 18:00 UTC, and a new-style id ``YYMM.NNNNN`` numbered within
+    the month of that day; ``modified_at`` 1 ms apart in id order (ingest stamps every row).
+The rows go into a fresh SQLite database with bulk Core inserts (``executemany`` into
+``papers`` and ``paper_categories``), and into a throwaway Postgres schema as well when
+COOLPAPERS_TEST_DATABASE_URL is set.
+
+Index: ``sync.rebuild`` from the SQLite database, timed, and the index's size on disk. Its
+last step, the TF-IDF keywords of [REL] (``sync._store_keywords``: a pass over every paper
+that writes each one's keywords back), takes ~0.8 ms per paper, ~150 s at 200,000 papers:
+longer than all the rest of this run. So the rebuild runs with that step deferred, then the
+real step runs on the newest KEYWORD_SAMPLE papers (document frequencies from the full index)
+and the whole is projected from it (KEYWORD_SAMPLE = CORPUS runs it all: 148 s, against
+150 s projected, once on 2 cores).
+
+Queries: QUERIES texts, seeded, from the corpus: common phrases (frequent bigrams/trigrams of
+the real abstracts, quoted), single common words, 2-3 words of a real title, rare words (coined
+names whose document frequency in the index is 1-3), authors (``au:"Name"``), and syntax
+(``ti:`` ``abs:`` ``-word`` ``OR`` ``prefix*`` ``cat:`` ``after:``); all sorted by relevance.
+
+Measured, every query in every round (after one warm-up pass):
+  * bare engine, in this process: ``parse_query`` + ``SearchIndex.search(limit=25)``;
+  * in-process split of the rest of the handler: loading the 25 rows (``store.papers_by_id``
+    in a fresh session) and ``paper_json`` + ``json.dumps``;
+  * end to end: ``GET /api/search?query=…`` through the real app (scheduler off) under
+    uvicorn in a subprocess (127.0.0.1, one worker), from an httpx client on one keep-alive
+    connection: so the HTTP round trip is included. Its floor, ``/api/search?query=`` (empty:
+    no index, no database), is timed too. Every answer must be a 200 with the bare engine's
+    total; the same 25 ids in the same order are counted, not required.
+  * on Postgres (same corpus, same index: the ids are the same), the same end to end.
+  * VmRSS of the server process (from /proc): started, after its first search (the index is
+    opened lazily), after the whole query set.
+The aims of the issue: p95 ≤ 10 ms at 200k papers on SQLite, end to end / bare ≤ 1.5×.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import gc
+import json
+import os
+import random
+import re
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+from sqlalchemy import func, insert, select
+
+from bench._common import REPO, RSS_DIR, postgres_schema, postgres_url, sqlite_settings, timed
+from coolpapers import schema, store, taxonomy
+from coolpapers.config import Settings
+from coolpapers.db import make_engine, make_sessionmaker, session_scope
+from coolpapers.models import Paper, PaperCategory
+from coolpapers.search import sync
+from coolpapers.search.engine import SearchIndex
+from coolpapers.search.query import parse_query
+from coolpapers.sources.arxiv import parse_rss
+from coolpapers.web.present import paper_json
+
+CORPUS = 200_000
+SEED = 4
+COINED_SHARE = 0.3
+LAST_DAY = date(2026, 8, 21)  # the newest bundled feed
+SPAN_DAYS = 731
+INSERT_CHUNK = 20_000
+KEYWORD_SAMPLE = 10_000
+KINDS = {"phrase": 40, "word": 40, "words": 30, "rare": 30, "author": 30, "syntax": 30}
+QUERIES = sum(KINDS.values())
+LIMIT = 25
+BARE_ROUNDS = 5
+HTTP_ROUNDS = 3
+PG_ROUNDS = 2
+FLOOR_N = 200
+AIM_P95_S = 0.010
+AIM_OVERHEAD = 1.5
+DB_ENV = "BENCH_SEARCH_DATABASE_URL"  # the server's database (the Postgres URL has a password)
+START_TIMEOUT_S = 60.0
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z])")
+
+
+class BenchError(RuntimeError):
+    """The code under measurement did not do what it should have."""
+
+
+# ---------------------------------------------------------------- the corpus
+
+
+@dataclass(frozen=True)
+class Pool:
+    """What the real feeds give: the raw material of every synthetic paper."""
+
+    texts: list[str]  # title + abstract of each real paper
+    titles: list[list[str]]  # words of each real title
+    sentences: list[str]
+    authors: list[str]
+    categories: list[tuple[str, ...]]  # canonical, primary first
+    coin_words: list[str]  # title words that coined names are made of
+
+
+def real_pool() -> Pool:
+    papers = {}
+    for path in sorted(RSS_DIR.glob("*.xml")):
+        for item in parse_rss(path.read_bytes()).items:
+            papers[item.meta.id] = item.meta
+    metas = [papers[pid] for pid in sorted(papers)]
+    sentences = {s for m in metas for s in _SENTENCE_END.split(m.abstract) if len(s) >= 20}
+    words = {w.lower() for m in metas for w in m.title.split()}
+    return Pool(
+        texts=[f"{m.title} {m.abstract}" for m in metas],
+        titles=[m.title.split() for m in metas],
+        sentences=sorted(sentences),
+        authors=sorted({a.name for m in metas for a in m.authors if '"' not in a.name}),
+        categories=[taxonomy.canonical_categories(m.categories) for m in metas],
+        coin_words=sorted(
+            w for w in words if w.isalpha() and 4 <= len(w) <= 10 and w not in sync.STOPWORDS
+        ),
+    )
+
+
+@dataclass
+class Corpus:
+    papers: list[dict[str, Any]]
+    categories: list[dict[str, Any]]
+    coined: Counter[str]  # coined name -> papers led by it
+
+
+def make_corpus(pool: Pool, n: int, seed: int = SEED) -> Corpus:
+    rng = random.Random(seed)
+    first = LAST_DAY - timedelta(days=SPAN_DAYS - 1)
+    days = [first + timedelta(d) for d in range(SPAN_DAYS)]
+    days = [d for d in days if d.weekday() < 5]
+    base = datetime.now(UTC) - timedelta(days=1)  # older than catch_up's late-commit margin
+    papers: list[dict[str, Any]] = []
+    rows: list[dict[str, Any]] = []
+    coined: Counter[str] = Counter()
+    per_month: Counter[str] = Counter()
+    for i in range(n):
+        day = days[i * len(days) // n]
+        month = f"{day.year % 100:02d}{day.month:02d}"
+        per_month[month] += 1
+        pid = f"{month}.{per_month[month]:05d}"
+        a, b = rng.choice(pool.titles), rng.choice(pool.titles)
+        title = " ".join(a[: max(1, len(a) // 2)] + b[len(b) // 2 :])
+        if rng.random() < COINED_SHARE:
+            name = "".join(w.capitalize() for w in rng.sample(pool.coin_words, 2))
+            coined[name] += 1
+            title = f"{name}: {title}"
+        categories = rng.choice(pool.categories)
+        published = datetime(day.year, day.month, day.day, 18, tzinfo=UTC) - timedelta(days=1)
+        modified = base + timedelta(milliseconds=i)
+        papers.append(
+            {
+                "id": pid,
+                "version": 1,
+                "title": title,
+                "abstract": " ".join(rng.sample(pool.sentences, rng.randint(4, 8))),
+                "authors": [
+                    {"name": author, "affiliations": []}
+                    for author in rng.sample(pool.authors, rng.randint(2, 8))
+                ],
+                "categories": list(categories),
+                "primary_category": categories[0],
+                "published": published,
+                "updated": published,
+                "first_announced": day,
+                "faq_clicks": 0,
+                "created_at": modified,
+                "modified_at": modified,
+            }
+        )
+        rows.extend(
+            {"paper_id": pid, "category": c, "position": j} for j, c in enumerate(categories)
+        )
+    if len(per_month) * 99_999 < n or max(per_month.values()) > 99_999:
+        raise BenchError("more papers in a month than 5-digit ids")
+    return Corpus(papers, rows, coined)
+
+
+def load(settings: Settings, corpus: Corpus) -> dict[str, float]:
+    """Migrate a fresh database (not timed), then bulk-insert the corpus in one transaction."""
+    engine = make_engine(settings)
+    try:
+        migrate_s, _ = timed(lambda: schema.upgrade(engine))
+
+        def bulk() -> None:
+            with engine.begin() as conn:
+                for start in range(0, len(corpus.papers), INSERT_CHUNK):
+                    conn.execute(insert(Paper), corpus.papers[start : start + INSERT_CHUNK])
+                for start in range(0, len(corpus.categories), INSERT_CHUNK):
+                    conn.execute(
+                        insert(PaperCategory), corpus.categories[start : start + INSERT_CHUNK]
+                    )
+
+        insert_s, _ = timed(bulk)
+        with engine.connect() as conn:
+            stored = conn.scalar(select(func.count()).select_from(Paper))
+    finally:
+        engine.dispose()
+    if stored != len(corpus.papers):
+        raise BenchError(f"{stored} papers stored of {len(corpus.papers)}")
+    return {"migrate_s": migrate_s, "insert_s": insert_s}
+
+
+# ---------------------------------------------------------------- the index
+
+
+def build_index(settings: Settings, sample_from: datetime) -> dict[str, Any]:
+    """``sync.rebuild`` with the keyword step deferred, then that step on the newest papers."""
+    engine = make_engine(settings)
+    factory = make_sessionmaker(engine)
+    deferred: list[datetime | None] = []
+    original = sync._store_keywords
+
+    def defer(factory: sync.SessionFactory, index: SearchIndex, cursor: datetime | None) -> None:
+        deferred.append(cursor)
+
+    sync._store_keywords = defer
+    try:
+        rebuild_s, indexed = timed(lambda: sync.rebuild(factory, settings.data_dir))
+    finally:
+        sync._store_keywords = original
+    try:
+        if indexed != CORPUS or len(deferred) != 1:
+            raise BenchError(f"rebuild indexed {indexed} papers, keyword steps {len(deferred)}")
+        path = sync.index_path(settings.data_dir)
+        size = sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
+        with SearchIndex.open(path, create=False) as index:
+            docs = index.doc_count()
+            keywords_s, _ = timed(lambda: sync._store_keywords(factory, index, sample_from))
+        with session_scope(factory) as s:
+            done = s.scalar(select(func.count()).where(Paper.keywords.is_not(None)))
+    finally:
+        engine.dispose()
+    if docs != CORPUS or done != KEYWORD_SAMPLE:
+        raise BenchError(f"{docs} papers in the index, keywords stored for {done}")
+    projected = keywords_s * CORPUS / KEYWORD_SAMPLE
+    return {
+        "papers": docs,
+        "rebuild_without_keywords_s": rebuild_s,
+        "keywords_sample": KEYWORD_SAMPLE,
+        "keywords_sample_s": keywords_s,
+        "keywords_projected_s": projected,
+        "rebuild_projected_s": rebuild_s + projected,
+        "size_bytes": size,
+    }
+
+
+# ---------------------------------------------------------------- the query set
+
+
+def _content(word: str) -> bool:
+    return len(word) >= 4 and word.isalpha() and word not in sync.STOPWORDS
+
+
+def make_queries(pool: Pool, coined: Counter[str], index: SearchIndex) -> list[tuple[str, str]]:
+    """(kind, text) pairs, seeded, in a shuffled order."""
+    rng = random.Random(SEED + 1)
+    docs = [SearchIndex.normalise(text) for text in pool.texts]
+    df = Counter(w for doc in docs for w in set(doc))
+    common = [w for w, _ in df.most_common() if _content(w)][:150]
+    grams: dict[int, Counter[tuple[str, ...]]] = {2: Counter(), 3: Counter()}
+    for text in pool.texts:
+        for piece in re.split(r"[^\w\s-]", text):  # a phrase never spans punctuation
+            words = SearchIndex.normalise(piece)
+            for n, counts in grams.items():
+                for i in range(len(words) - n + 1):
+                    gram = tuple(words[i : i + n])
+                    if _content(gram[0]) and _content(gram[-1]):
+                        counts[gram] += 1
+    top = grams[2].most_common(60) + grams[3].most_common(40)
+    phrases = [" ".join(g) for g, _ in top]
+    rare = [
+        name
+        for name, count in sorted(coined.items())
+        if count <= 3 and 1 <= index.doc_freq(name.lower()) <= 3
+    ]
+
+    def title_words() -> str:
+        words = [w for w in SearchIndex.normalise(" ".join(rng.choice(pool.titles))) if _content(w)]
+        n = min(len(words), rng.randint(2, 3))
+        start = rng.randint(0, len(words) - n)
+        return " ".join(words[start : start + n]) or rng.choice(common)
+
+    syntax = [
+        lambda: f"ti:{rng.choice(common)}",
+        lambda: f'abs:"{rng.choice(phrases)}"',
+        lambda: f"{rng.choice(common)} -{rng.choice(common)}",
+        lambda: f"{rng.choice(common)} OR {rng.choice(common)}",
+        lambda: f"{rng.choice([w for w in common if len(w) >= 6])[:5]}*",
+        lambda: f"cat:{rng.choice(pool.categories)[0]} {rng.choice(common)}",
+        lambda: f"{rng.choice(common)} after:2026-01-01",
+    ]
+    made = {
+        "phrase": [f'"{p}"' for p in rng.sample(phrases, KINDS["phrase"])],
+        "word": rng.sample(common, KINDS["word"]),
+        "words": [title_words() for _ in range(KINDS["words"])],
+        "rare": rng.sample(rare, KINDS["rare"]),
+        "author": [f'au:"{a}"' for a in rng.sample(pool.authors, KINDS["author"])],
+        "syntax": [syntax[i % len(syntax)]() for i in range(KINDS["syntax"])],
+    }
+    queries = [(kind, text) for kind, texts in made.items() for text in texts]
+    rng.shuffle(queries)
+    return queries
+
+
+# ---------------------------------------------------------------- statistics
+
+
+def _summary(samples: list[float]) -> dict[str, Any]:
+    """p50/p95/p99 (inclusive quantiles), min, max and n of samples in seconds."""
+    if len(samples) < 2:
+        raise BenchError("too few samples")
+    q = statistics.quantiles(samples, n=100, method="inclusive")
+    return {
+        "p50": q[49],
+        "p95": q[94],
+        "p99": q[98],
+        "min": min(samples),
+        "max": max(samples),
+        "n": len(samples),
+    }
+
+
+def _by_kind(queries: list[tuple[str, str]], rounds: list[list[float]]) -> dict[str, Any]:
+    """Overall and per-kind summaries of per-query samples (one list per round)."""
+    kinds: dict[str, list[float]] = {}
+    for samples in rounds:
+        for (kind, _), seconds in zip(queries, samples, strict=True):
+            kinds.setdefault(kind, []).append(seconds)
+    return {
+        "all": _summary([x for samples in rounds for x in samples]),
+        "kinds": {kind: _summary(xs) for kind, xs in kinds.items()},
+    }
+
+
+# ---------------------------------------------------------------- bare engine, in process
+
+
+@dataclass(frozen=True)
+class Expected:
+    total: int
+    ids: list[str]
+
+
+def bare_engine(
+    index: SearchIndex, queries: list[tuple[str, str]]
+) -> tuple[dict[str, Any], list[Expected]]:
+    expected = []
+    for _, text in queries:  # warm-up pass: what every other answer must match
+        result = index.search(parse_query(text), limit=LIMIT)
+        expected.append(Expected(result.total, [h.id for h in result.hits]))
+    rounds = []
+    for _ in range(BARE_ROUNDS):
+        samples = []
+        for _, text in queries:
+            start = time.perf_counter()
+            index.search(parse_query(text), limit=LIMIT)
+            samples.append(time.perf_counter() - start)
+        rounds.append(samples)
+    totals = [e.total for e in expected]
+    summary = _by_kind(queries, rounds)
+    summary["hits"] = {
+        "median_total": statistics.median(totals),
+        "zero": sum(t == 0 for t in totals),
+        "max_total": max(totals),
+    }
+    return summary, expected
+
+
+def handler_split(settings: Settings, expected: list[Expected]) -> dict[str, Any]:
+    """The handler's work after the engine, in this process: the rows, then the JSON."""
+    engine = make_engine(settings)
+    factory = make_sessionmaker(engine)
+    rows, dumps = [], []
+    try:
+        for e in expected + expected:  # the first pass warms up
+            start = time.perf_counter()
+            with factory() as session:
+                papers = store.papers_by_id(session, e.ids)
+                loaded = time.perf_counter()
+                body = json.dumps([paper_json(papers[i], settings) for i in e.ids if i in papers])
+            done = time.perf_counter()
+            if len(papers) != len(e.ids) or not body:
+                raise BenchError(f"{len(papers)} rows loaded of {len(e.ids)}")
+            rows.append(loaded - start)
+            dumps.append(done - loaded)
+    finally:
+        engine.dispose()
+    n = len(expected)
+    return {"rows": _summary(rows[n:]), "json": _summary(dumps[n:])}
+
+
+# ---------------------------------------------------------------- the server (child process)
+
+
+def serve(data_dir: Path) -> None:
+    """Run the app (database from DB_ENV, else SQLite in ``data_dir``); print the port."""
+    import uvicorn
+
+    from coolpapers.web import create_app
+
+    settings = sqlite_settings(data_dir, database_url=os.environ.get(DB_ENV, ""))
+    app = create_app(settings, scheduler=False)
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)  # NODELAY
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    config = uvicorn.Config(
+        app, host="127.0.0.1", workers=1, log_level="warning", access_log=False, lifespan="on"
+    )
+    print(sock.getsockname()[1], flush=True)
+    uvicorn.Server(config).run(sockets=[sock])
+
+
+def _memory(pid: int) -> dict[str, int]:
+    """VmRSS, RssAnon and RssFile of a process in bytes (empty where /proc has none)."""
+    found = {}
+    with contextlib.suppress(OSError):
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            key, _, value = line.partition(":")
+            if key in ("VmRSS", "RssAnon", "RssFile"):
+                found[key] = int(value.split()[0]) * 1024
+    return found
+
+
+@contextlib.contextmanager
+def server(data_dir: Path, database_url: str = "") -> Iterator[tuple[str, int]]:
+    """``serve`` in a subprocess; yields its base URL and pid once /status answers."""
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(REPO)] + sys.path)))
+    env[DB_ENV] = database_url
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bench.search", "--serve", "--data-dir", str(data_dir)],
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=REPO,
+        env=env,
+    )
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline().strip()
+        if not line.isdigit():
+            raise BenchError(f"the server did not start (said {line!r})")
+        base_url = f"http://127.0.0.1:{line}"
+        deadline = time.monotonic() + START_TIMEOUT_S
+        with httpx.Client(base_url=base_url, timeout=5.0) as client:
+            while True:
+                with contextlib.suppress(httpx.TransportError):
+                    if client.get("/status").status_code == 200:
+                        break
+                if time.monotonic() > deadline or proc.poll() is not None:
+                    raise BenchError("the server did not answer /status")
+                time.sleep(0.05)
+        yield base_url, proc.pid
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)  # uvicorn shuts down gracefully
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+# ---------------------------------------------------------------- end to end (this process)
+
+
+def _ask(client: httpx.Client, text: str, want: Expected | None) -> bool:
+    """GET /api/search; checks the status and the total; True when the ids are the same."""
+    response = client.get("/api/search", params={"query": text})
+    if response.status_code != 200:
+        raise BenchError(f"/api/search?query={text}: {response.status_code} {response.text[:200]}")
+    if want is None:
+        return True
+    data = response.json()
+    if data["total"] != want.total:
+        raise BenchError(f"/api/search?query={text}: total {data['total']}, engine {want.total}")
+    return [p["id"] for p in data["papers"]] == want.ids
+
+
+def end_to_end(
+    data_dir: Path,
+    queries: list[tuple[str, str]],
+    expected: list[Expected],
+    rounds: int,
+    database_url: str = "",
+) -> dict[str, Any]:
+    with (
+        server(data_dir, database_url) as (base_url, pid),
+        httpx.Client(base_url=base_url, timeout=30.0) as client,
+    ):
+        memory = {"started": _memory(pid)}
+        _ask(client, queries[0][1], expected[0])
+        memory["index_open"] = _memory(pid)
+        same = [_ask(client, text, e) for (_, text), e in zip(queries, expected, strict=True)]
+        samples = []
+        for _ in range(rounds):
+            times = []
+            for _, text in queries:
+                start = time.perf_counter()
+                _ask(client, text, None)
+                times.append(time.perf_counter() - start)
+            samples.append(times)
+        memory["after_queries"] = _memory(pid)
+        floor = []
+        for _ in range(FLOOR_N):
+            start = time.perf_counter()
+            _ask(client, "", None)
+            floor.append(time.perf_counter() - start)
+    summary = _by_kind(queries, samples)
+    summary.update(
+        {
+            "floor": _summary(floor),
+            "same_ids": sum(same),
+            "requests": len(queries) * (rounds + 1) + FLOOR_N + 1,
+            "memory": memory,
+        }
+    )
+    return summary
+
+
+# ---------------------------------------------------------------- the run
+
+
+def run() -> dict[str, Any]:
+    pool = real_pool()
+    with (
+        tempfile.TemporaryDirectory(prefix="coolpapers-bench-search-") as tmp,
+        contextlib.ExitStack() as stack,
+    ):
+        data_dir = Path(tmp)
+        make_s, corpus = timed(lambda: make_corpus(pool, CORPUS))
+        sqlite = sqlite_settings(data_dir)
+        loads = {"sqlite": load(sqlite, corpus)}
+        pg_url, pg_skipped = postgres_url(), None
+        if pg_url is None:
+            pg_skipped = "COOLPAPERS_TEST_DATABASE_URL not set"
+        else:
+            try:
+                pg_url = stack.enter_context(postgres_schema(pg_url))
+                loads["postgres"] = load(sqlite_settings(data_dir, database_url=pg_url), corpus)
+            except Exception as exc:  # noqa: BLE001 - an unusable Postgres is reported, not fatal
+                pg_url, pg_skipped = None, f"Postgres unusable: {type(exc).__name__}: {exc}"
+        sample_from = corpus.papers[-KEYWORD_SAMPLE]["modified_at"]
+        coined = corpus.coined
+        del corpus  # ~300 MB of rows the collector would walk while we time queries
+        gc.collect()
+        index_info = build_index(sqlite, sample_from)
+        with SearchIndex.open(sync.index_path(data_dir), create=False) as index:
+            queries = make_queries(pool, coined, index)
+            bare, expected = bare_engine(index, queries)
+        split = handler_split(sqlite, expected)
+        http = end_to_end(data_dir, queries, expected, HTTP_ROUNDS)
+        pg = None
+        if pg_url is not None:
+            pg_settings = sqlite_settings(data_dir, database_url=pg_url)
+            pg = end_to_end(data_dir, queries, expected, PG_ROUNDS, pg_url)
+            pg["split"] = handler_split(pg_settings, expected)
+    p95, ratio50 = http["all"]["p95"], http["all"]["p50"] / bare["all"]["p50"]
+    ratio95 = p95 / bare["all"]["p95"]
+    return {
+        "corpus": {
+            "papers": CORPUS,
+            "real_papers": len(pool.texts),
+            "sentences": len(pool.sentences),
+            "authors": len(pool.authors),
+            "coined_names": len(coined),
+            "seed": SEED,
+            "make_s": make_s,
+            "load": loads,
+        },
+        "index": index_info,
+        "queries": {"n": len(queries), "kinds": KINDS, "texts": queries},
+        "bare": bare,
+        "handler_split_sqlite": split,
+        "http_sqlite": http,
+        "http_postgres": pg,
+        "postgres_skipped": pg_skipped,
+        "ratio": {
+            "p50": ratio50,
+            "p95": ratio95,
+            "p99": http["all"]["p99"] / bare["all"]["p99"],
+        },
+        "aims": {
+            "p95_le_10ms": p95 <= AIM_P95_S,
+            "overhead_le_1_5": ratio50 <= AIM_OVERHEAD and ratio95 <= AIM_OVERHEAD,
+        },
+    }
+
+
+# ---------------------------------------------------------------- the report
+
+
+def _ms(seconds: float) -> str:
+    return f"{1000 * seconds:.2f} ms"
+
+
+def _pcts(s: dict[str, Any]) -> str:
+    return f"p50 {_ms(s['p50'])}, p95 {_ms(s['p95'])}, p99 {_ms(s['p99'])} (n={s['n']})"
+
+
+def _mb(n: int | None) -> str:
+    return "?" if n is None else f"{n / 1e6:.0f} MB"
+
+
+def _kinds(s: dict[str, Any]) -> str:
+    return ", ".join(f"{k} {_ms(v['p50'])}/{_ms(v['p95'])}" for k, v in s["kinds"].items())
+
+
+def _split_line(name: str, split: dict[str, Any]) -> str:
+    rows, dumps = split["rows"], split["json"]
+    return (
+        f"  rest of the handler in process, {name}: 25 rows {_ms(rows['p50'])} "
+        f"(p95 {_ms(rows['p95'])}), paper_json + json.dumps {_ms(dumps['p50'])} "
+        f"(p95 {_ms(dumps['p95'])})"
+    )
+
+
+def _http_lines(name: str, h: dict[str, Any], bare: dict[str, Any]) -> list[str]:
+    a, b = h["all"], bare["all"]
+    return [
+        f"/api/search end to end, {name} (uvicorn on 127.0.0.1, HTTP round trip included): "
+        f"{_pcts(a)} → ×{a['p50'] / b['p50']:.1f} the bare engine at p50, "
+        f"×{a['p95'] / b['p95']:.1f} at p95",
+        f"  p50/p95 by kind: {_kinds(h)}",
+        f"  floor (/api/search?query=: no index, no database): {_pcts(h['floor'])}; "
+        f"{h['same_ids']} of {QUERIES} answers had the engine's ids in its order",
+    ]
+
+
+def report_lines(result: dict[str, Any]) -> list[str]:
+    c, ix, bare = result["corpus"], result["index"], result["bare"]
+    loads = c["load"]
+    pg_load = loads.get("postgres")
+    lines = [
+        f"corpus: {c['papers']:,} papers recombined from {c['real_papers']:,} real ones "
+        f"({c['sentences']:,} sentences, {c['authors']:,} authors, {c['coined_names']:,} coined "
+        f"names), made in {c['make_s']:.1f} s; bulk insert: SQLite "
+        f"{loads['sqlite']['insert_s']:.1f} s"
+        + (f", Postgres {pg_load['insert_s']:.1f} s" if pg_load else ""),
+        f"index: sync.rebuild {ix['rebuild_without_keywords_s']:.1f} s without its keyword step, "
+        f"{ix['size_bytes'] / 1e6:.1f} MB on disk; keywords {ix['keywords_sample_s']:.1f} s for "
+        f"{ix['keywords_sample']:,} papers → ≈{ix['keywords_projected_s']:.0f} s for all: "
+        f"rebuild ≈{ix['rebuild_projected_s']:.0f} s",
+        f"queries: {result['queries']['n']} ({', '.join(f'{n} {k}' for k, n in KINDS.items())}); "
+        f"median total {bare['hits']['median_total']:,.0f}, {bare['hits']['zero']} with no hit",
+        f"bare engine (parse_query + SearchIndex.search, limit {LIMIT}): {_pcts(bare['all'])}",
+        f"  p50/p95 by kind: {_kinds(bare)}",
+    ]
+    lines.append(_split_line("SQLite", result["handler_split_sqlite"]))
+    lines += _http_lines("SQLite", result["http_sqlite"], bare)
+    pg = result["http_postgres"]
+    if pg is None:
+        lines.append(f"Postgres: skipped ({result['postgres_skipped']})")
+    else:
+        lines += _http_lines("Postgres", pg, bare)
+        lines.append(_split_line("Postgres", pg["split"]))
+    http, ratio, aims = result["http_sqlite"], result["ratio"], result["aims"]
+    lines.append(
+        f"aims (issue 4 §5), SQLite: p95 ≤ {_ms(AIM_P95_S)}: "
+        f"{'met' if aims['p95_le_10ms'] else 'NOT met'} ({_ms(http['all']['p95'])}); "
+        f"overhead ≤ {AIM_OVERHEAD}×: {'met' if aims['overhead_le_1_5'] else 'NOT met'} "
+        f"(×{ratio['p50']:.1f} at p50, ×{ratio['p95']:.1f} at p95, ×{ratio['p99']:.1f} at p99)"
+    )
+    for name, h in (("SQLite", http), ("Postgres", pg)):
+        if h is None:
+            continue
+        m = h["memory"]
+        lines.append(
+            f"web process RSS ({name}): started {_mb(m['started'].get('VmRSS'))}, index open "
+            f"{_mb(m['index_open'].get('VmRSS'))}, after {h['requests']} requests "
+            f"{_mb(m['after_queries'].get('VmRSS'))} (anonymous "
+            f"{_mb(m['after_queries'].get('RssAnon'))}, file-backed "
+            f"{_mb(m['after_queries'].get('RssFile'))})"
+        )
+    return lines
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--data-dir", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.serve:
+        serve(args.data_dir)
+        return
+    for line in report_lines(run()):
+        print(line)
+
+
+if __name__ == "__main__":
+    main()
