@@ -67,9 +67,10 @@ class Paper(Base):
     keywords: Mapped[list[Any] | None] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     # the search index follows this: every insert or change of metadata sets it
-    modified_at: Mapped[datetime] = mapped_column(
-        DateTime(timezone=True), default=utcnow, index=True
-    )
+    modified_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    # (modified_at, id): the index's catch-up pages through ties without re-sorting them
+    __table_args__ = (Index("ix_papers_modified_at_id", "modified_at", "id"),)
 
     # Never loaded through these (store queries the tables directly); they exist so the unit of
     # work inserts a new paper before rows that point at it, without a flush per paper.

@@ -206,8 +206,17 @@ def sync_job(factory: SessionFactory, data_dir: Path) -> int:
 # ---------------------------------------------------------------- keywords ([REL])
 
 
-def keywords_for(index: SearchIndex, paper: IndexedPaper, n_docs: int) -> list[str]:
+def keywords_for(
+    index: SearchIndex, paper: IndexedPaper, n_docs: int, df_cache: dict[str, int] | None = None
+) -> list[str]:
     """~10 TF-IDF keywords of title + abstract, document frequencies from the index."""
+    cache = {} if df_cache is None else df_cache
+
+    def df(word: str) -> int:
+        if word not in cache:
+            cache[word] = index.doc_freq(word)
+        return cache[word]
+
     words = [
         w
         for w in SearchIndex.normalise(f"{paper.title} {paper.title} {paper.abstract}")
@@ -215,8 +224,7 @@ def keywords_for(index: SearchIndex, paper: IndexedPaper, n_docs: int) -> list[s
     ]
     tf = Counter(words)
     scored = [
-        (count * math.log((n_docs + 1) / (index.doc_freq(word) + 1)) + 1e-9, word)
-        for word, count in tf.items()
+        (count * math.log((n_docs + 1) / (df(word) + 1)) + 1e-9, word) for word, count in tf.items()
     ]
     scored.sort(key=lambda pair: (-pair[0], pair[1]))
     return [word for _, word in scored[:KEYWORDS]]
@@ -224,10 +232,11 @@ def keywords_for(index: SearchIndex, paper: IndexedPaper, n_docs: int) -> list[s
 
 def _store_keywords(factory: SessionFactory, index: SearchIndex, cursor: datetime | None) -> None:
     n_docs = index.doc_count()
+    df_cache: dict[str, int] = {}  # one catch-up sees one committed index: frequencies hold
     with session_scope(factory, write=True) as s:
         for batch in _changed_since(s, cursor):
             for paper in batch:
-                keywords = keywords_for(index, _indexed(paper), n_docs)
+                keywords = keywords_for(index, _indexed(paper), n_docs, df_cache)
                 if keywords != paper.keywords:
                     # keywords are derived: leave modified_at alone so this is no "change"
                     s.execute(

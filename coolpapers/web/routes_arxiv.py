@@ -87,7 +87,7 @@ def _feed(
     )
 
 
-@router.get("/api/arxiv/{spec:path}", tags=["arxiv"])
+@router.get("/api/arxiv/{spec:path}", tags=["arxiv"], response_model=None)
 def api_list(
     spec: str,
     session: SessionDep,
@@ -120,7 +120,7 @@ def api_list(
     }
 
 
-@router.get("/api/papers/{paper_id:path}", tags=["papers"])
+@router.get("/api/papers/{paper_id:path}", tags=["papers"], response_model=None)
 def api_paper(
     paper_id: str,
     session: SessionDep,

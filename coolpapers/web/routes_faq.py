@@ -81,7 +81,7 @@ def api_request_faq(click: ClickDep) -> Response:
     return response
 
 
-@router.get("/api/papers/{paper_id:path}/faq", tags=["faq"])
+@router.get("/api/papers/{paper_id:path}/faq", tags=["faq"], response_model=None)
 def api_get_faq(
     paper_id: str, session: SessionDep, settings: SettingsDep, lang: str | None = None
 ) -> dict[str, Any]:

@@ -147,7 +147,7 @@ def search_feed(
     )
 
 
-@router.get("/api/search", tags=["search"])
+@router.get("/api/search", tags=["search"], response_model=None)
 def api_search(
     request: Request,
     session: SessionDep,

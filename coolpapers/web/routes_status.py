@@ -91,7 +91,7 @@ def status_page(
     return templates.TemplateResponse(request, "status.html", {"s": data})
 
 
-@router.get("/api/status", tags=["status"])
+@router.get("/api/status", tags=["status"], response_model=None)
 def api_status(request: Request, session: SessionDep, settings: SettingsDep) -> dict[str, Any]:
     """Last run per feed, counts, recent failures and the next scheduled poll."""
     return snapshot(session, settings, request.app.state.scheduler_enabled)
