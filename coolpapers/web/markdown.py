@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import html
 import re
-from functools import cache
+from functools import cache, lru_cache
 
 import nh3
 from markdown_it import MarkdownIt
@@ -33,6 +33,7 @@ def _md() -> MarkdownIt:
     return MarkdownIt("commonmark", {"html": False, "linkify": False}).enable("table")
 
 
+@lru_cache(maxsize=256)  # every viewer of a FAQ being written polls the same text
 def render(text: str) -> str:
     """Sanitized HTML of untrusted Markdown: no scripts, no images, http(s)/mailto links only."""
     maths: list[str] = []
