@@ -16,6 +16,7 @@ import math
 import os
 import shutil
 import socket
+import time
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -70,11 +71,18 @@ class BuildStatus:
     total: int
 
 
+STATUS_STALE_S = 600  # a "building" note this old was left by a process that died
+
+
 def read_status(data_dir: Path) -> BuildStatus | None:
     """What a rebuild in progress (any process) last wrote; None when none is running."""
+    path = status_path(data_dir)
     try:
-        raw = json.loads(status_path(data_dir).read_text())
-        return BuildStatus(bool(raw["building"]), int(raw["done"]), int(raw["total"]))
+        raw = json.loads(path.read_text())
+        status = BuildStatus(bool(raw["building"]), int(raw["done"]), int(raw["total"]))
+        if status.building and time.time() - path.stat().st_mtime > STATUS_STALE_S:
+            return None
+        return status
     except (OSError, ValueError, KeyError, TypeError):
         return None
 
