@@ -101,6 +101,10 @@ class Listing(Base):
 
     Whether a row shows as new/cross (replace/replace-cross) depends on the spec a page asks
     for, so that is computed when reading, as arXiv does for multi-category feeds.
+
+    Known limit: a paper cross-listed into a new category on a later day arrives as a second
+    announcement; it is stored on that later day only if its version was not listed before,
+    so such late cross-lists show on the day of the first announcement.
     """
 
     __tablename__ = "listings"
