@@ -37,7 +37,6 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import uvicorn
 from fastapi import FastAPI
 
 from bench._common import REPO, RSS_DIR, sqlite_settings
@@ -49,6 +48,7 @@ from coolpapers.summarize import jobs
 from coolpapers.web import create_app
 from tests.fakes.arxiv_server import FakeArxiv, Fault
 from tests.fakes.llm_server import FakeLLM, Mode
+from tests.live_server import serve
 
 DAY_FILE = RSS_DIR / "rss-cs.LG-2026-08-21-fri.xml"
 HTML = REPO / "tests" / "fixtures" / "paper" / "latexml_paper.html"
@@ -64,7 +64,6 @@ SEQUENTIAL = 200
 STREAM_CHUNKS = 20
 STREAM_DELAY_S = 0.1
 ARXIV_STALL_S = 0.5  # the paper's HTML comes late: the SSE client is surely connected first
-START_TIMEOUT_S = 10.0
 DONE_TIMEOUT_S = 60.0
 
 
@@ -95,29 +94,6 @@ def _token(question: int, chunk: int) -> str:
 
 def _answer(question: int) -> str:
     return "".join(_token(question, c) for c in range(STREAM_CHUNKS))
-
-
-@contextlib.contextmanager
-def _serve(app: FastAPI) -> Iterator[str]:
-    """``app`` under uvicorn on a free port of 127.0.0.1, in a thread; yields its base URL."""
-    config = uvicorn.Config(
-        app, host="127.0.0.1", port=0, log_level="warning", access_log=False, lifespan="on"
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, name="bench-uvicorn", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + START_TIMEOUT_S
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            server.should_exit = True
-            raise BenchError("uvicorn did not start")
-        time.sleep(0.02)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=START_TIMEOUT_S)
 
 
 @contextlib.contextmanager
@@ -371,7 +347,7 @@ def run() -> dict[str, Any]:
         if report.status != "ok":
             raise BenchError(f"ingest: {report.line()}")
         app = create_app(settings, scheduler=False)
-        with _serve(app) as base_url, _worker(app, settings):
+        with serve(app) as base_url, _worker(app, settings):
             clicks = _clicks(base_url, app.state.sessionmaker, fake_llm)
             cached = _cached(base_url)
             stream = _stream(base_url, fake_arxiv, fake_llm)

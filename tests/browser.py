@@ -1,19 +1,18 @@
-"""Helpers of the browser tests: the real app under uvicorn on 127.0.0.1 in a thread, headless
-Chromium from the system (never downloaded), and a hostile feed made from a real one."""
+"""Helpers of the browser tests: headless Chromium from the system (never downloaded), tabs that
+record every request and dialog, and a hostile feed made from a real one. The app is served by
+``tests.live_server.serve``."""
 
 from __future__ import annotations
 
 import os
-import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
-import uvicorn
-from fastapi import FastAPI
-from playwright.sync_api import Browser, sync_playwright
+from playwright.sync_api import Browser, Dialog, Page, Route, sync_playwright
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -24,7 +23,6 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--no-first-run",
 ]
-STARTUP_TIMEOUT_S = 10.0
 
 
 def require_chromium() -> None:
@@ -37,27 +35,53 @@ def require_chromium() -> None:
     pytest.skip(message)
 
 
-@contextmanager
-def serve(app: FastAPI) -> Iterator[str]:
-    """Run ``app`` under uvicorn on a free port of 127.0.0.1; yields its base URL."""
-    config = uvicorn.Config(
-        app, host="127.0.0.1", port=0, log_level="warning", ws="none", lifespan="on"
+@dataclass
+class Tab:
+    """A page whose requests and dialogs are recorded (see ``open_tab``)."""
+
+    page: Page
+    requests: list[tuple[str, str]] = field(default_factory=list)  # (method, url)
+    offsite: list[str] = field(default_factory=list)
+    dialogs: list[str] = field(default_factory=list)
+
+    def urls(self, since: int = 0) -> list[str]:
+        return [url for _, url in self.requests[since:]]
+
+    def pwned(self) -> object:
+        return self.page.evaluate("() => window.__pwned")
+
+
+def open_tab(
+    browser: Browser, base_url: str, *, locale: str | None = None, javascript: bool = True
+) -> Tab:
+    """A fresh page whose every request is recorded; none may leave 127.0.0.1 (aborted if one
+    tries), and every dialog (alert/confirm/prompt) is recorded and dismissed."""
+    context = browser.new_context(
+        base_url=base_url,
+        viewport={"width": 1280, "height": 900},
+        locale=locale,
+        java_script_enabled=javascript,
     )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, name="uvicorn", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + STARTUP_TIMEOUT_S
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            server.should_exit = True
-            raise RuntimeError("uvicorn did not start")
-        time.sleep(0.02)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=STARTUP_TIMEOUT_S)
+    context.set_default_timeout(5000)
+    page = context.new_page()
+    tab = Tab(page)
+
+    def route(r: Route) -> None:
+        url = r.request.url
+        tab.requests.append((r.request.method, url))
+        if urlsplit(url).hostname != "127.0.0.1":
+            tab.offsite.append(url)
+            r.abort()
+        else:
+            r.continue_()
+
+    def dialog(d: Dialog) -> None:
+        tab.dialogs.append(f"{d.type}: {d.message}")
+        d.dismiss()
+
+    context.route("**/*", route)
+    page.on("dialog", dialog)
+    return tab
 
 
 @contextmanager

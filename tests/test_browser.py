@@ -5,19 +5,28 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 import pytest
-from playwright.sync_api import Browser, Dialog, Page, Route, expect
+from playwright.sync_api import Browser, expect
 
 from coolpapers import ingest, schema
 from coolpapers.db import make_engine, make_sessionmaker
 from coolpapers.web import create_app
-from tests.browser import HOSTILE_ID, IMG, JS_URL, SCRIPT, chromium, hostile_feed, require_chromium
-from tests.browser import serve as serve_app
+from tests.browser import (
+    HOSTILE_ID,
+    IMG,
+    JS_URL,
+    SCRIPT,
+    Tab,
+    chromium,
+    hostile_feed,
+    open_tab,
+    require_chromium,
+)
 from tests.conftest import RSS, make_settings
 from tests.fakes.arxiv_server import FakeArxiv
+from tests.live_server import serve as serve_app
 
 pytestmark = pytest.mark.browser
 
@@ -61,45 +70,11 @@ def browser(site: str) -> Iterator[Browser]:
         yield b
 
 
-@dataclass
-class Tab:
-    page: Page
-    urls: list[str] = field(default_factory=list)
-    offsite: list[str] = field(default_factory=list)
-    dialogs: list[str] = field(default_factory=list)
-
-    def pwned(self) -> object:
-        return self.page.evaluate("() => window.__pwned")
-
-
 @pytest.fixture
 def tab(browser: Browser, site: str) -> Iterator[Tab]:
-    """A fresh page whose every request is recorded; none may leave 127.0.0.1 (aborted if one
-    tries), and every dialog (alert/confirm/prompt) is recorded and dismissed."""
-    context = browser.new_context(base_url=site, viewport={"width": 1280, "height": 900})
-    context.set_default_timeout(5000)
-    page = context.new_page()
-    t = Tab(page)
-
-    def route(r: Route) -> None:
-        url = r.request.url
-        t.urls.append(url)
-        if urlsplit(url).hostname != "127.0.0.1":
-            t.offsite.append(url)
-            r.abort()
-        else:
-            r.continue_()
-
-    def dialog(d: Dialog) -> None:
-        t.dialogs.append(f"{d.type}: {d.message}")
-        d.dismiss()
-
-    context.route("**/*", route)
-    page.on("dialog", dialog)
+    t = open_tab(browser, site)
     yield t
-    context.close()
-    assert not t.offsite, f"requests left 127.0.0.1: {t.offsite}"
-    assert not t.dialogs, f"dialogs fired: {t.dialogs}"
+    t.page.context.close()
 
 
 def goto(tab: Tab, path: str, status: int = 200) -> None:
@@ -255,8 +230,8 @@ def test_hostile_feed_text_stays_text(tab: Tab) -> None:
     page.wait_for_timeout(100)  # give a would-be onerror handler a moment
     assert tab.pwned() is None
     assert not tab.dialogs
-    assert tab.urls and all(urlsplit(u).hostname == "127.0.0.1" for u in tab.urls), tab.urls
-    assert not any(urlsplit(u).path.endswith("/x") for u in tab.urls), "an <img src=x> loaded"
+    assert tab.urls() and all(urlsplit(u).hostname == "127.0.0.1" for u in tab.urls()), tab.urls()
+    assert not any(urlsplit(u).path.endswith("/x") for u in tab.urls()), "an <img src=x> loaded"
 
 
 @pytest.mark.parametrize(

@@ -7,13 +7,13 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, Dialog, Locator, Page, Route, expect
+from playwright.sync_api import Browser, Locator, Page, expect
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -23,10 +23,11 @@ from coolpapers.db import make_engine, make_sessionmaker, session_scope
 from coolpapers.models import Paper
 from coolpapers.summarize import jobs, prompts
 from coolpapers.web import create_app
-from tests.browser import chromium, require_chromium, serve
+from tests.browser import Tab, chromium, open_tab, require_chromium
 from tests.conftest import FIXTURES, RSS, make_settings
 from tests.fakes.arxiv_server import FakeArxiv
 from tests.fakes.llm_server import MODEL, FakeLLM, Mode
+from tests.live_server import serve
 
 pytestmark = pytest.mark.browser
 
@@ -96,47 +97,10 @@ def llm(site: Site) -> Iterator[FakeLLM]:
     assert not site.llm.pending, "a scripted LLM answer was not used"
 
 
-@dataclass
-class Tab:
-    page: Page
-    requests: list[tuple[str, str]] = field(default_factory=list)  # (method, url)
-    offsite: list[str] = field(default_factory=list)
-    dialogs: list[str] = field(default_factory=list)
-
-    def urls(self, since: int = 0) -> list[str]:
-        return [url for _, url in self.requests[since:]]
-
-
-def open_tab(browser: Browser, base_url: str, *, javascript: bool = True) -> Tab:
-    """A page whose every request is recorded; none may leave 127.0.0.1 (aborted if one tries),
-    and every dialog is recorded and dismissed. Its browser prefers Chinese (so English is a
-    choice that has to persist)."""
-    context = browser.new_context(
-        base_url=base_url,
-        viewport={"width": 1280, "height": 900},
-        locale="zh-CN",
-        java_script_enabled=javascript,
-    )
-    context.set_default_timeout(5000)
-    page = context.new_page()
-    tab = Tab(page)
-
-    def route(r: Route) -> None:
-        url = r.request.url
-        tab.requests.append((r.request.method, url))
-        if urlsplit(url).hostname != "127.0.0.1":
-            tab.offsite.append(url)
-            r.abort()
-        else:
-            r.continue_()
-
-    def dialog(d: Dialog) -> None:
-        tab.dialogs.append(f"{d.type}: {d.message}")
-        d.dismiss()
-
-    context.route("**/*", route)
-    page.on("dialog", dialog)
-    return tab
+def open_faq_tab(browser: Browser, base_url: str, *, javascript: bool = True) -> Tab:
+    """A recorded tab whose browser prefers Chinese (so English is a choice that has to
+    persist)."""
+    return open_tab(browser, base_url, locale="zh-CN", javascript=javascript)
 
 
 def close_tab(tab: Tab) -> None:
@@ -147,7 +111,7 @@ def close_tab(tab: Tab) -> None:
 
 @pytest.fixture
 def tab(browser: Browser, site: Site) -> Iterator[Tab]:
-    t = open_tab(browser, site.url)
+    t = open_faq_tab(browser, site.url)
     yield t
     close_tab(t)
 
@@ -305,7 +269,7 @@ def test_without_an_llm_the_button_explains_and_asks_nothing(
     off = site.settings.model_copy(update={"llm_base_url": "", "llm_model": ""})
     assert not off.llm_configured
     with serve(create_app(off)) as url:
-        tab = open_tab(browser, url)
+        tab = open_faq_tab(browser, url)
         try:
             page = tab.page
             page.goto(LIST)
@@ -329,7 +293,7 @@ def test_paper_page_form_queues_without_javascript(
     browser: Browser, site: Site, llm: FakeLLM
 ) -> None:
     llm.default = SLOW  # slow enough for the redirect to land while the FAQ is being written
-    tab = open_tab(browser, site.url, javascript=False)
+    tab = open_faq_tab(browser, site.url, javascript=False)
     try:
         page = tab.page
         page.goto(LIST)

@@ -22,10 +22,10 @@ from coolpapers.models import Faq, Paper
 from coolpapers.store import faqs as faq_store
 from coolpapers.summarize import jobs, prompts
 from coolpapers.web import create_app
-from tests.browser import serve
 from tests.conftest import FIXTURES, RSS, make_settings
 from tests.fakes.arxiv_server import FakeArxiv
 from tests.fakes.llm_server import FakeLLM, Mode
+from tests.live_server import serve
 
 PAPER = "2608.19234"  # on the cs.LG 2026-08-21 listing
 OTHER = "2608.19210"

@@ -1,18 +1,15 @@
-"""The web side of search: the committed index, opened lazily and reloaded now and then, so
-every web process sees what the writer (the worker) committed."""
+"""The web side of search: the committed index, opened lazily; ``SearchIndex.search`` reloads
+it when the writer (the worker) has committed, so every web process sees new papers."""
 
 from __future__ import annotations
 
 import threading
-import time
 from pathlib import Path
 
 from coolpapers.errors import CoolpapersError
 from coolpapers.search import sync
 from coolpapers.search.ast import SearchQuery
 from coolpapers.search.engine import IndexCorrupt, Result, SearchIndex
-
-RELOAD_EVERY_S = 1.0
 
 
 class IndexUnavailable(CoolpapersError):
@@ -30,7 +27,6 @@ class SearchReader:
         self.data_dir = data_dir
         self._index: SearchIndex | None = None
         self._lock = threading.Lock()
-        self._reloaded_at = 0.0
 
     def _open(self) -> SearchIndex:
         with self._lock:
@@ -47,10 +43,6 @@ class SearchReader:
                     raise IndexUnavailable(
                         "the search index is not built yet; the worker builds it", status
                     ) from None
-                self._reloaded_at = time.monotonic()
-            elif time.monotonic() - self._reloaded_at > RELOAD_EVERY_S:
-                self._index.reload()
-                self._reloaded_at = time.monotonic()
             return self._index
 
     def search(self, query: SearchQuery, *, limit: int, offset: int, sort: str) -> Result:

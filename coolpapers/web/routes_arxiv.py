@@ -80,7 +80,7 @@ def _feed(
     params = lists.ListParams(None, FEED_MAX, 0, False, "arxiv")
     page = lists.load_day(session, spec, params)
     updated = datetime.combine(page.day, datetime.min.time(), UTC) if page.day else None
-    entries = [(p, t) for p, t in page.listing.papers] if page.listing else []
+    entries = page.listing.papers if page.listing else []
     path = f"/arxiv/{page.spec.text()}"
     return atom_response(
         request, templates, title=page.title, path=path, entries=entries, updated=updated
