@@ -7,6 +7,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import orjson
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.orm import Session, sessionmaker
@@ -22,17 +23,20 @@ WRITE_OPTION = "coolpapers_write"
 
 def make_engine(settings: Settings) -> Engine:
     url = make_url(settings.effective_database_url)
+    # JSON columns (authors, categories) are decoded on every page; orjson does it ~8x faster.
+    common: dict[str, Any] = {
+        "pool_size": POOL_SIZE,
+        "max_overflow": POOL_OVERFLOW,
+        "json_deserializer": orjson.loads,
+    }
     if url.get_backend_name() != "sqlite":
-        return create_engine(
-            url, pool_pre_ping=True, pool_size=POOL_SIZE, max_overflow=POOL_OVERFLOW
-        )
+        return create_engine(url, pool_pre_ping=True, **common)
     if url.database and url.database != ":memory:":
         Path(url.database).parent.mkdir(parents=True, exist_ok=True)
     engine = create_engine(
         url,
         connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
-        pool_size=POOL_SIZE,
-        max_overflow=POOL_OVERFLOW,
+        **common,
     )
     _configure_sqlite(engine)
     return engine

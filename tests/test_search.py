@@ -3,6 +3,7 @@ on SQLite and Postgres."""
 
 from __future__ import annotations
 
+import re
 import shutil
 import xml.etree.ElementTree as ET
 from collections import Counter
@@ -19,7 +20,8 @@ from coolpapers.models import Paper
 from coolpapers.search import sync
 from coolpapers.search.engine import SearchIndex
 from coolpapers.sources.arxiv import parse_rss
-from tests.conftest import RSS
+from tests.conftest import API, RSS
+from tests.fakes.arxiv_server import FakeArxiv
 
 LG = RSS / "rss-cs.LG-2026-08-21-fri.xml"
 CL = RSS / "rss-cs.CL-2026-08-20-thu.xml"
@@ -160,3 +162,27 @@ def test_without_an_index_the_page_says_so(
     sync._write_status(settings.data_dir, sync.BuildStatus(True, 120, 400))
     building = client.get("/arxiv/search", params={"query": "fuzzy"})
     assert building.status_code == 200 and "120 of 400 papers" in building.text
+
+
+def test_search_papers_are_the_api_papers(
+    client: TestClient,
+    indexed: sessionmaker[Session],
+    settings: Settings,
+    fake_arxiv: FakeArxiv,
+) -> None:
+    """Search loads plain rows, /api/papers an ORM object: one JSON shape all the same, with
+    dates as ISO 8601 in UTC on both databases."""
+    fake_arxiv.serve_wrapped(API / "api-2026-idlist-oldstyle-astro-ph_0601001.wrapped.json")
+    fetched = client.get("/api/papers/astro-ph/0601001").json()  # from the API: it has times
+    assert sync.sync_job(indexed, settings.data_dir) > 0
+    query = f'ti:"{fetched["title"]}" OR fuzzy'
+    found = client.get("/api/search", params={"query": query, "show": "6"}).json()["papers"]
+    assert "astro-ph/0601001" in [p["id"] for p in found] and len(found) > 1
+    for paper in found:
+        alone = client.get(f"/api/papers/{paper['id']}")
+        assert alone.status_code == 200 and alone.json() == paper
+    stamp = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+00:00"
+    assert re.fullmatch(stamp, fetched["published"]) and re.fullmatch(stamp, fetched["updated"])
+    assert isinstance(fetched["authors"], list) and all(
+        isinstance(a, str) for a in fetched["authors"]
+    )

@@ -1,18 +1,33 @@
-"""The JSON shapes of a paper and of its FAQ (DESIGN.md §6), shared by the API and the pages."""
+"""The JSON shapes of a paper and of its FAQ (DESIGN.md §6), shared by the API and the pages,
+and the response that carries them."""
 
 from __future__ import annotations
 
 from datetime import date, datetime
 from typing import Any
 
+import orjson
+from fastapi.responses import Response
 from sqlalchemy.orm import Session
 
 from coolpapers.config import Settings
 from coolpapers.models import Faq, Paper
-from coolpapers.store import as_utc
+from coolpapers.store import PaperView, as_utc
 from coolpapers.store import faqs as faq_store
 from coolpapers.summarize import jobs
 from coolpapers.web import markdown
+
+
+class JSONBody(Response):
+    """JSON encoded once, in C (orjson). A JSON route returns one of these rather than a dict,
+    which FastAPI would first walk value by value (``jsonable_encoder``) and then hand to
+    ``json.dumps``. Dates and datetimes are written as ISO 8601, naive ones (SQLite gives
+    them back so) as UTC."""
+
+    media_type = "application/json"
+
+    def render(self, content: Any) -> bytes:
+        return orjson.dumps(content, option=orjson.OPT_NAIVE_UTC)
 
 
 def iso_or_none(value: date | datetime | None) -> str | None:
@@ -22,11 +37,7 @@ def iso_or_none(value: date | datetime | None) -> str | None:
     return value.isoformat() if value is not None else None
 
 
-def author_names(paper: Paper) -> list[str]:
-    return [a["name"] for a in paper.authors]
-
-
-def published_text(paper: Paper) -> str:
+def published_text(paper: PaperView) -> str:
     """Submission time when the API told us, else the first announcement day."""
     published = as_utc(paper.published)
     if published is not None:
@@ -35,20 +46,22 @@ def published_text(paper: Paper) -> str:
 
 
 def paper_json(
-    paper: Paper, settings: Settings, announce_type: str | None = None
+    paper: PaperView, settings: Settings, announce_type: str | None = None
 ) -> dict[str, Any]:
+    """A paper for a :class:`JSONBody` (its dates stay objects: the body writes them)."""
+    authors = paper.authors
     data: dict[str, Any] = {
         "id": paper.id,
         "version": paper.version,
         "title": paper.title,
-        "authors": author_names(paper),
-        "affiliations": [a.get("affiliations", []) for a in paper.authors],
+        "authors": [a["name"] for a in authors],
+        "affiliations": [a.get("affiliations", []) for a in authors],
         "abstract": paper.abstract,
-        "categories": list(paper.categories),
+        "categories": paper.categories,
         "primary_category": paper.primary_category,
-        "published": iso_or_none(paper.published),
-        "updated": iso_or_none(paper.updated),
-        "first_announced": iso_or_none(paper.first_announced),
+        "published": paper.published,
+        "updated": paper.updated,
+        "first_announced": paper.first_announced,
         "comments": paper.comments,
         "journal_ref": paper.journal_ref,
         "doi": paper.doi,

@@ -4,7 +4,6 @@ and arXiv-compatible /abs/ and /pdf/ paths."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
@@ -23,7 +22,7 @@ from coolpapers.web.deps import (
     SettingsDep,
     TemplatesDep,
 )
-from coolpapers.web.present import paper_json, read_faq
+from coolpapers.web.present import JSONBody, paper_json, read_faq
 from coolpapers.web.templating import atom_response
 
 router = APIRouter()
@@ -95,29 +94,33 @@ def api_list(
     factory: FactoryDep,
     fetcher: FetcherDep,
     params: ListParamsDep,
-) -> dict[str, Any]:
+) -> JSONBody:
     """A day of a category spec (new + cross, `replace=1` adds replacements), or papers by id."""
     ids = lists.parse_id_list(spec)
     if ids is not None:
         papers = lists.load_papers(session, factory, fetcher, settings, ids)
         shown = papers[params.skip : params.skip + params.show]
-        return {
-            "spec": ",".join(a.id for a in ids),
-            "date": None,
-            "total": len(papers),
-            "papers": [paper_json(p, settings) for p in shown],
-        }
+        return JSONBody(
+            {
+                "spec": ",".join(a.id for a in ids),
+                "date": None,
+                "total": len(papers),
+                "papers": [paper_json(p, settings) for p in shown],
+            }
+        )
     page = lists.load_day(session, lists.parse_list_spec(spec), params)
     listing = page.listing
-    return {
-        "spec": page.spec.text(),
-        "date": page.day.isoformat() if page.day else None,
-        "total": listing.total if listing else 0,
-        "counts": listing.counts if listing else {},
-        "previous_date": page.previous.isoformat() if page.previous else None,
-        "next_date": page.following.isoformat() if page.following else None,
-        "papers": [paper_json(p, settings, t) for p, t in listing.papers] if listing else [],
-    }
+    return JSONBody(
+        {
+            "spec": page.spec.text(),
+            "date": page.day,
+            "total": listing.total if listing else 0,
+            "counts": listing.counts if listing else {},
+            "previous_date": page.previous,
+            "next_date": page.following,
+            "papers": [paper_json(p, settings, t) for p, t in listing.papers] if listing else [],
+        }
+    )
 
 
 @router.get("/api/papers/{paper_id:path}", tags=["papers"], response_model=None)
@@ -127,8 +130,8 @@ def api_paper(
     settings: SettingsDep,
     factory: FactoryDep,
     fetcher: FetcherDep,
-) -> dict[str, Any]:
+) -> JSONBody:
     """One paper by arXiv id (fetched from arXiv on demand when not stored)."""
     arxiv_id = parse_id(paper_id)
     paper = lists.load_papers(session, factory, fetcher, settings, [arxiv_id])[0]
-    return paper_json(paper, settings)
+    return JSONBody(paper_json(paper, settings))

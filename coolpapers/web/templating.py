@@ -16,9 +16,8 @@ from markupsafe import Markup, escape
 
 from coolpapers import taxonomy
 from coolpapers.config import Settings
-from coolpapers.models import Paper
 from coolpapers.search.engine import SearchIndex
-from coolpapers.store import as_utc
+from coolpapers.store import PaperView, as_utc
 from coolpapers.web.present import published_text
 
 # Characters XML 1.0 forbids; arXiv text has been seen with stray control characters.
@@ -53,7 +52,7 @@ def is_http_url(value: object) -> bool:
     return isinstance(value, str) and value.startswith(("http://", "https://"))
 
 
-def entry_updated(paper: Paper, fallback: datetime | None) -> str:
+def entry_updated(paper: PaperView, fallback: datetime | None) -> str:
     """An Atom entry's <updated>: the feed's day, else the paper's announcement or submission."""
     if fallback is not None:
         return fallback.isoformat()
@@ -128,7 +127,7 @@ def atom_response(
     *,
     title: str,
     path: str,
-    entries: Sequence[tuple[Paper, str | None]],
+    entries: Sequence[tuple[PaperView, str | None]],
     updated: datetime | None = None,
 ) -> Response:
     """An Atom feed of papers; ``path`` is the HTML page the feed mirrors."""
