@@ -186,3 +186,17 @@ def test_search_papers_are_the_api_papers(
     assert isinstance(fetched["authors"], list) and all(
         isinstance(a, str) for a in fetched["authors"]
     )
+
+
+def test_sort_by_stars(client: TestClient, indexed: sessionmaker[Session]) -> None:
+    """sort=stars: most FAQ clicks first among the matches, ties in relevance order."""
+    by_relevance = ids(client, "learning", show="100")
+    assert len(by_relevance) > 10
+    starred = {by_relevance[-1]: 5, by_relevance[-2]: 9}
+    with session_scope(indexed) as session:
+        for paper_id, clicks in starred.items():
+            session.get_one(Paper, paper_id).faq_clicks = clicks
+    by_stars = ids(client, "learning", sort="stars", show="100")
+    assert by_stars[:2] == [by_relevance[-2], by_relevance[-1]]
+    assert by_stars[2:] == [i for i in by_relevance if i not in starred]
+    assert ids(client, "learning", sort="stars", show="3", skip="1") == by_stars[1:4]

@@ -201,6 +201,16 @@ def paper_rows(session: Session, ids: Iterable[str]) -> dict[str, PaperView]:
     return found
 
 
+def faq_clicks(session: Session, ids: Iterable[str]) -> dict[str, int]:
+    """The stars (FAQ clicks) of these papers: one narrow column, to rank up to 1000 search
+    hits by before loading the page's rows (the whole rows took 16 ms)."""
+    found: dict[str, int] = {}
+    for chunk in _id_chunks(ids):
+        query = select(Paper.id, Paper.faq_clicks).where(Paper.id.in_(chunk))
+        found.update((paper_id, clicks) for paper_id, clicks in session.execute(query))
+    return found
+
+
 def get_paper(session: Session, paper_id: str) -> Paper | None:
     return session.get(Paper, paper_id)
 

@@ -83,9 +83,10 @@ def run_search(
         if order == "stars":  # click counts live in the database: rank the top matches there
             result = reader.search(query, limit=RESULTS_MAX, offset=0, sort="relevance")
             ids = [h.id for h in result.hits if h.id not in skip_ids]
-            papers = store.paper_rows(session, ids)
-            ids.sort(key=lambda i: -(papers[i].faq_clicks if i in papers else 0))
+            clicks = store.faq_clicks(session, ids)
+            ids.sort(key=lambda i: -clicks.get(i, 0))  # stable: ties stay by relevance
             ids = ids[n_skip : n_skip + n_show]
+            papers = store.paper_rows(session, ids)
         else:
             want = n_show + len(skip_ids)
             result = reader.search(query, limit=want, offset=n_skip, sort=order)
