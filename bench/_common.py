@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 import statistics
 import time
 import uuid
@@ -80,3 +81,46 @@ def postgres_schema(url: str) -> Iterator[str]:
                 conn.execute(text(f'DROP SCHEMA "{name}" CASCADE'))
     finally:
         admin.dispose()
+
+
+class RawHTTP:
+    """A bare HTTP/1.1 client on one keep-alive connection, for timing a server: it sends a GET
+    and reads the status and a ``Content-Length`` body, nothing else. Through httpx a 40 KB
+    answer costs ~0.6 ms of the client's own Python (measured on 2 cores), more than the
+    server spends around the search; a latency taken with this one is the server's."""
+
+    def __init__(self, host: str, port: int, timeout_s: float = 30.0) -> None:
+        self._host = host
+        self._sock = socket.create_connection((host, port), timeout=timeout_s)
+        self._sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self._reader = self._sock.makefile("rb")
+
+    def get(self, target: str) -> tuple[int, bytes]:
+        """GET ``target`` (path and query, already encoded): the status and the body."""
+        request = f"GET {target} HTTP/1.1\r\nHost: {self._host}\r\n\r\n"
+        self._sock.sendall(request.encode("ascii"))
+        status_line = self._reader.readline()
+        parts = status_line.split(None, 2)
+        if len(parts) < 2 or not parts[0].startswith(b"HTTP/1."):
+            raise ConnectionError(f"not an HTTP answer: {status_line[:80]!r}")
+        length = None
+        while (line := self._reader.readline()) not in (b"\r\n", b""):
+            name, _, value = line.partition(b":")
+            if name.strip().lower() == b"content-length":
+                length = int(value)
+        if length is None:
+            raise ConnectionError("the answer has no Content-Length")
+        body = self._reader.read(length)
+        if len(body) != length:
+            raise ConnectionError("the connection closed mid-body")
+        return int(parts[1]), body
+
+    def close(self) -> None:
+        self._reader.close()
+        self._sock.close()
+
+    def __enter__(self) -> RawHTTP:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
