@@ -62,6 +62,14 @@ def entry_updated(paper: PaperView, fallback: datetime | None) -> str:
     return (published or datetime.now(UTC)).isoformat()
 
 
+def _tokens(word: str) -> list[str]:
+    """The index terms of one ``\\w+`` word. ASCII words (nearly all of arXiv's) take a short
+    cut with the same result: the analyzer's twin costs ~1 µs a word, 4 ms a page of 25."""
+    if word.isascii():
+        return [t for t in word.lower().split("_") if t]
+    return SearchIndex.normalise(word)
+
+
 def highlight(text: str, terms: Sequence[str]) -> Markup:
     """``text`` escaped, with the words whose normalised form is a query term in <mark>."""
     wanted = {t for t in terms if not t.endswith("*")}
@@ -72,7 +80,7 @@ def highlight(text: str, terms: Sequence[str]) -> Markup:
     last = 0
     for match in _WORD.finditer(text):
         word = match.group(0)
-        tokens = SearchIndex.normalise(word)
+        tokens = _tokens(word)
         if any(t in wanted or (prefixes and t.startswith(prefixes)) for t in tokens):
             out.append(str(escape(text[last : match.start()])))
             out.append(f"<mark>{escape(word)}</mark>")
