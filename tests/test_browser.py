@@ -12,6 +12,7 @@ from playwright.sync_api import Browser, expect
 
 from coolpapers import ingest, schema
 from coolpapers.db import make_engine, make_sessionmaker
+from coolpapers.search import sync
 from coolpapers.web import create_app
 from tests.browser import (
     HOSTILE_ID,
@@ -53,9 +54,9 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         engine = make_engine(settings)
         schema.upgrade(engine)
         try:
-            reports = ingest.ingest_files(
-                make_sessionmaker(engine), [RSS / name for name in FEEDS] + [hostile]
-            )
+            factory = make_sessionmaker(engine)
+            reports = ingest.ingest_files(factory, [RSS / name for name in FEEDS] + [hostile])
+            sync.sync_job(factory, settings.data_dir)  # the search index, as the worker builds it
         finally:
             engine.dispose()
         assert not any(r.failed for r in reports), [r.line() for r in reports]
@@ -248,3 +249,43 @@ def test_bad_input_error_page(tab: Tab, path: str, status: int, heading: str, me
     expect(page.locator("p.message")).to_contain_text(message)
     page.click("text=Back to the home page")
     expect(page).to_have_url(re.compile(r"/$"))
+
+
+def test_search_from_the_box_highlights_and_relates(tab: Tab) -> None:
+    page = tab.page
+    goto(tab, "/arxiv/cs.LG")
+    box = page.locator("form.searchbox input[name=query]")
+    box.fill('"fuzzy rescaling"')
+    box.press("Enter")
+    expect(page).to_have_url(re.compile(r"/arxiv/search\?query=%22fuzzy\+rescaling%22"))
+    first = page.locator("div.paper[id]").first
+    expect(first).to_have_attribute("id", "2608.19234")
+    expect(first.locator(".title-link mark")).to_have_text(["Fuzzy", "Rescaling"])
+    expect(page.locator("form.search-form input[name=query]")).to_have_value('"fuzzy rescaling"')
+    rel = first.locator("a.title-rel")
+    keywords = first.get_attribute("keywords") or ""
+    assert len(keywords.split(",")) >= 5, keywords
+    rel.click()
+    expect(page).to_have_url(re.compile(r"exclude=2608\.19234"))
+    expect(page.locator("div.paper[id]").first).to_be_visible()
+    assert "2608.19234" not in page.eval_on_selector_all("div.paper[id]", "ds => ds.map(d => d.id)")
+    page.locator("form.search-form select[name=sort]").select_option("time")
+    page.locator("form.search-form button[type=submit]").click()
+    expect(page).to_have_url(re.compile(r"[?&]sort=time"))
+
+
+def test_hostile_text_and_queries_stay_text_in_search(tab: Tab) -> None:
+    page = tab.page
+    goto(tab, "/arxiv/search?query=dense+air+pollution&highlight=1")
+    card = page.locator(f'div.paper[id="{HOSTILE_ID}"]')
+    expect(card.locator(".title-link")).to_contain_text(f"{SCRIPT}{IMG} Dense Air Pollution")
+    expect(card.locator(".title-link mark")).to_have_text(["Dense", "Air", "Pollution"])
+    box = page.locator("form.search-form input[name=query]")
+    box.fill(SCRIPT + '" onfocus="window.__pwned=1')
+    box.press("Enter")
+    expect(page.locator("form.search-form input[name=query]")).to_have_value(
+        SCRIPT + '" onfocus="window.__pwned=1'
+    )
+    page.wait_for_timeout(100)
+    assert page.locator("main script, main img, main [onerror], main [onfocus]").count() == 0
+    assert tab.pwned() is None and not tab.dialogs
