@@ -85,7 +85,13 @@ def goto(tab: Tab, path: str, status: int = 200) -> None:
 
 def test_home_links_categories_by_name(tab: Tab) -> None:
     page = tab.page
+    failed: list[str] = []
+    page.on("response", lambda r: failed.append(f"{r.status} {r.url}") if r.status >= 400 else None)
     goto(tab, "/")
+    page.wait_for_load_state("load")
+    assert not failed  # the stylesheet, the script
+    icon = page.locator("link[rel=icon]").get_attribute("href")  # else browsers ask /favicon.ico
+    assert icon and page.request.get(icon).headers["content-type"].startswith("image/svg+xml")
     expect(page).to_have_title(re.compile("Cool Papers"))
     expect(page.locator("section.intro .info")).to_contain_text("Fri, 21 Aug 2026")
     lg = page.locator('ul.categories a[href="/arxiv/cs.LG"]')
