@@ -12,16 +12,14 @@ from fastapi import Request
 from fastapi.responses import Response
 from fastapi.templating import Jinja2Templates
 from jinja2 import Environment, FileSystemLoader, select_autoescape
-from markupsafe import Markup, escape
 
 from coolpapers import taxonomy
 from coolpapers.config import Settings
-from coolpapers.search.engine import SearchIndex
 from coolpapers.store import PaperView, as_utc
+from coolpapers.web.highlight import highlight
 from coolpapers.web.present import published_text
 
 # Characters XML 1.0 forbids; arXiv text has been seen with stray control characters.
-_WORD = re.compile(r"\w+")
 _XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]")
 AUTHORS_FOLD = 40  # papers.cool folds longer author lists behind "et al."
 
@@ -60,33 +58,6 @@ def entry_updated(paper: PaperView, fallback: datetime | None) -> str:
         return datetime.combine(paper.first_announced, datetime.min.time(), UTC).isoformat()
     published = as_utc(paper.published)
     return (published or datetime.now(UTC)).isoformat()
-
-
-def _tokens(word: str) -> list[str]:
-    """The index terms of one ``\\w+`` word. ASCII words (nearly all of arXiv's) take a short
-    cut with the same result: the analyzer's twin costs ~1 µs a word, 4 ms a page of 25."""
-    if word.isascii():
-        return [t for t in word.lower().split("_") if t]
-    return SearchIndex.normalise(word)
-
-
-def highlight(text: str, terms: Sequence[str]) -> Markup:
-    """``text`` escaped, with the words whose normalised form is a query term in <mark>."""
-    wanted = {t for t in terms if not t.endswith("*")}
-    prefixes = tuple(t[:-1] for t in terms if t.endswith("*"))
-    if not wanted and not prefixes:
-        return Markup(escape(text))
-    out: list[str] = []
-    last = 0
-    for match in _WORD.finditer(text):
-        word = match.group(0)
-        tokens = _tokens(word)
-        if any(t in wanted or (prefixes and t.startswith(prefixes)) for t in tokens):
-            out.append(str(escape(text[last : match.start()])))
-            out.append(f"<mark>{escape(word)}</mark>")
-            last = match.end()
-    out.append(str(escape(text[last:])))
-    return Markup("".join(out))
 
 
 def thousands(n: int) -> str:
