@@ -17,7 +17,7 @@ from coolpapers import ingest
 from coolpapers.config import Settings
 from coolpapers.db import session_scope
 from coolpapers.models import Paper
-from coolpapers.search import sync
+from coolpapers.search import engine, sync
 from coolpapers.search.engine import SearchIndex
 from coolpapers.sources.arxiv import parse_rss
 from tests.conftest import API, RSS
@@ -200,3 +200,15 @@ def test_sort_by_stars(client: TestClient, indexed: sessionmaker[Session]) -> No
     assert by_stars[:2] == [by_relevance[-2], by_relevance[-1]]
     assert by_stars[2:] == [i for i in by_relevance if i not in starred]
     assert ids(client, "learning", sort="stars", show="3", skip="1") == by_stars[1:4]
+
+
+def test_a_search_past_its_time_limit_is_a_503(
+    client: TestClient, indexed: object, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(engine, "SEARCH_DEADLINE_S", -1.0)  # every search is already late
+    api = client.get("/api/search", params={"query": "fuzzy"})
+    assert api.status_code == 503 and "too long" in api.json()["error"]
+    page = client.get("/arxiv/search", params={"query": "fuzzy"})
+    assert page.status_code == 503 and "too long" in page.text
+    monkeypatch.undo()
+    assert client.get("/api/search", params={"query": "fuzzy"}).status_code == 200

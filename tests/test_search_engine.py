@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -13,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from coolpapers.errors import BadInput, UnknownCategory
-from coolpapers.search import engine
+from coolpapers.search import engine, runner, translate
 from coolpapers.search.ast import AnyOf, InCategory, Node, Phrase, SearchQuery, Term
 from coolpapers.search.engine import (
     IndexCorrupt,
@@ -409,6 +411,55 @@ def test_too_many_clauses_and_deadline(index: SearchIndex, monkeypatch: pytest.M
     monkeypatch.undo()
     with pytest.raises(SearchTimeout):
         index.search(SearchQuery(must=(Term("learning"),)), limit=5, deadline_s=-1)
+
+
+def test_heavy_queries_run_under_the_time_limit_with_the_same_results(
+    index: SearchIndex, monkeypatch: pytest.MonkeyPatch
+):
+    queries = [
+        SearchQuery(must=(Term("learning"),)),
+        SearchQuery(must=(Phrase(("neural", "networks")), Term("graph", prefix=True))),
+        SearchQuery(must_not=(Term("learning"),)),
+        SearchQuery(must=(InCategory("cs.LG"), Term("model"))),
+    ]
+    inline = [index.search(q, limit=10) for q in queries]
+    inline_time = [index.search(q, limit=10, sort="time") for q in queries]
+    threads: set[str] = set()
+    real = runner.BoundedRunner.run
+
+    def watched(self: runner.BoundedRunner, work: Callable[[], object], deadline: float) -> object:
+        def noted() -> object:
+            threads.add(threading.current_thread().name)
+            return work()
+
+        return real(self, noted, deadline)
+
+    monkeypatch.setattr(runner.BoundedRunner, "run", watched)
+    monkeypatch.setattr(translate, "HEAVY_POSTINGS", 0)  # every query is heavy
+    assert [index.search(q, limit=10) for q in queries] == inline
+    assert [index.search(q, limit=10, sort="time") for q in queries] == inline_time
+    assert threads and all(name.startswith("search") for name in threads)
+
+
+def test_the_work_a_query_will_do_is_estimated(index: SearchIndex):
+    searcher = index._live().searcher()
+
+    def estimate(query: SearchQuery) -> int | None:
+        translator = translate._Translator(
+            index._schema, searcher, index._tokens, time.monotonic() + 5
+        )
+        translator.query(query)
+        return translator.postings
+
+    df = {f: searcher.doc_freq(f, "learning") for f in ("title", "abstract")}
+    assert estimate(SearchQuery(must=(Term("learning"),))) == df["title"] + df["abstract"]
+    assert estimate(SearchQuery(must=(Term("learning", field="ti"),))) == df["title"]
+    phrase = estimate(SearchQuery(must=(Phrase(("learning", "model")),)))
+    assert phrase is not None and phrase > df["title"] + df["abstract"]
+    assert estimate(SearchQuery(must=(Term("learn", prefix=True),))) is None  # not estimated
+    assert estimate(SearchQuery(must_not=(Term("learning"),))) == searcher.num_docs + sum(
+        df.values()
+    )
 
 
 def test_words_without_letters_constrain_nothing(index: SearchIndex, corpus: list[IndexedPaper]):

@@ -53,11 +53,11 @@ from coolpapers.search.documents import (
     _schema,
 )
 from coolpapers.search.documents import _sort_key as _sort_key
+from coolpapers.search.runner import BoundedRunner, SearchTimeout
 from coolpapers.search.translate import (
     MAX_CLAUSES,
     MAX_PREFIX_EXPANSIONS,
     QueryTooBroad,
-    SearchTimeout,
     _highlight_terms,
     _Translator,
 )
@@ -81,6 +81,8 @@ __all__ = [
 #: Most hits a search can page through, as papers.cool; the total still counts all matches.
 MAX_RESULTS = 1000
 SORTS = ("relevance", "time")
+#: Longest a search may take, preparing and running it, before it answers SearchTimeout.
+SEARCH_DEADLINE_S = 1.0
 
 CURSOR_FILE = "coolpapers-cursor.json"
 _META_FILE = "meta.json"
@@ -216,6 +218,8 @@ class SearchIndex:
         self._write_lock = threading.Lock()
         self._reload_lock = threading.Lock()
         self._seen_meta = seen_meta
+        # heavy searches at once: half the cores, so that a flood of them leaves the rest free
+        self._runner = BoundedRunner(max(1, (os.cpu_count() or 2) // 2))
 
     # --- lifecycle --------------------------------------------------------------------------
 
@@ -263,6 +267,7 @@ class SearchIndex:
                 writer.rollback()
                 writer.wait_merging_threads()
             self._index = None
+        self._runner.close()
 
     def __enter__(self) -> SearchIndex:
         return self
@@ -379,49 +384,50 @@ class SearchIndex:
         limit: int,
         offset: int = 0,
         sort: str = "relevance",
-        deadline_s: float = 2.0,
+        deadline_s: float | None = None,
     ) -> Result:
         """Papers matching ``query``: by BM25 (``relevance``) or newest day first, then id
         descending (``time``). ``offset + limit`` is cut at MAX_RESULTS; ``total`` is not.
 
         Raises QueryTooBroad (a prefix matching too many words, too many clauses), SearchTimeout
-        (the query could not be prepared in ``deadline_s``), UnknownCategory (``cat:`` of an
-        unknown id)."""
+        (the query could not be prepared and run in ``deadline_s``, by default
+        SEARCH_DEADLINE_S; a heavy one runs on a thread of its own to be waited for so),
+        UnknownCategory (``cat:`` of an unknown id)."""
         if sort not in SORTS:
             raise BadInput(f"unknown sort {sort!r} (use one of {', '.join(SORTS)})")
         started = time.monotonic()
+        deadline = started + (SEARCH_DEADLINE_S if deadline_s is None else deadline_s)
         self.reload()
         searcher = self._live().searcher()
         # The limits as this module's names, where they can be tuned (and tests patch them).
-        built = _Translator(
+        translator = _Translator(
             self._schema,
             searcher,
             self._tokens,
-            started + deadline_s,
+            deadline,
             max_clauses=MAX_CLAUSES,
             max_prefix_expansions=MAX_PREFIX_EXPANSIONS,
-        ).query(query)
+        )
+        built = translator.query(query)
         terms = _highlight_terms(query)
-        if time.monotonic() - started > deadline_s:
+        if time.monotonic() > deadline:
             raise SearchTimeout("the search took too long to prepare")
 
         offset = max(0, offset)
         window = min(max(0, limit), MAX_RESULTS - offset) if offset < MAX_RESULTS else 0
+        options: dict[str, Any] = {"limit": window or 1, "offset": offset if window else 0}
+        if sort == "time" and window:
+            options.update(order_by_field="sort_key", order=tantivy.Order.Desc)
+
+        def run() -> tantivy.SearchResult:
+            return searcher.search(built, count=True, **options)
+
+        found = self._runner.run(run, deadline) if translator.heavy else run()
         if window == 0:
-            counted = searcher.search(built, limit=1, count=True)
-            return Result(total=_count(counted), hits=[], terms=terms)
+            return Result(total=_count(found), hits=[], terms=terms)
         if sort == "time":
-            found = searcher.search(
-                built,
-                limit=window,
-                offset=offset,
-                count=True,
-                order_by_field="sort_key",
-                order=tantivy.Order.Desc,
-            )
             hits = [Hit(id=_doc_id(searcher, addr), score=0.0) for _, addr in found.hits]
         else:
-            found = searcher.search(built, limit=window, offset=offset, count=True)
             hits = [Hit(id=_doc_id(searcher, addr), score=float(s)) for s, addr in found.hits]
         return Result(total=_count(found), hits=hits, terms=terms)
 

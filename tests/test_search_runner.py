@@ -1,0 +1,85 @@
+"""The time limit on running a search: heavy searches run on a bounded set of threads and are
+waited for until their deadline."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from coolpapers.search.runner import BoundedRunner, SearchTimeout
+
+
+@pytest.fixture
+def runner() -> Iterator[BoundedRunner]:
+    r = BoundedRunner(2)
+    yield r
+    r.close()
+
+
+def soon(seconds: float) -> float:
+    return time.monotonic() + seconds
+
+
+def test_returns_the_result_and_raises_the_error(runner: BoundedRunner) -> None:
+    assert runner.run(lambda: 42, soon(5)) == 42
+
+    def fail() -> None:
+        raise ValueError("boom")
+
+    with pytest.raises(ValueError, match="boom"):
+        runner.run(fail, soon(5))
+    assert runner.run(lambda: "slots given back", soon(5)) == "slots given back"
+
+
+def test_a_search_past_its_deadline_is_a_timeout_and_keeps_its_slot(
+    runner: BoundedRunner,
+) -> None:
+    release = threading.Event()
+    started = time.monotonic()
+    with pytest.raises(SearchTimeout, match="too long"):
+        runner.run(lambda: release.wait(10), soon(0.2))
+    assert 0.15 < time.monotonic() - started < 2
+    with pytest.raises(SearchTimeout, match="too long"):
+        runner.run(lambda: release.wait(10), soon(0.2))
+    # both slots are held by the two searches still running: a third is not even started
+    ran = threading.Event()
+    with pytest.raises(SearchTimeout, match="busy"):
+        runner.run(ran.set, soon(0.2))
+    assert not ran.is_set()
+    release.set()  # the late searches finish, and give their slots back
+    assert runner.run(lambda: "again", soon(5)) == "again"
+    assert runner.run(lambda: "and again", soon(5)) == "and again"
+
+
+def test_a_waiting_search_gets_a_slot_that_frees_before_its_deadline(
+    runner: BoundedRunner,
+) -> None:
+    release = threading.Event()
+    holders = [
+        threading.Thread(target=runner.run, args=(lambda: release.wait(10), soon(10)))
+        for _ in range(2)
+    ]
+    for t in holders:
+        t.start()
+    timer = threading.Timer(0.2, release.set)
+    timer.start()
+    try:
+        time.sleep(0.05)  # let both holders take their slots
+        assert runner.run(lambda: "waited", soon(5)) == "waited"
+    finally:
+        release.set()
+        timer.cancel()
+        for t in holders:
+            t.join()
+
+
+def test_after_close_nothing_waits(runner: BoundedRunner) -> None:
+    runner.close()
+    with pytest.raises(RuntimeError, match="closed"):
+        runner.run(lambda: 1, soon(1))
+    for _ in range(3):  # more than its slots: each refusal gave its slot back
+        with pytest.raises(RuntimeError, match="closed"):
+            runner.run(lambda: 1, soon(0.1))
