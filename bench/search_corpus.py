@@ -25,10 +25,11 @@ real step runs on the newest KEYWORD_SAMPLE papers (document frequencies from th
 and the whole is projected from it (KEYWORD_SAMPLE = CORPUS runs it all: 148 s, against
 150 s projected, once on 2 cores).
 
-Queries: as many texts as ``KINDS`` asks for, seeded, from the corpus: common phrases (frequent bigrams/trigrams of
-the real abstracts, quoted), single common words, 2-3 words of a real title, rare words (coined
-names whose document frequency in the index is 1-3), authors (``au:"Name"``), and syntax
-(``ti:`` ``abs:`` ``-word`` ``OR`` ``prefix*`` ``cat:`` ``after:``); all sorted by relevance.
+Queries: as many texts as ``KINDS`` asks for, seeded, from the corpus: common phrases
+(frequent bigrams/trigrams of the real abstracts, quoted), single common words, 2-3 words of a
+real title, rare words (coined names whose document frequency in the index is 1-3), authors
+(``au:"Name"``), and syntax (``ti:`` ``abs:`` ``-word`` ``OR`` ``prefix*`` ``cat:``
+``after:``); all sorted by relevance.
 """
 
 from __future__ import annotations
