@@ -5,7 +5,7 @@ The corpus, its index and the query set: :mod:`bench.search_corpus`.
 Measured, every query in every round (after one warm-up pass):
   * bare engine, in this process: ``parse_query`` + ``SearchIndex.search(limit=25)``;
   * the route's own work, in this process, round by round beside the bare engine:
-    ``routes_search.search_json`` (parse, engine, the 25 rows from the database, the JSON
+    ``search.search_json`` (parse, engine, the 25 rows from the database, the JSON
     bytes: all that ``/api/search`` does in its one trip to the thread pool), with its split
     after the engine (``store.paper_rows`` in a fresh session; ``paper_json`` + ``JSONBody``);
   * end to end: ``GET /api/search?query=…`` through the real app (scheduler off) under
@@ -78,7 +78,7 @@ from coolpapers.search.engine import SearchIndex
 from coolpapers.search.query import parse_query
 from coolpapers.search.reader import SearchReader
 from coolpapers.web.present import JSONBody, paper_json
-from coolpapers.web.routes_search import search_json
+from coolpapers.web.search import search_json
 
 QUERIES = sum(KINDS.values())
 LIMIT = 25

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from sqlalchemy import Engine
 
-from coolpapers import ingest, schema
+from coolpapers import http, ingest, schema
 from coolpapers.config import Settings, load_settings, settings_table
 from coolpapers.db import make_engine, make_sessionmaker
 from coolpapers.errors import BadInput, ConfigError, CoolpapersError
@@ -191,7 +191,7 @@ def _run_ingest(
 ) -> list[ingest.RunReport]:
     if args.feed_file:
         return ingest.ingest_files(factory, args.feed_file)
-    fetcher = ingest.arxiv_fetcher(settings)
+    fetcher = http.arxiv_fetcher(settings)
     try:
         if ids:
             return [ingest.ingest_ids(factory, fetcher, settings, ids)]

@@ -9,12 +9,12 @@ import time
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from coolpapers import ingest
+from coolpapers import http, ingest
 from coolpapers.config import Settings
 from coolpapers.db import session_scope
+from coolpapers.http import Fetcher
 from coolpapers.identifiers import parse_id
 from coolpapers.models import Faq
-from coolpapers.sources.fetcher import Fetcher
 from coolpapers.store import get_paper
 from coolpapers.summarize import jobs
 
@@ -24,7 +24,7 @@ FOLLOW_POLL_S = 0.2
 def run_faq(
     settings: Settings, factory: sessionmaker[Session], paper_id: str, lang: str, regenerate: bool
 ) -> int:
-    fetcher = ingest.arxiv_fetcher(settings)
+    fetcher = http.arxiv_fetcher(settings)
     try:
         pid = _ensure_paper(settings, factory, fetcher, paper_id)
     finally:

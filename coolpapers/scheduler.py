@@ -10,7 +10,7 @@ from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
 from sqlalchemy.orm import Session, sessionmaker
 
-from coolpapers import ingest, schedule, store
+from coolpapers import http, ingest, schedule, store
 from coolpapers.config import Settings
 from coolpapers.db import session_scope
 from coolpapers.search import sync
@@ -34,7 +34,7 @@ def poll_arxiv(
     if not missing:
         return []
     reports = []
-    fetcher = ingest.arxiv_fetcher(settings)
+    fetcher = http.arxiv_fetcher(settings)
     try:
         with ingest.ingest_lease(factory, settings.ingest_lease_s) as renew:
             for spec in missing:

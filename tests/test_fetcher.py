@@ -1,4 +1,4 @@
-"""Tests of coolpapers.sources.fetcher against the fake arXiv on 127.0.0.1 (no mocks)."""
+"""Tests of coolpapers.http against the fake arXiv on 127.0.0.1 (no mocks)."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ import httpx
 import pytest
 
 from coolpapers.errors import BlockedAddress, FetchError, RateLimited
-from coolpapers.sources.fetcher import (
+from coolpapers.http import (
     Fetcher,
     FetchPolicy,
     default_user_agent,

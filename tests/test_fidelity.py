@@ -9,7 +9,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session, sessionmaker
 
-from coolpapers import ingest
+from coolpapers import http, ingest
 from coolpapers.config import Settings
 from coolpapers.sources.arxiv import parse_rss
 from tests.conftest import RSS
@@ -29,7 +29,7 @@ def test_feed_day_round_trips_through_fake_arxiv(
     feed = parse_rss(path.read_bytes())
     spec = feed.title.split(" ", 1)[0]
     fake_arxiv.serve_feed(spec, path)
-    fetcher = ingest.arxiv_fetcher(settings)
+    fetcher = http.arxiv_fetcher(settings)
     try:
         report = ingest.ingest_rss(factory, fetcher, settings, spec)
     finally:

@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from coolpapers import ingest, store
+from coolpapers import http, ingest, store
 from coolpapers.config import Settings
 from coolpapers.db import session_scope
 from coolpapers.models import FeedDay, IngestRun, Listing, Paper, PaperCategory
@@ -161,7 +161,7 @@ def test_fetch_and_store_with_conditional_get(
     factory: sessionmaker[Session], settings: Settings, fake_arxiv: FakeArxiv
 ) -> None:
     fake_arxiv.serve_feed("cs.LG", LG)
-    fetcher = ingest.arxiv_fetcher(settings)
+    fetcher = http.arxiv_fetcher(settings)
     try:
         first = ingest.ingest_rss(factory, fetcher, settings, "cs.LG")
         second = ingest.ingest_rss(factory, fetcher, settings, "cs.LG")
@@ -179,7 +179,7 @@ def test_429_with_retry_after_then_success(
 ) -> None:
     fake_arxiv.serve_feed("cs.LG", LG)
     fake_arxiv.script("/rss/cs.LG", [Fault.status(429, retry_after="1")])
-    fetcher = ingest.arxiv_fetcher(settings)
+    fetcher = http.arxiv_fetcher(settings)
     try:
         report = ingest.ingest_rss(factory, fetcher, settings, "cs.LG")
     finally:
@@ -197,7 +197,7 @@ def failing(
     before = dump(factory)
     fake.serve_feed("cs.LG", LG)
     fake.script("/rss/cs.LG", faults)
-    fetcher = ingest.arxiv_fetcher(settings)
+    fetcher = http.arxiv_fetcher(settings)
     try:
         report = ingest.ingest_rss(factory, fetcher, settings, "cs.LG")
     finally:
@@ -248,7 +248,7 @@ def test_two_concurrent_ingests_one_runs_one_skips(
     outcomes: list[str] = []
 
     def run() -> None:
-        fetcher = ingest.arxiv_fetcher(settings)
+        fetcher = http.arxiv_fetcher(settings)
         try:
             with ingest.ingest_lease(factory, 60):
                 outcomes.append(ingest.ingest_rss(factory, fetcher, settings, "cs.LG").status)
@@ -273,7 +273,7 @@ def test_ids_through_the_api(
     factory: sessionmaker[Session], settings: Settings, fake_arxiv: FakeArxiv
 ) -> None:
     fake_arxiv.serve_wrapped(API / "api-2026-idlist-oldstyle-astro-ph_0601001.wrapped.json")
-    fetcher = ingest.arxiv_fetcher(settings)
+    fetcher = http.arxiv_fetcher(settings)
     try:
         report = ingest.ingest_ids(factory, fetcher, settings, ["astro-ph/0601001"])
     finally:

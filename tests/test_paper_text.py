@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from coolpapers.errors import BadId, PaperTextError
-from coolpapers.sources.fetcher import Fetcher, FetchPolicy
+from coolpapers.http import Fetcher, FetchPolicy
 from coolpapers.summarize.html_text import MIN_HTML_CHARS, html_to_text
 from coolpapers.summarize.paper_text import (
     MIDDLE_MARKER,

@@ -27,9 +27,9 @@ import feedparser
 from defusedxml import DefusedXmlException
 
 from coolpapers.errors import BadId, ParseError
+from coolpapers.http import Fetcher, FetchResult
 from coolpapers.identifiers import ArxivId, parse_id
 from coolpapers.records import ANNOUNCE_TYPES, ApiResult, Author, Feed, FeedItem, PaperMeta
-from coolpapers.sources.fetcher import Fetcher, FetchResult
 from coolpapers.sources.tex import decode_tex_accents
 
 # ---------------------------------------------------------------------------------------------

@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, Any, Self
 import httpx
 
 from coolpapers.errors import LLMError, LLMIncomplete, LLMServerError, LLMTimeout
-from coolpapers.sources.deadline import DeadlineWatchdog
+from coolpapers.http import DeadlineWatchdog
 from coolpapers.summarize.provider_errors import error_for_event, error_for_status, retry_hint
 from coolpapers.summarize.sse import SSEDecoder, SSEEvent
 

@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from coolpapers import ingest, store
+from coolpapers import http, store
 from coolpapers.config import Settings
 from coolpapers.db import session_scope
 from coolpapers.errors import (
@@ -40,8 +40,8 @@ from coolpapers.errors import (
     PaperTextError,
     SourceError,
 )
+from coolpapers.http import Fetcher
 from coolpapers.models import Faq, Paper
-from coolpapers.sources.fetcher import Fetcher
 from coolpapers.store import faqs as faq_store
 from coolpapers.summarize import prompts
 from coolpapers.summarize.client import ChatClient, ProviderConfig, make_http_client
@@ -372,7 +372,7 @@ def build_generator(factory: SessionFactory, settings: Settings) -> FaqGenerator
     """A generator with its own LLM client and arXiv fetcher; ``close()`` it when done."""
     config = ProviderConfig.from_settings(settings)
     client = ChatClient(make_http_client(config), config)
-    fetcher = ingest.arxiv_fetcher(settings)
+    fetcher = http.arxiv_fetcher(settings)
     texts = PaperTextSource(
         fetcher,
         settings.arxiv_web_url,

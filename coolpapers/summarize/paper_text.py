@@ -27,8 +27,8 @@ from pathlib import Path
 from typing import Literal
 
 from coolpapers.errors import BadId, BlockedAddress, FetchError, PaperTextError, RateLimited
+from coolpapers.http import Fetcher, FetchResult
 from coolpapers.identifiers import parse_id
-from coolpapers.sources.fetcher import Fetcher, FetchResult
 from coolpapers.summarize.html_text import html_to_text
 from coolpapers.summarize.pdf_text import pdf_to_text
 

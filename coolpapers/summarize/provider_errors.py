@@ -21,7 +21,7 @@ from coolpapers.errors import (
     LLMRateLimited,
     LLMServerError,
 )
-from coolpapers.sources.fetcher import parse_retry_after
+from coolpapers.http import parse_retry_after
 
 __all__ = ["error_for_event", "error_for_status", "retry_hint"]
 

@@ -4,26 +4,24 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from pathlib import Path
 
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from coolpapers import ingest
+from coolpapers import http
+from coolpapers.assets import asset_dir
 from coolpapers.config import Settings
 from coolpapers.db import make_engine, make_sessionmaker
 from coolpapers.search.reader import SearchReader
 from coolpapers.web import (
+    day_list,
     errors,
-    routes_arxiv,
-    routes_faq,
-    routes_home,
-    routes_search,
-    routes_status,
+    faq,
+    home,
+    search,
+    status,
 )
 from coolpapers.web.templating import make_templates
-
-PACKAGE_DIR = Path(__file__).resolve().parent.parent
 
 
 def create_app(settings: Settings, *, scheduler: bool = False) -> FastAPI:
@@ -31,7 +29,7 @@ def create_app(settings: Settings, *, scheduler: bool = False) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         engine = make_engine(settings)
         app.state.sessionmaker = make_sessionmaker(engine)
-        app.state.fetcher = ingest.arxiv_fetcher(settings)
+        app.state.fetcher = http.arxiv_fetcher(settings)
         app.state.search_reader = SearchReader(settings.data_dir)
         jobs = None
         app.state.faq_worker = None
@@ -59,11 +57,11 @@ def create_app(settings: Settings, *, scheduler: bool = False) -> FastAPI:
         redoc_url=None,
     )
     app.state.settings = settings
-    app.state.templates = make_templates(settings, PACKAGE_DIR / "templates")
+    app.state.templates = make_templates(settings, asset_dir("templates"))
     app.state.scheduler_enabled = scheduler
-    app.mount("/static", StaticFiles(directory=PACKAGE_DIR / "static"), name="static")
-    # before routes_arxiv, whose /arxiv/{spec:path} and /api/papers/{id:path} match anything
-    for module in (routes_home, routes_status, routes_search, routes_faq, routes_arxiv):
+    app.mount("/static", StaticFiles(directory=asset_dir("static")), name="static")
+    # before day_list, whose /arxiv/{spec:path} and /api/papers/{id:path} match anything
+    for module in (home, status, search, faq, day_list):
         app.include_router(module.router)
     errors.install(app)
     return app

@@ -10,7 +10,7 @@ from fastapi.templating import Jinja2Templates
 from sqlalchemy.orm import Session, sessionmaker
 
 from coolpapers.config import Settings
-from coolpapers.sources.fetcher import Fetcher
+from coolpapers.http import Fetcher
 from coolpapers.web.lists import ListParams, parse_params
 
 

@@ -11,9 +11,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from coolpapers import ingest, store, taxonomy
 from coolpapers.config import Settings
 from coolpapers.errors import BadInput, BadSpec
+from coolpapers.http import Fetcher
 from coolpapers.identifiers import ArxivId, looks_like_id, parse_id
 from coolpapers.models import FeedDay, Paper
-from coolpapers.sources.fetcher import Fetcher
 
 MAX_SHOW = 1000
 SORTS = {"": "arxiv", "arxiv": "arxiv", "0": "time", "time": "time"}

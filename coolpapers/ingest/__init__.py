@@ -18,19 +18,17 @@ from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import TypedDict
-from urllib.parse import urlsplit
 
-import httpx
 from sqlalchemy.orm import Session, sessionmaker
 
 from coolpapers import store, taxonomy
 from coolpapers.config import Settings
 from coolpapers.db import session_scope
 from coolpapers.errors import CoolpapersError, NoSuchPaper, ParseError
+from coolpapers.http import Fetcher
 from coolpapers.models import Paper, utcnow
 from coolpapers.records import Feed, PaperMeta
 from coolpapers.sources import arxiv
-from coolpapers.sources.fetcher import Fetcher, FetchPolicy, default_user_agent
 
 log = logging.getLogger(__name__)
 
@@ -70,23 +68,6 @@ class RunReport:
             f"replace {self.n_replace}), {self.n_stored} papers written, "
             f"{self.n_malformed} malformed"
         )
-
-
-def arxiv_fetcher(settings: Settings) -> Fetcher:
-    """One polite client for every arXiv host; ``close()`` it when done."""
-    urls = (settings.arxiv_rss_url, settings.arxiv_api_url, settings.arxiv_web_url)
-    policy = FetchPolicy(
-        user_agent=default_user_agent(settings.site_url, settings.contact),
-        min_interval_s=settings.arxiv_min_interval_s,
-        connect_timeout_s=settings.fetch_timeout_s,
-        read_timeout_s=settings.fetch_timeout_s,
-        deadline_s=settings.fetch_deadline_s,
-        max_body_bytes=settings.fetch_max_bytes,
-        max_attempts=settings.fetch_max_attempts,
-        allowed_hosts=frozenset(urlsplit(u).hostname or "" for u in urls),
-        allow_private_networks=settings.allow_private_networks,
-    )
-    return Fetcher(httpx.Client(), policy)
 
 
 class LeaseHeld(CoolpapersError):

@@ -9,6 +9,7 @@ check, and 429/503/5xx/transport failures are retried with Retry-After or expone
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import logging
 import re
@@ -21,14 +22,63 @@ from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
+from urllib.parse import urlsplit
 
 import httpx
 
 from coolpapers import __version__
+from coolpapers.config import Settings
 from coolpapers.errors import BlockedAddress, FetchError, RateLimited
-from coolpapers.sources.deadline import DeadlineWatchdog
 
 log = logging.getLogger(__name__)
+
+
+# A hard deadline on reading one streamed response.
+# A read timeout bounds each wait, not the whole body, so a server that goes silent can hold a
+# read past the caller's deadline. The watchdog shuts the response's socket down at the deadline:
+# the blocked read returns (an error, or what looks like the end of a close-delimited body) and
+# the caller, seeing ``fired``, reports the deadline instead. Callers still check their clock per
+# chunk; the watchdog is for the read that never returns. Used by the arXiv fetcher and the LLM
+# client (summarize), so it lives in this lower layer.
+
+
+class DeadlineWatchdog:
+    """Shuts ``response``'s socket down ``seconds`` from now, unless cancelled first.
+
+    ``thread_name`` names the timer thread (it shows in thread dumps). Without a socket to reach
+    (a transport that exposes none) it does nothing and never fires. Always ``cancel`` it once
+    the response is done with, in a ``finally``.
+    """
+
+    def __init__(self, response: httpx.Response, seconds: float, *, thread_name: str) -> None:
+        self.fired = False
+        self._lock = threading.Lock()
+        self._sock: socket.socket | None = None
+        self._timer: threading.Timer | None = None
+        stream = response.extensions.get("network_stream")
+        sock = stream.get_extra_info("socket") if stream is not None else None
+        if isinstance(sock, socket.socket):
+            self._sock = sock
+            self._timer = threading.Timer(max(seconds, 0.0), self._fire)
+            self._timer.name = thread_name
+            self._timer.daemon = True
+            self._timer.start()
+
+    def _fire(self) -> None:
+        with self._lock:
+            if self._sock is None:  # cancelled (or nothing to cut)
+                return
+            self.fired = True
+            with contextlib.suppress(OSError):
+                self._sock.shutdown(socket.SHUT_RDWR)
+
+    def cancel(self) -> None:
+        """Stop the timer; from here on the socket is never touched."""
+        with self._lock:
+            self._sock = None
+        if self._timer is not None:
+            self._timer.cancel()
+
 
 MAX_REDIRECTS = 5
 _REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
@@ -454,3 +504,20 @@ class Fetcher:
 
     def _too_large(self, url: httpx.URL) -> FetchError:
         return FetchError(f"response larger than {self._policy.max_body_bytes} bytes: {url}")
+
+
+def arxiv_fetcher(settings: Settings) -> Fetcher:
+    """One polite client for every arXiv host; ``close()`` it when done."""
+    urls = (settings.arxiv_rss_url, settings.arxiv_api_url, settings.arxiv_web_url)
+    policy = FetchPolicy(
+        user_agent=default_user_agent(settings.site_url, settings.contact),
+        min_interval_s=settings.arxiv_min_interval_s,
+        connect_timeout_s=settings.fetch_timeout_s,
+        read_timeout_s=settings.fetch_timeout_s,
+        deadline_s=settings.fetch_deadline_s,
+        max_body_bytes=settings.fetch_max_bytes,
+        max_attempts=settings.fetch_max_attempts,
+        allowed_hosts=frozenset(urlsplit(u).hostname or "" for u in urls),
+        allow_private_networks=settings.allow_private_networks,
+    )
+    return Fetcher(httpx.Client(), policy)

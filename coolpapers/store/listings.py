@@ -1,0 +1,170 @@
+"""Listings: which paper was announced on which day, and the day pages built from them."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date
+
+from sqlalchemy import (
+    ColumnElement,
+    and_,
+    case,
+    exists,
+    func,
+    select,
+)
+from sqlalchemy.orm import Session
+
+from coolpapers.models import (
+    Listing,
+    Paper,
+    PaperCategory,
+)
+from coolpapers.store.papers import TYPE_ORDER
+
+
+def listing_kind(announce_type: str) -> str:
+    return "replace" if announce_type.startswith("replace") else "new"
+
+
+def listings_by_paper(session: Session, paper_ids: Iterable[str]) -> dict[str, list[Listing]]:
+    """Every listing of these papers, loaded in one go for ``add_listing``."""
+    found: dict[str, list[Listing]] = {}
+    wanted = list(dict.fromkeys(paper_ids))
+    for start in range(0, len(wanted), 500):
+        chunk = wanted[start : start + 500]
+        for row in session.scalars(select(Listing).where(Listing.paper_id.in_(chunk))):
+            found.setdefault(row.paper_id, []).append(row)
+    return found
+
+
+def add_listing(
+    session: Session, known: list[Listing], paper_id: str, day: date, kind: str, version: int
+) -> bool:
+    """Record an announcement; True when something was written.
+
+    ``known`` holds the paper's stored listings (``listings_by_paper``) and is kept up to date.
+    The same (paper, kind, version) seen again on a later day is a repeat and changes nothing;
+    seen on an earlier day (files ingested out of order) it moves to that first day.
+    """
+    same = next((r for r in known if r.kind == kind and r.version == version), None)
+    on_day = next((r for r in known if r.kind == kind and r.date == day), None)
+    if same is not None:
+        if day >= same.date or on_day is not None:
+            return False
+        same.date = day
+        return True
+    if on_day is not None:
+        if version > on_day.version:
+            on_day.version = version
+            return True
+        return False
+    row = Listing(paper_id=paper_id, date=day, kind=kind, version=version)
+    session.add(row)
+    known.append(row)
+    return True
+
+
+@dataclass(frozen=True)
+class SpecFilter:
+    """The SQL side of a list spec: canonical categories to include and to exclude."""
+
+    include: frozenset[str]
+    exclude: frozenset[str]
+
+
+def _spec_condition(spec: SpecFilter) -> ColumnElement[bool]:
+    inc = exists().where(
+        PaperCategory.paper_id == Listing.paper_id, PaperCategory.category.in_(sorted(spec.include))
+    )
+    if not spec.exclude:
+        return inc
+    exc = exists().where(
+        PaperCategory.paper_id == Listing.paper_id, PaperCategory.category.in_(sorted(spec.exclude))
+    )
+    return and_(inc, ~exc)
+
+
+def _type_rank(spec: SpecFilter) -> ColumnElement[int]:
+    primary_in = Paper.primary_category.in_(sorted(spec.include))
+    return case(
+        (and_(Listing.kind == "new", primary_in), 0),
+        (Listing.kind == "new", 1),
+        (primary_in, 2),
+        else_=3,
+    )
+
+
+def latest_day(session: Session, spec: SpecFilter, *, before: date | None = None) -> date | None:
+    q = select(func.max(Listing.date)).where(_spec_condition(spec))
+    if before is not None:
+        q = q.where(Listing.date < before)
+    return session.scalar(q)
+
+
+def next_day(session: Session, spec: SpecFilter, after: date) -> date | None:
+    return session.scalar(
+        select(func.min(Listing.date)).where(_spec_condition(spec), Listing.date > after)
+    )
+
+
+@dataclass(frozen=True)
+class DayListing:
+    total: int  # of what the page lists (new + cross, plus replacements when asked)
+    counts: dict[str, int]  # per announce type, for this spec and day
+    papers: list[tuple[Paper, str]]  # (paper, announce type for this spec)
+
+
+def day_listing(
+    session: Session,
+    spec: SpecFilter,
+    day: date,
+    *,
+    replacements: bool,
+    show: int,
+    skip: int,
+    sort: str = "arxiv",
+) -> DayListing:
+    rank = _type_rank(spec).label("rank")
+    base = [Listing.date == day, _spec_condition(spec)]
+    count_rows = session.execute(
+        select(rank, func.count()).select_from(Listing).join(Paper).where(*base).group_by(rank)
+    ).all()
+    counts = dict.fromkeys(TYPE_ORDER, 0)
+    for r, n in count_rows:
+        counts[TYPE_ORDER[r]] = n
+    total = counts["new"] + counts["cross"]
+    if replacements:
+        total += counts["replace"] + counts["replace-cross"]
+    else:
+        base.append(Listing.kind == "new")
+    q = select(Paper, rank).join(Listing, Listing.paper_id == Paper.id).where(*base)
+    if sort == "time":
+        # RSS-only papers have no submission time yet: they go last, newest id first
+        q = q.order_by(Paper.published.is_(None), Paper.published.desc(), Paper.id.desc())
+    else:
+        q = q.order_by(rank, Paper.id)
+    rows = session.execute(q.offset(skip).limit(show)).all()
+    return DayListing(total, counts, [(p, TYPE_ORDER[r]) for p, r in rows])
+
+
+def category_counts(session: Session, day: date) -> dict[str, int]:
+    """Papers first announced on ``day`` per canonical category (new and cross)."""
+    rows = session.execute(
+        select(PaperCategory.category, func.count())
+        .join(Listing, Listing.paper_id == PaperCategory.paper_id)
+        .where(Listing.date == day, Listing.kind == "new")
+        .group_by(PaperCategory.category)
+    ).all()
+    return dict(rows)
+
+
+def newest_listing_day(session: Session) -> date | None:
+    return session.scalar(select(func.max(Listing.date)))
+
+
+def paper_listings(session: Session, paper_id: str) -> list[Listing]:
+    return list(
+        session.scalars(select(Listing).where(Listing.paper_id == paper_id).order_by(Listing.date))
+    )

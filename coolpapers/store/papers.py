@@ -1,0 +1,198 @@
+"""Papers and their categories: writes of one paper, reads of many."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Iterable, Iterator, Sequence
+from datetime import UTC, date, datetime
+from typing import Any, Protocol
+
+from sqlalchemy import (
+    Select,
+    bindparam,
+    delete,
+    select,
+)
+from sqlalchemy.orm import Session
+
+from coolpapers.models import (
+    Paper,
+    PaperCategory,
+    utcnow,
+)
+from coolpapers.records import PaperMeta
+
+TYPE_ORDER = ("new", "cross", "replace", "replace-cross")
+
+
+def as_utc(value: datetime | None) -> datetime | None:
+    """SQLite hands back naive datetimes; everything we store is UTC."""
+    if value is None or value.tzinfo is not None:
+        return value
+    return value.replace(tzinfo=UTC)
+
+
+def _paper_values(meta: PaperMeta, categories: Sequence[str]) -> dict[str, Any]:
+    return {
+        "version": meta.version,
+        "title": meta.title,
+        "abstract": meta.abstract,
+        "authors": [{"name": a.name, "affiliations": list(a.affiliations)} for a in meta.authors],
+        "categories": list(categories),
+        "primary_category": categories[0] if categories else "",
+        "doi": meta.doi,
+        "journal_ref": meta.journal_ref,
+        "comments": meta.comments,
+        "license": meta.license,
+    }
+
+
+def upsert_paper(
+    session: Session,
+    meta: PaperMeta,
+    categories: Sequence[str],
+    existing: Paper | None,
+    *,
+    announced: date | None = None,
+) -> str:
+    """Insert or update a paper; metadata of the highest version wins.
+
+    ``existing`` is the stored row or None (callers load a batch with ``papers_by_id``).
+    ``categories`` are canonical (aliases merged), primary first. Returns "inserted",
+    "updated" or "unchanged"; an unchanged paper is not written at all.
+    """
+    values = _paper_values(meta, categories)
+    if existing is None:
+        paper = Paper(id=meta.id, first_announced=announced, **values)
+        paper.published, paper.updated = meta.published, meta.updated
+        session.add(paper)
+        session.add_all(_category_rows(meta.id, categories))
+        return "inserted"
+    paper = existing
+    changed = False
+    if announced is not None and (
+        paper.first_announced is None or announced < paper.first_announced
+    ):
+        paper.first_announced, changed = announced, True
+    # Dates only come from the API; keep them whichever source updates the rest.
+    for name in ("published", "updated"):
+        new = getattr(meta, name)
+        if (
+            new is not None
+            and as_utc(getattr(paper, name)) != new
+            and meta.version >= paper.version
+        ):
+            setattr(paper, name, new)
+            changed = True
+    if meta.version >= paper.version:
+        # The feed carries no comments; don't erase what the API told us about the same version.
+        if meta.comments is None and meta.version == paper.version:
+            values["comments"] = paper.comments
+        if list(paper.categories) != list(categories):
+            session.execute(delete(PaperCategory).where(PaperCategory.paper_id == meta.id))
+            session.add_all(_category_rows(meta.id, categories))
+        for name, value in values.items():
+            if getattr(paper, name) != value:
+                setattr(paper, name, value)
+                changed = True
+    if changed:
+        paper.modified_at = utcnow()
+    return "updated" if changed else "unchanged"
+
+
+def _category_rows(paper_id: str, categories: Sequence[str]) -> list[PaperCategory]:
+    return [
+        PaperCategory(paper_id=paper_id, category=c, position=i) for i, c in enumerate(categories)
+    ]
+
+
+class PaperView(Protocol):
+    """A paper as pages and the API show it: a :class:`Paper`, or a row of :func:`paper_rows`."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def version(self) -> int: ...
+    @property
+    def title(self) -> str: ...
+    @property
+    def abstract(self) -> str: ...
+    @property
+    def authors(self) -> list[Any]: ...
+    @property
+    def categories(self) -> list[Any]: ...
+    @property
+    def primary_category(self) -> str: ...
+    @property
+    def doi(self) -> str | None: ...
+    @property
+    def journal_ref(self) -> str | None: ...
+    @property
+    def comments(self) -> str | None: ...
+    @property
+    def license(self) -> str | None: ...
+    @property
+    def published(self) -> datetime | None: ...
+    @property
+    def updated(self) -> datetime | None: ...
+    @property
+    def first_announced(self) -> date | None: ...
+    @property
+    def faq_clicks(self) -> int: ...
+    @property
+    def keywords(self) -> list[Any] | None: ...
+
+
+_ID_CHUNK = 500  # ids bound in one IN (...): far below every driver's limit on parameters
+
+
+def _id_chunks(ids: Iterable[str]) -> Iterator[list[str]]:
+    wanted = list(dict.fromkeys(ids))
+    for start in range(0, len(wanted), _ID_CHUNK):
+        yield wanted[start : start + _ID_CHUNK]
+
+
+# The statements are built once: building one cost more than running it for a page of 25.
+@functools.cache
+def _papers_in() -> Select[Paper]:
+    return select(Paper).where(Paper.id.in_(bindparam("ids", expanding=True)))
+
+
+@functools.cache
+def _paper_rows_in() -> Select[Any]:
+    columns = Paper.__table__.c
+    shown = [columns[name] for name, kind in vars(PaperView).items() if isinstance(kind, property)]
+    return select(*shown).where(columns.id.in_(bindparam("ids", expanding=True)))
+
+
+def papers_by_id(session: Session, ids: Iterable[str]) -> dict[str, Paper]:
+    found: dict[str, Paper] = {}
+    for chunk in _id_chunks(ids):
+        for paper in session.scalars(_papers_in(), {"ids": chunk}):
+            found[paper.id] = paper
+    return found
+
+
+def paper_rows(session: Session, ids: Iterable[str]) -> dict[str, PaperView]:
+    """Papers to show, not to change: plain rows through the session's connection, without
+    the ORM's objects (0.55 -> 0.39 ms for a page of 25 on SQLite)."""
+    found: dict[str, PaperView] = {}
+    connection = session.connection()
+    for chunk in _id_chunks(ids):
+        for row in connection.execute(_paper_rows_in(), {"ids": chunk}):
+            found[row.id] = row
+    return found
+
+
+def faq_clicks(session: Session, ids: Iterable[str]) -> dict[str, int]:
+    """The stars (FAQ clicks) of these papers: one narrow column, to rank up to 1000 search
+    hits by before loading the page's rows (the whole rows took 16 ms)."""
+    found: dict[str, int] = {}
+    for chunk in _id_chunks(ids):
+        query = select(Paper.id, Paper.faq_clicks).where(Paper.id.in_(chunk))
+        found.update((paper_id, clicks) for paper_id, clicks in session.execute(query))
+    return found
+
+
+def get_paper(session: Session, paper_id: str) -> Paper | None:
+    return session.get(Paper, paper_id)
