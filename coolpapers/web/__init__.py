@@ -19,8 +19,10 @@ from coolpapers.web import (
     faq,
     home,
     search,
+    security,
     status,
 )
+from coolpapers.web.security import SecureApp
 from coolpapers.web.templating import make_templates
 
 
@@ -50,11 +52,13 @@ def create_app(settings: Settings, *, scheduler: bool = False) -> FastAPI:
             app.state.search_reader.close()
             engine.dispose()
 
-    app = FastAPI(
+    app = SecureApp(
         title="coolpapers",
         summary="A self-hosted papers.cool: arXiv daily listings",
         lifespan=lifespan,
+        docs_url=None,  # install_docs: same-origin files, no CDN, no inline script
         redoc_url=None,
+        swagger_ui_oauth2_redirect_url=None,
     )
     app.state.settings = settings
     app.state.templates = make_templates(settings, asset_dir("templates"))
@@ -63,5 +67,6 @@ def create_app(settings: Settings, *, scheduler: bool = False) -> FastAPI:
     # before day_list, whose /arxiv/{spec:path} and /api/papers/{id:path} match anything
     for module in (home, status, search, faq, day_list):
         app.include_router(module.router)
+    security.install_docs(app)
     errors.install(app)
     return app

@@ -1,0 +1,113 @@
+"""Browser security headers on every response, and /docs served without a CDN.
+
+The headers are added by a pure ASGI wrapper around the whole app (``SecureApp`` puts it outside
+Starlette's error middleware, so 500 pages carry them too). Not ``BaseHTTPMiddleware``: that one
+buffers through a task group and breaks the FAQ's server-sent events.
+"""
+
+from __future__ import annotations
+
+import html
+from importlib.resources import files
+from pathlib import Path
+
+from fastapi import FastAPI, Request
+from fastapi.responses import HTMLResponse
+from fastapi.staticfiles import StaticFiles
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+# Scripts and styles only from our own files: no inline script, no inline style attribute, no
+# CDN. data: images are Swagger UI's icons (inlined SVG in its stylesheet).
+CONTENT_SECURITY_POLICY = "; ".join(
+    (
+        "default-src 'self'",
+        "script-src 'self'",
+        "style-src 'self'",
+        "img-src 'self' data:",
+        "connect-src 'self'",
+        "object-src 'none'",
+        "base-uri 'none'",
+        "form-action 'self'",
+        "frame-ancestors 'none'",
+    )
+)
+SECURITY_HEADERS: tuple[tuple[bytes, bytes], ...] = (
+    (b"content-security-policy", CONTENT_SECURITY_POLICY.encode()),
+    (b"x-content-type-options", b"nosniff"),
+    (b"referrer-policy", b"strict-origin-when-cross-origin"),
+    (b"x-frame-options", b"DENY"),  # frame-ancestors for browsers that predate it
+    (b"cross-origin-opener-policy", b"same-origin"),
+)
+_NAMES = {name for name, _ in SECURITY_HEADERS}
+
+
+class SecurityHeaders:
+    """Adds ``SECURITY_HEADERS`` to every response start; the body streams through untouched."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                kept = [(k, v) for k, v in message.get("headers", ()) if k.lower() not in _NAMES]
+                message = {**message, "headers": [*kept, *SECURITY_HEADERS]}
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+class SecureApp(FastAPI):
+    """FastAPI whose outermost layer adds the security headers: user middleware would sit inside
+    ``ServerErrorMiddleware`` and miss the responses of the 500 handler."""
+
+    def build_middleware_stack(self) -> ASGIApp:
+        return SecurityHeaders(super().build_middleware_stack())
+
+
+DOCS_PATH = "/docs"
+DOCS_ASSETS = "/docs/assets"  # Swagger UI's files, from the fastapi-offline package
+
+# Swagger UI's stock page starts it from an inline <script>, which the policy forbids: the page
+# below only names the files, and static/docs.js reads the OpenAPI URL from a data attribute.
+_DOCS_HTML = """<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{title} · API</title>
+<link rel="icon" href="{root}/static/favicon.svg" type="image/svg+xml">
+<link rel="stylesheet" href="{assets}/swagger-ui.css">
+</head>
+<body>
+<div id="swagger-ui" data-openapi-url="{openapi}"></div>
+<script src="{assets}/swagger-ui-bundle.js"></script>
+<script src="{root}/static/docs.js"></script>
+</body>
+</html>
+"""
+
+
+def swagger_ui_dir() -> Path:
+    return Path(str(files("fastapi_offline") / "static"))
+
+
+def install_docs(app: FastAPI) -> None:
+    """/docs from local files. Call with ``docs_url=None`` given to FastAPI."""
+    openapi_url = app.openapi_url or "/openapi.json"
+    app.mount(DOCS_ASSETS, StaticFiles(directory=swagger_ui_dir()), name="docs-assets")
+
+    @app.get(DOCS_PATH, include_in_schema=False)
+    async def docs(request: Request) -> HTMLResponse:
+        root = html.escape(request.scope.get("root_path", ""))
+        page = _DOCS_HTML.format(
+            title=html.escape(app.title),
+            root=root,
+            assets=root + DOCS_ASSETS,
+            openapi=root + html.escape(openapi_url),
+        )
+        return HTMLResponse(page)

@@ -1,0 +1,223 @@
+"""Browser security headers on every response (pages, errors, JSON, docs, static files,
+redirects), and pages that run under that policy: no Content-Security-Policy violation in a real
+Chromium, and /docs rendered from our own files with every other host unreachable."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from playwright.sync_api import Browser, ConsoleMessage, expect
+
+from coolpapers import ingest, schema
+from coolpapers.config import Settings
+from coolpapers.db import make_engine, make_sessionmaker
+from coolpapers.search import sync
+from coolpapers.web import create_app
+from tests.browser import Tab, chromium, open_tab, require_chromium
+from tests.conftest import RSS, make_settings
+from tests.fakes.arxiv_server import FakeArxiv
+from tests.live_server import serve as serve_app
+
+FEED = "rss-cs.LG-2026-08-21-fri.xml"
+PAPER = "2608.19234"
+
+
+@pytest.fixture(scope="module")
+def stocked(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
+    """Settings of a SQLite database holding one real feed and its search index (read only)."""
+    tmp = tmp_path_factory.mktemp("security")
+    with FakeArxiv() as fake:
+        settings = make_settings(f"sqlite:///{tmp / 's.db'}", tmp / "data", fake)
+        engine = make_engine(settings)
+        schema.upgrade(engine)
+        try:
+            factory = make_sessionmaker(engine)
+            reports = ingest.ingest_files(factory, [RSS / FEED])
+            sync.sync_job(factory, settings.data_dir)
+        finally:
+            engine.dispose()
+        assert not any(r.failed for r in reports), [r.line() for r in reports]
+        yield settings
+
+
+@pytest.fixture(scope="module")
+def client(stocked: Settings) -> Iterator[TestClient]:
+    app = create_app(stocked)
+
+    @app.get("/test-boom", include_in_schema=False)
+    def boom() -> None:  # an unexpected exception: the 500 page of the outermost handler
+        raise RuntimeError("boom")
+
+    with TestClient(app, follow_redirects=False, raise_server_exceptions=False) as c:
+        yield c
+
+
+PATHS = [
+    ("/", 200),
+    ("/arxiv/cs.LG", 200),
+    (f"/arxiv/{PAPER}", 200),
+    ("/arxiv/search?query=fuzzy", 200),
+    ("/arxiv/cs.LG/feed", 200),
+    ("/status", 200),
+    ("/api/status", 200),
+    ("/api/arxiv/cs.LG", 200),
+    (f"/api/papers/{PAPER}", 200),
+    ("/docs", 200),
+    ("/openapi.json", 200),
+    ("/docs/assets/swagger-ui-bundle.js", 200),
+    ("/docs/assets/swagger-ui.css", 200),
+    ("/static/app.css", 200),
+    ("/static/app.js", 200),
+    ("/static/docs.js", 200),
+    ("/static/favicon.svg", 200),
+    (f"/abs/{PAPER}", 301),  # redirects
+    ("/no/such/page", 404),
+    ("/static/missing.css", 404),
+    ("/api/nothing", 404),
+    ("/arxiv/cs.LG?date=not-a-date", 400),
+    ("/api/arxiv/cs.LG?show=-1", 400),
+    ("/arxiv/no.such", 404),
+    ("/test-boom", 500),
+]
+
+
+@pytest.mark.parametrize(("path", "status"), PATHS)
+def test_every_response_carries_the_security_headers(
+    client: TestClient, path: str, status: int
+) -> None:
+    response = client.get(path)
+    assert response.status_code == status, (path, response.status_code)
+    headers = response.headers
+    csp = {
+        d.split()[0]: d.split()[1:]
+        for d in (p.strip() for p in headers["content-security-policy"].split(";"))
+        if d
+    }
+    assert csp["default-src"] == ["'self'"]
+    assert csp["script-src"] == ["'self'"]  # no 'unsafe-inline', no 'unsafe-eval', no CDN
+    assert csp["style-src"] == ["'self'"]
+    assert csp["object-src"] == ["'none'"]
+    assert csp["base-uri"] == ["'none'"]
+    assert csp["frame-ancestors"] == ["'none'"]
+    assert csp["form-action"] == ["'self'"]
+    assert headers["x-content-type-options"] == "nosniff"
+    assert headers["referrer-policy"] == "strict-origin-when-cross-origin"
+    assert headers["x-frame-options"] == "DENY"
+    assert len(headers.get_list("content-security-policy")) == 1
+
+
+def test_docs_page_names_no_other_host(client: TestClient) -> None:
+    body = client.get("/docs").text
+    assert "cdn" not in body.lower() and "https://" not in body and "http://" not in body
+    assert "<script>" not in body  # only <script src=…>: inline scripts are forbidden
+    assert (
+        client.get("/docs/assets/swagger-ui-bundle.js")
+        .headers["content-type"]
+        .startswith(("application/javascript", "text/javascript"))
+    )
+
+
+def test_bodies_pass_through_untouched(client: TestClient) -> None:
+    """The wrapper only adds headers: bodies and content types pass through untouched."""
+    response = client.get("/static/app.js")
+    assert response.content == (Path(__file__).parent.parent / "static" / "app.js").read_bytes()
+    assert response.headers["content-length"] == str(len(response.content))
+
+
+# ---------------------------------------------------------------- in a browser
+
+# Recorded before any page script runs (an init script is not subject to the page's policy).
+RECORD_VIOLATIONS = """
+window.__csp = [];
+document.addEventListener('securitypolicyviolation', (e) => {
+  window.__csp.push(`${e.violatedDirective} ${e.blockedURI} ${e.sourceFile}:${e.lineNumber}`);
+});
+"""
+
+
+@pytest.fixture(scope="module")
+def site(stocked: Settings) -> Iterator[str]:
+    require_chromium()
+    with serve_app(create_app(stocked)) as base_url:
+        yield base_url
+
+
+@pytest.fixture(scope="module")
+def browser(site: str) -> Iterator[Browser]:
+    with chromium() as b:
+        yield b
+
+
+@pytest.fixture
+def tab(browser: Browser, site: str) -> Iterator[Tab]:
+    t = open_tab(browser, site)  # every host but 127.0.0.1 is aborted
+    t.page.add_init_script(RECORD_VIOLATIONS)
+    yield t
+    t.page.context.close()
+
+
+def _console_errors(tab: Tab) -> list[str]:
+    errors: list[str] = []
+
+    def on_console(msg: ConsoleMessage) -> None:
+        if msg.type == "error":
+            errors.append(msg.text)
+
+    tab.page.on("console", on_console)
+    tab.page.on("pageerror", lambda exc: errors.append(f"page error: {exc}"))
+    return errors
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize(
+    "path",
+    ["/", "/arxiv/cs.LG", f"/arxiv/{PAPER}", "/arxiv/search?query=fuzzy", "/status"],
+)
+def test_pages_run_without_a_policy_violation(tab: Tab, path: str) -> None:
+    errors = _console_errors(tab)
+    response = tab.page.goto(path)
+    assert response is not None and response.status == 200
+    tab.page.wait_for_load_state("networkidle")
+    expect(tab.page.locator("label.faq-lang")).to_be_visible()  # app.js ran
+    if path == "/arxiv/cs.LG":  # the FAQ pane: app.js's click handler, no inline handler
+        tab.page.locator("a.title-faq").first.click()
+        expect(tab.page.locator(".faq-pane:not([hidden])").first).to_be_visible()
+    assert tab.page.evaluate("window.__csp") == []
+    assert errors == []
+    assert tab.offsite == []
+
+
+@pytest.mark.browser
+def test_the_policy_blocks_an_injected_inline_handler(tab: Tab) -> None:
+    """The control: markup slipped into a page cannot run script, whatever escaping missed."""
+    tab.page.goto("/arxiv/cs.LG")
+    tab.page.evaluate(
+        """() => document.body.insertAdjacentHTML('beforeend',
+             '<img src="/static/none.png" onerror="window.__pwned=1">')"""
+    )
+    tab.page.wait_for_function("window.__csp.length > 0")
+    assert tab.pwned() is None
+    assert any("script-src" in v for v in tab.page.evaluate("window.__csp"))
+
+
+@pytest.mark.browser
+def test_docs_render_offline(tab: Tab) -> None:
+    """Swagger UI from our own files: the operations are listed though only 127.0.0.1 answers."""
+    errors = _console_errors(tab)
+    response = tab.page.goto("/docs")
+    assert response is not None and response.status == 200
+    expect(tab.page.locator(".opblock-summary-path", has_text="/api/status")).to_be_visible()
+    expect(tab.page.locator(".opblock").first).to_be_visible()
+    assert tab.page.locator(".opblock").count() >= 5
+    tab.page.locator(".opblock-summary", has_text="/api/status").click()
+    tab.page.locator("button.try-out__btn").click()
+    tab.page.locator("button.execute").click()
+    expect(tab.page.locator(".live-responses-table tbody .response-col_status").first).to_have_text(
+        "200"
+    )
+    assert tab.page.evaluate("window.__csp") == []
+    assert errors == []
+    assert tab.offsite == []
