@@ -4,7 +4,9 @@ share them).
 arXiv announces Sunday–Thursday at 20:00 US Eastern; rss.arxiv.org rebuilds its feeds at
 midnight Eastern, and a feed fetched on Eastern day D describes listing D (Mon–Fri listings;
 Saturday and Sunday feeds are empty). So the newest listing that can exist at ``now`` is
-today's Eastern date on a weekday, else the Friday before.
+today's Eastern date on a weekday, else the Friday before. After an arXiv holiday the next
+weekday's feed is empty too (``is_listing_day``); /status uses that to tell a missed day from a
+day without announcement.
 """
 
 from __future__ import annotations
@@ -13,6 +15,35 @@ from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 EASTERN = ZoneInfo("America/New_York")
+
+# arXiv's holidays: no 20:00 ET announcement on the evening of these dates, so the listing dated
+# the next day is empty (the one after carries both windows). arXiv publishes them one year at a
+# time (info.arxiv.org/help/availability.html) and in no machine-readable form: add each year's.
+# 2024 is checked against the real feeds (the listings dated the next day were empty); 2025-01-01
+# by the empty cs.AI feed of 2 Jan 2025; 2026 as published.
+HOLIDAYS: frozenset[date] = frozenset(
+    date.fromisoformat(d)
+    for d in (
+        "2024-05-22", "2024-06-19", "2024-07-04", "2024-09-02", "2024-11-28", "2024-12-25",
+        "2024-12-26", "2024-12-31",
+        "2025-01-01",
+        "2026-01-01", "2026-01-19", "2026-06-19", "2026-07-03", "2026-09-07", "2026-11-26",
+        "2026-12-25", "2026-12-29", "2026-12-31",
+    )
+)  # fmt: skip
+
+
+def is_listing_day(day: date) -> bool:
+    """Whether arXiv publishes a listing dated ``day``: a weekday whose announcement evening
+    (the day before: Sunday for a Monday) is not a holiday."""
+    return day.weekday() < 5 and day - timedelta(days=1) not in HOLIDAYS
+
+
+def listing_days(first: date, last: date) -> list[date]:
+    """The listing days from ``first`` to ``last``, both included, oldest first."""
+    span = (last - first).days + 1
+    days = (first + timedelta(days=n) for n in range(max(span, 0)))
+    return [d for d in days if is_listing_day(d)]
 
 
 def eastern_today(now: datetime) -> date:
