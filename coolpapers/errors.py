@@ -11,11 +11,14 @@ CoolpapersError
 └── SourceError            talking to arXiv failed
     ├── FetchError         transport: timeout, refused, too large, HTTP error
     │   ├── RateLimited    429/503 with Retry-After after our retries ran out
+    │   │   └── HostHeld   the host's Retry-After still runs: nothing was sent
     │   └── BlockedAddress destination is private/loopback and not allowed
     └── ParseError         the body is not a usable feed / API response
 """
 
 from __future__ import annotations
+
+from datetime import datetime
 
 
 class CoolpapersError(Exception):
@@ -59,9 +62,22 @@ class FetchError(SourceError):
 
 
 class RateLimited(FetchError):
-    def __init__(self, message: str, retry_after_s: float | None = None) -> None:
+    """`until`: when the host's hold (its Retry-After, capped) ends, if it sent one."""
+
+    def __init__(
+        self, message: str, retry_after_s: float | None = None, *, until: datetime | None = None
+    ) -> None:
         super().__init__(message)
         self.retry_after_s = retry_after_s
+        self.until = until
+
+
+class HostHeld(RateLimited):
+    """Refused before sending anything: `host` asked us (Retry-After) to wait until `until`."""
+
+    def __init__(self, message: str, *, host: str, until: datetime, retry_after_s: float) -> None:
+        super().__init__(message, retry_after_s, until=until)
+        self.host = host
 
 
 class BlockedAddress(FetchError):
