@@ -3,32 +3,68 @@
 One `Fetcher` per upstream (arXiv asks for one connection and one request every 3 s across all
 our machines): a lock serialises requests, `min_interval_s` spaces their starts, every request
 carries explicit timeouts and a hard deadline, bodies are capped after decoding (gzip bombs),
-redirects are followed by hand so each hop passes the host allow-list and the private-address
-check, and 429/503/5xx/transport failures are retried with Retry-After or exponential backoff.
+redirects are followed by hand so each hop passes the host:port allow-list, every connection
+goes to an address checked by the SSRF guard (`http_guard`: resolved once, connected to as
+checked), and 429/503/5xx/transport failures are retried with Retry-After or exponential backoff.
+
+A Retry-After is a promise to the HOST, not to one URL: it becomes a hold on that host:port in
+the Fetcher's `HoldKeeper` (in memory by default; in the database via
+`store.host_holds.DbHostHolds`, so it binds other feeds, later runs and other processes too).
+While a hold runs, a request to that host fails at once with `HostHeld`, sending nothing.
 """
 
 from __future__ import annotations
 
 import contextlib
-import ipaddress
 import logging
 import re
 import socket
+import ssl
 import threading
 import time
 import zlib
 from collections.abc import Callable, Mapping
 from collections.abc import Set as AbstractSet
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
-from urllib.parse import urlsplit
+from typing import Protocol
 
 import httpx
 
 from coolpapers import __version__
 from coolpapers.config import Settings
-from coolpapers.errors import BlockedAddress, FetchError, RateLimited
+from coolpapers.errors import BlockedAddress, FetchError, HostHeld, RateLimited
+from coolpapers.http_guard import (
+    Endpoint,
+    Guard,
+    GuardedTransport,
+    Resolver,
+    endpoint_key,
+    endpoint_of,
+    endpoints,
+    guarded_transport,
+    is_blocked_ip,
+    system_resolver,
+)
+
+__all__ = [
+    "DeadlineWatchdog",
+    "Endpoint",
+    "FetchPolicy",
+    "FetchResult",
+    "Fetcher",
+    "HoldKeeper",
+    "MemoryHolds",
+    "arxiv_fetcher",
+    "default_user_agent",
+    "endpoint_key",
+    "endpoint_of",
+    "endpoints",
+    "guarded_transport",
+    "is_blocked_ip",
+    "parse_retry_after",
+]
 
 log = logging.getLogger(__name__)
 
@@ -106,8 +142,15 @@ class FetchPolicy:
     max_attempts: int = 4
     max_retry_after_s: float = 600.0  # Retry-After clamped to [min_interval_s, this]; more: give up
     backoff_s: float = 5.0  # exponential backoff base for 5xx/transport errors without Retry-After
-    allowed_hosts: frozenset[str] = frozenset()  # empty = any host; else only these hostnames
-    allow_private_networks: bool = False
+    # A Retry-After holds its host for at most this long: a hostile or broken header ("wait a
+    # year") must not silence us for good. arXiv's own are minutes to an hour.
+    max_hold_s: float = 86400.0
+    # (host, port) pairs (see http_guard.endpoints). Empty = any host and port.
+    allowed_endpoints: frozenset[Endpoint] = frozenset()
+    # Endpoints that may resolve to loopback/private addresses (the configured ones, when
+    # COOLPAPERS_ALLOW_PRIVATE_NETWORKS is true); every other destination must be public.
+    private_endpoints: frozenset[Endpoint] = frozenset()
+    resolver: Resolver = field(default=system_resolver, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         if not self.user_agent.strip():
@@ -124,6 +167,7 @@ class FetchPolicy:
             "min_interval_s": self.min_interval_s,
             "max_retry_after_s": self.max_retry_after_s,
             "backoff_s": self.backoff_s,
+            "max_hold_s": self.max_hold_s,
         }
         for name, value in non_negative.items():
             if not value >= 0:
@@ -132,6 +176,10 @@ class FetchPolicy:
             raise ValueError(f"FetchPolicy.max_body_bytes must be >= 0, got {self.max_body_bytes}")
         if self.max_attempts < 1:
             raise ValueError(f"FetchPolicy.max_attempts must be >= 1, got {self.max_attempts}")
+
+    @property
+    def guard(self) -> Guard:
+        return Guard(self.allowed_endpoints, self.private_endpoints, self.resolver)
 
 
 @dataclass(frozen=True)
@@ -152,12 +200,18 @@ class _Retryable(Exception):
     """One attempt failed in a way worth trying again (never escapes this module)."""
 
     def __init__(
-        self, reason: str, *, status: int | None = None, retry_after_s: float | None = None
+        self,
+        reason: str,
+        *,
+        status: int | None = None,
+        retry_after_s: float | None = None,
+        host: str | None = None,  # the host key that answered, for its hold
     ) -> None:
         super().__init__(reason)
         self.reason = reason
         self.status = status
         self.retry_after_s = retry_after_s
+        self.host = host
 
 
 def parse_retry_after(value: str | None, *, now: datetime | None = None) -> float | None:
@@ -181,19 +235,39 @@ def parse_retry_after(value: str | None, *, now: datetime | None = None) -> floa
     return max(0.0, (when - current).total_seconds())
 
 
-def is_blocked_ip(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
-    """True for addresses a server-side fetch must not reach (private, loopback, link-local…)."""
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
-    return (
-        not ip.is_global
-        or ip.is_private
-        or ip.is_loopback
-        or ip.is_link_local
-        or ip.is_reserved
-        or ip.is_multicast
-        or ip.is_unspecified
-    )
+class HoldKeeper(Protocol):
+    """Where Retry-After holds live, by host key ("host:port", see `endpoint_key`)."""
+
+    def held_until(self, host: str) -> datetime | None:
+        """The end of the latest hold on `host` (possibly past), or None."""
+        ...
+
+    def hold(self, host: str, until: datetime, reason: str) -> None:
+        """Hold `host` until `until`; an existing later hold is kept."""
+        ...
+
+
+class MemoryHolds:
+    """Holds of this process only (the default; the database keeps them across processes)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._holds: dict[str, tuple[datetime, str]] = {}
+
+    def held_until(self, host: str) -> datetime | None:
+        with self._lock:
+            found = self._holds.get(host)
+        return found[0] if found else None
+
+    def hold(self, host: str, until: datetime, reason: str) -> None:
+        with self._lock:
+            current = self._holds.get(host)
+            if current is None or current[0] < until:
+                self._holds[host] = (until, reason)
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
 
 
 class _Decoder:
@@ -258,20 +332,35 @@ class _Decoder:
 
 
 class Fetcher:
-    """GETs for one upstream, one at a time. Share one instance between threads."""
+    """GETs for one upstream, one at a time. Share one instance between threads.
+
+    The Fetcher owns its httpx client, built over `guarded_transport` from the policy's
+    endpoints, so no request of it bypasses the SSRF guard. `holds` keeps Retry-After holds
+    (default: this process only). `now` is the wall clock of holds and HTTP-date Retry-Afters,
+    `clock` the monotonic one of intervals and deadlines; with `sleep` they are injectable for
+    tests. `verify` is TLS verification (a test passes its own CA).
+    """
 
     def __init__(
         self,
-        client: httpx.Client,
         policy: FetchPolicy,
         *,
+        holds: HoldKeeper | None = None,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
+        now: Callable[[], datetime] = _utcnow,
+        verify: ssl.SSLContext | bool = True,
     ) -> None:
-        self._client = client
         self._policy = policy
+        self._holds: HoldKeeper = holds if holds is not None else MemoryHolds()
+        self._client = httpx.Client(
+            transport=GuardedTransport(policy.guard, verify=verify),
+            follow_redirects=False,
+            trust_env=False,
+        )
         self._sleep = sleep
         self._clock = clock
+        self._now = now
         self._lock = threading.Lock()
         self._last_start: float | None = None
 
@@ -279,8 +368,12 @@ class Fetcher:
     def policy(self) -> FetchPolicy:
         return self._policy
 
+    @property
+    def holds(self) -> HoldKeeper:
+        return self._holds
+
     def close(self) -> None:
-        """Close the httpx client this fetcher was given (waits for a request in progress)."""
+        """Close the httpx client (waits for a request in progress)."""
         with self._lock:
             self._client.close()
 
@@ -296,8 +389,9 @@ class Fetcher:
         """GET `url` (+ `params`), conditionally if `etag`/`last_modified` are given.
 
         Returns the response when its status is in `accept_statuses`. Raises BlockedAddress for a
-        refused destination, RateLimited when 429/503 outlast the retries (or ask for a wait longer
-        than `max_retry_after_s`), FetchError for everything else.
+        refused destination, HostHeld (sending nothing) while the host's Retry-After runs,
+        RateLimited when 429/503 outlast the retries (or ask for a wait longer than
+        `max_retry_after_s`), FetchError for everything else.
         """
         try:
             target = httpx.URL(url)
@@ -323,14 +417,18 @@ class Fetcher:
     ) -> FetchResult:
         policy = self._policy
         attempt = 0
+        waited: datetime | None = None  # the end of a hold this call has itself slept through
         while True:
             try:
-                return self._attempt(url, headers, accept)
+                return self._attempt(url, headers, accept, waited)
             except _Retryable as exc:
                 attempt += 1
+                until = self._record_hold(exc)
                 if attempt >= policy.max_attempts:
-                    raise self._give_up(exc, url, attempt) from exc
-                delay = self._retry_delay(exc, url, attempt)
+                    raise self._give_up(exc, url, attempt, until) from exc
+                delay = self._retry_delay(exc, url, attempt, until)
+                if until is not None:
+                    waited = until
                 log.warning(
                     "GET %s failed (%s), attempt %d/%d, retrying in %.1f s",
                     url,
@@ -341,7 +439,23 @@ class Fetcher:
                 )
                 self._sleep(delay)
 
-    def _retry_delay(self, exc: _Retryable, url: httpx.URL, attempt: int) -> float:
+    def _record_hold(self, exc: _Retryable) -> datetime | None:
+        """A Retry-After holds the host that sent it: every feed, run and process of ours."""
+        if exc.retry_after_s is None or exc.host is None:
+            return None
+        seconds = min(exc.retry_after_s, self._policy.max_hold_s)
+        if seconds <= 0:
+            return None
+        until = self._now() + timedelta(seconds=seconds)
+        capped = " (capped)" if seconds < exc.retry_after_s else ""
+        reason = f"{exc.reason} with Retry-After {exc.retry_after_s:g} s{capped}"
+        self._holds.hold(exc.host, until, reason)
+        log.warning("%s asked us to wait: held until %s (%s)", exc.host, until, reason)
+        return until
+
+    def _retry_delay(
+        self, exc: _Retryable, url: httpx.URL, attempt: int, until: datetime | None
+    ) -> float:
         policy = self._policy
         if exc.retry_after_s is not None:
             if exc.retry_after_s > policy.max_retry_after_s:
@@ -349,25 +463,33 @@ class Fetcher:
                     f"{exc.reason} asks to retry after {exc.retry_after_s:g} s "
                     f"(more than {policy.max_retry_after_s:g} s): {url}",
                     retry_after_s=exc.retry_after_s,
+                    until=until,
                 ) from exc
             return max(exc.retry_after_s, policy.min_interval_s)
         return min(policy.backoff_s * 2.0 ** (attempt - 1), policy.max_retry_after_s)
 
-    def _give_up(self, exc: _Retryable, url: httpx.URL, attempts: int) -> FetchError:
+    def _give_up(
+        self, exc: _Retryable, url: httpx.URL, attempts: int, until: datetime | None
+    ) -> FetchError:
         message = f"{exc.reason} after {attempts} attempt{'s' if attempts > 1 else ''}: {url}"
         if exc.status in _RETRY_AFTER_STATUSES:
-            return RateLimited(message, retry_after_s=exc.retry_after_s)
+            return RateLimited(message, retry_after_s=exc.retry_after_s, until=until)
         return FetchError(message)
 
     # -- one attempt: a chain of up to MAX_REDIRECTS hops -----------------------------------------
 
     def _attempt(
-        self, url: httpx.URL, headers: dict[str, str], accept: frozenset[int]
+        self,
+        url: httpx.URL,
+        headers: dict[str, str],
+        accept: frozenset[int],
+        waited: datetime | None,
     ) -> FetchResult:
         current = url
         for _hop in range(MAX_REDIRECTS + 1):
-            self._check_destination(current)
-            outcome = self._exchange(current, headers, accept)
+            key = self._check_destination(current)
+            self._check_hold(key, waited)
+            outcome = self._exchange(current, key, headers, accept)
             if isinstance(outcome, FetchResult):
                 return outcome
             try:
@@ -380,27 +502,34 @@ class Fetcher:
             current = following
         raise FetchError(f"more than {MAX_REDIRECTS} redirects: {url}")
 
-    def _check_destination(self, url: httpx.URL) -> None:
-        policy = self._policy
+    def _check_destination(self, url: httpx.URL) -> str:
+        """Scheme and host:port allow-list, before any DNS; the host key. Addresses are checked
+        where the connection is opened (http_guard)."""
         if url.scheme not in ("http", "https"):
             raise BlockedAddress(f"blocked: scheme {url.scheme!r} is not http(s): {url}")
-        host = url.host.lower()
-        if not host:
+        if not url.host:
             raise BlockedAddress(f"blocked: no host in {url}")
-        if policy.allowed_hosts and host not in {h.lower() for h in policy.allowed_hosts}:
-            raise BlockedAddress(f"blocked: host {host!r} is not an allowed host: {url}")
-        if policy.allow_private_networks:
-            return
-        port = url.port or (443 if url.scheme == "https" else 80)
+        endpoint = endpoint_of(url)
         try:
-            infos = socket.getaddrinfo(url.raw_host.decode("ascii"), port, type=socket.SOCK_STREAM)
-        except (OSError, UnicodeError) as exc:
-            raise _Retryable(f"cannot resolve {host!r}") from exc
-        for info in infos:
-            address = str(info[4][0]).split("%", 1)[0]  # drop an IPv6 scope id
-            ip = ipaddress.ip_address(address)
-            if is_blocked_ip(ip):
-                raise BlockedAddress(f"blocked: private address {ip} for host {host!r}: {url}")
+            self._policy.guard.check_endpoint(endpoint)
+        except BlockedAddress as exc:
+            raise BlockedAddress(f"{exc}: {url}") from None
+        return endpoint_key(endpoint)
+
+    def _check_hold(self, key: str, waited: datetime | None) -> None:
+        until = self._holds.held_until(key)
+        if until is None or (waited is not None and until <= waited):
+            return
+        left = (until - self._now()).total_seconds()
+        if left <= 0:
+            return
+        raise HostHeld(
+            f"{key} asked us to wait until {until:%Y-%m-%d %H:%M:%S} UTC "
+            f"({left:.0f} s left); nothing sent",
+            host=key,
+            until=until,
+            retry_after_s=left,
+        )
 
     def _wait_turn(self) -> None:
         if self._last_start is not None:
@@ -410,7 +539,7 @@ class Fetcher:
         self._last_start = self._clock()
 
     def _exchange(
-        self, url: httpx.URL, headers: dict[str, str], accept: frozenset[int]
+        self, url: httpx.URL, key: str, headers: dict[str, str], accept: frozenset[int]
     ) -> FetchResult | str:
         """One request. A FetchResult, or the Location of a redirect to follow."""
         policy = self._policy
@@ -448,7 +577,10 @@ class Fetcher:
                     raise _Retryable(
                         f"HTTP {status}",
                         status=status,
-                        retry_after_s=parse_retry_after(response.headers.get("retry-after")),
+                        retry_after_s=parse_retry_after(
+                            response.headers.get("retry-after"), now=self._now()
+                        ),
+                        host=key,
                     )
                 if status in _BACKOFF_STATUSES:
                     raise _Retryable(f"HTTP {status}", status=status)
@@ -506,9 +638,14 @@ class Fetcher:
         return FetchError(f"response larger than {self._policy.max_body_bytes} bytes: {url}")
 
 
-def arxiv_fetcher(settings: Settings) -> Fetcher:
-    """One polite client for every arXiv host; ``close()`` it when done."""
-    urls = (settings.arxiv_rss_url, settings.arxiv_api_url, settings.arxiv_web_url)
+def arxiv_fetcher(settings: Settings, holds: HoldKeeper | None = None) -> Fetcher:
+    """One polite client for every arXiv host; ``close()`` it when done.
+
+    Only the configured arXiv URLs' host:port are allowed; with ALLOW_PRIVATE_NETWORKS they (and
+    nothing else) may be private addresses. Pass `holds` (store.DbHostHolds) so a Retry-After
+    binds other runs and processes too; without it, it binds this fetcher only.
+    """
+    configured = endpoints((settings.arxiv_rss_url, settings.arxiv_api_url, settings.arxiv_web_url))
     policy = FetchPolicy(
         user_agent=default_user_agent(settings.site_url, settings.contact),
         min_interval_s=settings.arxiv_min_interval_s,
@@ -517,7 +654,7 @@ def arxiv_fetcher(settings: Settings) -> Fetcher:
         deadline_s=settings.fetch_deadline_s,
         max_body_bytes=settings.fetch_max_bytes,
         max_attempts=settings.fetch_max_attempts,
-        allowed_hosts=frozenset(urlsplit(u).hostname or "" for u in urls),
-        allow_private_networks=settings.allow_private_networks,
+        allowed_endpoints=configured,
+        private_endpoints=configured if settings.allow_private_networks else frozenset(),
     )
-    return Fetcher(httpx.Client(), policy)
+    return Fetcher(policy, holds=holds)

@@ -7,20 +7,23 @@ import ipaddress
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
+from coolpapers.config import Settings
 from coolpapers.errors import BlockedAddress, FetchError, RateLimited
 from coolpapers.http import (
     Fetcher,
     FetchPolicy,
+    HoldKeeper,
+    arxiv_fetcher,
     default_user_agent,
+    endpoints,
     is_blocked_ip,
     parse_retry_after,
 )
@@ -42,7 +45,6 @@ FAST = FetchPolicy(
     max_attempts=3,
     max_retry_after_s=5.0,
     backoff_s=0.05,
-    allow_private_networks=True,  # the fake server is on loopback
 )
 
 
@@ -65,18 +67,38 @@ def fake() -> Iterator[FakeArxiv]:
 
 
 @pytest.fixture
-def client() -> Iterator[httpx.Client]:
-    with httpx.Client(trust_env=False) as c:
-        yield c
-
-
-@pytest.fixture
 def sleep() -> RecordingSleep:
     return RecordingSleep()
 
 
-def make(client: httpx.Client, sleep: RecordingSleep | None = None, **policy: Any) -> Fetcher:
-    return Fetcher(client, dataclasses.replace(FAST, **policy), sleep=sleep or time.sleep)
+_OPEN: list[Fetcher] = []  # fetchers own their connections: closed after each test
+
+
+@pytest.fixture(autouse=True)
+def _close_fetchers() -> Iterator[None]:
+    yield
+    while _OPEN:
+        _OPEN.pop().close()
+
+
+def make(
+    fake: FakeArxiv,
+    sleep: RecordingSleep | None = None,
+    *,
+    holds: HoldKeeper | None = None,
+    now: Callable[[], datetime] | None = None,
+    **policy: Any,
+) -> Fetcher:
+    """A fetcher for which the fake (its host AND port) may be a private address."""
+    values: dict[str, Any] = {"private_endpoints": endpoints([fake.base_url]), **policy}
+    fetcher = Fetcher(
+        dataclasses.replace(FAST, **values),
+        sleep=sleep or time.sleep,
+        holds=holds,
+        now=now or (lambda: datetime.now(UTC)),
+    )
+    _OPEN.append(fetcher)
+    return fetcher
 
 
 def feed_url(fake: FakeArxiv, spec: str = "cs.LG") -> str:
@@ -86,10 +108,8 @@ def feed_url(fake: FakeArxiv, spec: str = "cs.LG") -> str:
 # -- normal serving, conditional GET, headers --------------------------------------------------
 
 
-def test_200_with_etag_then_304_on_conditional_request(
-    fake: FakeArxiv, client: httpx.Client
-) -> None:
-    fetcher = make(client)
+def test_200_with_etag_then_304_on_conditional_request(fake: FakeArxiv) -> None:
+    fetcher = make(fake)
     first = fetcher.get(feed_url(fake))
     assert first.status == 200 and not first.not_modified
     assert first.body == LG_FEED.read_bytes()
@@ -105,39 +125,39 @@ def test_200_with_etag_then_304_on_conditional_request(
     assert sent["if-modified-since"] == first.last_modified
 
 
-def test_if_modified_since_alone_gives_304(fake: FakeArxiv, client: httpx.Client) -> None:
-    fetcher = make(client)
+def test_if_modified_since_alone_gives_304(fake: FakeArxiv) -> None:
+    fetcher = make(fake)
     first = fetcher.get(feed_url(fake))
     again = fetcher.get(feed_url(fake), last_modified=first.last_modified)
     assert again.not_modified
 
 
-def test_user_agent_sent(fake: FakeArxiv, client: httpx.Client) -> None:
-    make(client).get(feed_url(fake))
+def test_user_agent_sent(fake: FakeArxiv) -> None:
+    make(fake).get(feed_url(fake))
     (request,) = fake.requests
     assert request.headers["user-agent"] == UA
     assert UA == "coolpapers/0.1 (+https://papers.example.org; mailto:ops@example.org)"
 
 
-def test_gzip_body_is_decoded(client: httpx.Client) -> None:
+def test_gzip_body_is_decoded() -> None:
     with FakeArxiv(compress=True) as fake:
         fake.serve_feed("cs.LG", LG_FEED)
-        result = make(client).get(feed_url(fake))
+        result = make(fake).get(feed_url(fake))
         assert result.body == LG_FEED.read_bytes()
         assert "gzip" in fake.requests[0].headers["accept-encoding"]
 
 
-def test_params_are_merged_into_the_url(fake: FakeArxiv, client: httpx.Client) -> None:
+def test_params_are_merged_into_the_url(fake: FakeArxiv) -> None:
     fake.serve_wrapped(API_ASTRO)
-    result = make(client).get(fake.api_url, params={"id_list": "astro-ph/0601001"})
+    result = make(fake).get(fake.api_url, params={"id_list": "astro-ph/0601001"})
     assert result.body == load_wrapped(API_ASTRO)[1]
     assert fake.requests[0].query["id_list"] == ["astro-ph/0601001"]
 
 
-def test_fake_api_merges_entries_of_single_ids(fake: FakeArxiv, client: httpx.Client) -> None:
+def test_fake_api_merges_entries_of_single_ids(fake: FakeArxiv) -> None:
     fake.serve_wrapped(API_ASTRO)
     fake.serve_wrapped(API_QUANT)
-    both = make(client).get(fake.api_url, params={"id_list": "astro-ph/0601001,quant-ph/0201082v1"})
+    both = make(fake).get(fake.api_url, params={"id_list": "astro-ph/0601001,quant-ph/0201082v1"})
     assert both.body.count(b"<entry>") == 2
     assert b"<opensearch:totalResults>2</opensearch:totalResults>" in both.body
 
@@ -145,11 +165,9 @@ def test_fake_api_merges_entries_of_single_ids(fake: FakeArxiv, client: httpx.Cl
 # -- status codes and retries -------------------------------------------------------------------
 
 
-def test_429_with_retry_after_then_success(
-    fake: FakeArxiv, client: httpx.Client, sleep: RecordingSleep
-) -> None:
+def test_429_with_retry_after_then_success(fake: FakeArxiv, sleep: RecordingSleep) -> None:
     fake.script("/rss/cs.LG", [Fault.status(429, retry_after="1")])
-    result = make(client, sleep).get(feed_url(fake))
+    result = make(fake, sleep).get(feed_url(fake))
     assert result.status == 200
     first, second = fake.requests
     assert first.status == 429 and second.status == 200
@@ -157,72 +175,68 @@ def test_429_with_retry_after_then_success(
     assert sleep.calls == [1.0]
 
 
-def test_503_twice_gives_up_with_rate_limited(
-    fake: FakeArxiv, client: httpx.Client, sleep: RecordingSleep
-) -> None:
+def test_503_twice_gives_up_with_rate_limited(fake: FakeArxiv, sleep: RecordingSleep) -> None:
     fake.script("/rss/cs.LG", [Fault.status(503, retry_after="0"), Fault.status(503)])
     with pytest.raises(RateLimited, match="HTTP 503 after 2 attempts") as caught:
-        make(client, sleep, max_attempts=2).get(feed_url(fake))
+        make(fake, sleep, max_attempts=2).get(feed_url(fake))
     assert caught.value.retry_after_s is None  # the last answer had no Retry-After
     assert len(fake.requests) == 2
     assert sleep.calls == [0.05]  # Retry-After: 0 is clamped up to min_interval_s
 
 
-def test_rate_limited_carries_retry_after(
-    fake: FakeArxiv, client: httpx.Client, sleep: RecordingSleep
-) -> None:
+def test_rate_limited_carries_retry_after(fake: FakeArxiv, sleep: RecordingSleep) -> None:
     fake.script("/rss/cs.LG", [Fault.status(429, retry_after="0")] * 2)
     with pytest.raises(RateLimited) as caught:
-        make(client, sleep, max_attempts=2).get(feed_url(fake))
+        make(fake, sleep, max_attempts=2).get(feed_url(fake))
     assert caught.value.retry_after_s == 0.0
 
 
 def test_retry_after_beyond_the_maximum_gives_up_at_once(
-    fake: FakeArxiv, client: httpx.Client, sleep: RecordingSleep
+    fake: FakeArxiv, sleep: RecordingSleep
 ) -> None:
     fake.script("/rss/cs.LG", [Fault.status(503, retry_after="999999")])
     with pytest.raises(RateLimited, match="999999") as caught:
-        make(client, sleep).get(feed_url(fake))
+        make(fake, sleep).get(feed_url(fake))
     assert caught.value.retry_after_s == 999999.0
     assert len(fake.requests) == 1
     assert sleep.calls == []
 
 
 def test_unusable_retry_after_falls_back_to_exponential_backoff(
-    fake: FakeArxiv, client: httpx.Client, sleep: RecordingSleep
+    fake: FakeArxiv, sleep: RecordingSleep
 ) -> None:
     fake.script(
         "/rss/cs.LG", [Fault.status(429, retry_after="-5"), Fault.status(503, retry_after="soon")]
     )
-    assert make(client, sleep).get(feed_url(fake)).status == 200
+    assert make(fake, sleep).get(feed_url(fake)).status == 200
     assert sleep.calls == [0.05, 0.1]
 
 
-def test_500_then_success(fake: FakeArxiv, client: httpx.Client, sleep: RecordingSleep) -> None:
+def test_500_then_success(fake: FakeArxiv, sleep: RecordingSleep) -> None:
     fake.script("/rss/cs.LG", [Fault.status(500)])
-    result = make(client, sleep).get(feed_url(fake))
+    result = make(fake, sleep).get(feed_url(fake))
     assert result.status == 200 and result.body == LG_FEED.read_bytes()
     assert [r.status for r in fake.requests] == [500, 200]
     assert sleep.calls == [0.05]
 
 
-def test_502_504_exhaust_attempts(fake: FakeArxiv, client: httpx.Client) -> None:
+def test_502_504_exhaust_attempts(fake: FakeArxiv) -> None:
     fake.script("/rss/cs.LG", [Fault.status(502), Fault.status(504), Fault.status(502)])
     with pytest.raises(FetchError, match="HTTP 502 after 3 attempts") as caught:
-        make(client).get(feed_url(fake))
+        make(fake).get(feed_url(fake))
     assert not isinstance(caught.value, RateLimited)
     assert feed_url(fake) in str(caught.value)
 
 
-def test_other_4xx_fails_at_once(fake: FakeArxiv, client: httpx.Client) -> None:
+def test_other_4xx_fails_at_once(fake: FakeArxiv) -> None:
     with pytest.raises(FetchError, match="HTTP 404"):
-        make(client).get(feed_url(fake, "nope"))
+        make(fake).get(feed_url(fake, "nope"))
     assert len(fake.requests) == 1
 
 
-def test_400_is_returned_when_accepted(fake: FakeArxiv, client: httpx.Client) -> None:
+def test_400_is_returned_when_accepted(fake: FakeArxiv) -> None:
     fake.serve_wrapped(API_BAD_ID)
-    fetcher = make(client)
+    fetcher = make(fake)
     result = fetcher.get(fake.api_url, params={"id_list": "abc"}, accept_statuses={200, 400})
     assert result.status == 400
     assert b"incorrect id format for abc" in result.body
@@ -231,108 +245,105 @@ def test_400_is_returned_when_accepted(fake: FakeArxiv, client: httpx.Client) ->
     assert b"incorrect" not in str(caught.value).encode()  # the body is never in the message
 
 
-def test_connection_reset_is_retried(fake: FakeArxiv, client: httpx.Client) -> None:
+def test_connection_reset_is_retried(fake: FakeArxiv) -> None:
     fake.script("/rss/cs.LG", [Fault.reset()])
-    assert make(client).get(feed_url(fake)).status == 200
+    assert make(fake).get(feed_url(fake)).status == 200
     assert len(fake.requests) == 2
 
 
-def test_connection_refused_gives_up(client: httpx.Client) -> None:
+def test_connection_refused_gives_up(fake: FakeArxiv) -> None:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]  # closed again: nobody listens there
+    fetcher = make(fake, max_attempts=2, private_endpoints=endpoints([("127.0.0.1", port)]))
     with pytest.raises(FetchError, match="ConnectError"):
-        make(client, max_attempts=2).get(f"http://127.0.0.1:{port}/rss/cs.LG")
+        fetcher.get(f"http://127.0.0.1:{port}/rss/cs.LG")
 
 
 # -- time and size bounds -----------------------------------------------------------------------
 
 
-def test_stall_longer_than_deadline(fake: FakeArxiv, client: httpx.Client) -> None:
+def test_stall_longer_than_deadline(fake: FakeArxiv) -> None:
     fake.script("/rss/cs.LG", [Fault.stall(30)])
     began = time.monotonic()
     with pytest.raises(FetchError, match="deadline exceeded"):
-        make(client, deadline_s=0.5, read_timeout_s=10).get(feed_url(fake))
+        make(fake, deadline_s=0.5, read_timeout_s=10).get(feed_url(fake))
     assert time.monotonic() - began < 0.5 + 0.5
     assert len(fake.requests) == 1  # a deadline is final, not retried
 
 
-def test_drip_slower_than_deadline(fake: FakeArxiv, client: httpx.Client) -> None:
+def test_drip_slower_than_deadline(fake: FakeArxiv) -> None:
     fake.script("/rss/cs.LG", [Fault.drip(0.02)])  # each byte well within the read timeout
     began = time.monotonic()
     with pytest.raises(FetchError, match="deadline exceeded"):
-        make(client, deadline_s=0.5).get(feed_url(fake))
+        make(fake, deadline_s=0.5).get(feed_url(fake))
     assert time.monotonic() - began < 0.5 + 0.5
 
 
-def test_silence_after_headers_cut_at_deadline(fake: FakeArxiv, client: httpx.Client) -> None:
+def test_silence_after_headers_cut_at_deadline(fake: FakeArxiv) -> None:
     fake.script("/rss/cs.LG", [Fault.drip(20)])
     began = time.monotonic()
     with pytest.raises(FetchError, match="deadline exceeded"):
-        make(client, deadline_s=0.5, read_timeout_s=10).get(feed_url(fake))
+        make(fake, deadline_s=0.5, read_timeout_s=10).get(feed_url(fake))
     assert time.monotonic() - began < 0.5 + 0.5
 
 
-def test_deadline_cuts_a_gap_shorter_than_the_read_timeout(
-    fake: FakeArxiv, client: httpx.Client
-) -> None:
+def test_deadline_cuts_a_gap_shorter_than_the_read_timeout(fake: FakeArxiv) -> None:
     # Bytes every 0.45 s: each read is within its timeout, the second byte lands after the
     # deadline; the deadline watchdog cuts the connection at 0.5 s instead of waiting for it.
     fake.script("/rss/cs.LG", [Fault.drip(0.45)])
     began = time.monotonic()
     with pytest.raises(FetchError, match="deadline exceeded"):
-        make(client, deadline_s=0.5, read_timeout_s=10).get(feed_url(fake))
+        make(fake, deadline_s=0.5, read_timeout_s=10).get(feed_url(fake))
     assert time.monotonic() - began < 0.8
 
 
-def test_read_timeout_within_deadline_is_retried(fake: FakeArxiv, client: httpx.Client) -> None:
+def test_read_timeout_within_deadline_is_retried(fake: FakeArxiv) -> None:
     fake.script("/rss/cs.LG", [Fault.stall(30)])
-    result = make(client, read_timeout_s=0.2, deadline_s=2.0).get(feed_url(fake))
+    result = make(fake, read_timeout_s=0.2, deadline_s=2.0).get(feed_url(fake))
     assert result.status == 200
     assert len(fake.requests) == 2
 
 
-def test_truncated_body_is_an_error_not_partial_data(fake: FakeArxiv, client: httpx.Client) -> None:
+def test_truncated_body_is_an_error_not_partial_data(fake: FakeArxiv) -> None:
     fake.script("/rss/cs.LG", [Fault.truncate(8192)] * 2)
     with pytest.raises(FetchError, match="RemoteProtocolError"):
-        make(client, max_attempts=2).get(feed_url(fake))
+        make(fake, max_attempts=2).get(feed_url(fake))
     assert len(fake.requests) == 2
 
 
-def test_truncated_then_retried_gives_the_whole_body(fake: FakeArxiv, client: httpx.Client) -> None:
+def test_truncated_then_retried_gives_the_whole_body(fake: FakeArxiv) -> None:
     fake.script("/rss/cs.LG", [Fault.truncate(8192)])
-    assert make(client).get(feed_url(fake)).body == LG_FEED.read_bytes()
+    assert make(fake).get(feed_url(fake)).body == LG_FEED.read_bytes()
 
 
-def test_oversized_body(fake: FakeArxiv, client: httpx.Client) -> None:
+def test_oversized_body(fake: FakeArxiv) -> None:
     fake.script("/rss/cs.LG", [Fault.oversize(5_000_000)])
     with pytest.raises(FetchError, match="larger than 100000 bytes"):
-        make(client, max_body_bytes=100_000).get(feed_url(fake))
+        make(fake, max_body_bytes=100_000).get(feed_url(fake))
     assert len(fake.requests) == 1
 
 
-def test_oversized_body_without_content_length(client: httpx.Client) -> None:
+def test_oversized_body_without_content_length() -> None:
     with FakeArxiv(compress=True) as fake:  # gzip: the declared length says nothing
         fake.serve_feed("cs.LG", LG_FEED)
         with pytest.raises(FetchError, match="larger than 10000 bytes"):
-            make(client, max_body_bytes=10_000).get(feed_url(fake))
+            make(fake, max_body_bytes=10_000).get(feed_url(fake))
 
 
-def test_gzip_bomb_stops_at_the_decoded_cap(fake: FakeArxiv, client: httpx.Client) -> None:
+def test_gzip_bomb_stops_at_the_decoded_cap(fake: FakeArxiv) -> None:
     fake.script("/rss/cs.LG", [Fault.gzip_bomb(1 << 30)])
     began = time.monotonic()
     with pytest.raises(FetchError, match="larger than 1000000 bytes"):
-        make(client, max_body_bytes=1_000_000).get(feed_url(fake))
+        make(fake, max_body_bytes=1_000_000).get(feed_url(fake))
     assert time.monotonic() - began < 5.0
 
 
 # -- politeness ---------------------------------------------------------------------------------
 
 
-def test_min_interval_across_threads_on_one_connection(
-    fake: FakeArxiv, client: httpx.Client
-) -> None:
-    fetcher = make(client, min_interval_s=0.3)
+def test_min_interval_across_threads_on_one_connection(fake: FakeArxiv) -> None:
+    fetcher = make(fake, min_interval_s=0.3)
     with ThreadPoolExecutor(max_workers=2) as pool:
         results = list(pool.map(lambda _: fetcher.get(feed_url(fake)).status, range(6)))
     assert results == [200] * 6
@@ -345,52 +356,91 @@ def test_min_interval_across_threads_on_one_connection(
     assert fake.max_concurrent_requests == 1
 
 
-# -- destinations -------------------------------------------------------------------------------
+# -- destinations (the SSRF guard itself: test_http_guard.py) ----------------------------------
 
 
-def test_loopback_refused_unless_private_networks_allowed(
-    fake: FakeArxiv, client: httpx.Client
-) -> None:
+def test_loopback_refused_unless_the_endpoint_may_be_private(fake: FakeArxiv) -> None:
     with pytest.raises(BlockedAddress, match="blocked: private address 127.0.0.1"):
-        make(client, allow_private_networks=False).get(feed_url(fake))
+        make(fake, private_endpoints=frozenset()).get(feed_url(fake))
     with pytest.raises(BlockedAddress, match="blocked: private address"):
-        make(client, allow_private_networks=False).get(f"http://localhost:{fake.port}/rss/cs.LG")
+        make(fake, private_endpoints=frozenset()).get(f"http://localhost:{fake.port}/rss/cs.LG")
     assert fake.requests == []
 
 
-def test_redirect_followed_within_allowed_hosts(fake: FakeArxiv, client: httpx.Client) -> None:
+def test_redirect_followed_within_allowed_endpoints(fake: FakeArxiv) -> None:
     fake.script("/rss/old", [Fault.redirect("/rss/cs.LG", status=301)])
-    result = make(client, allowed_hosts=frozenset({"127.0.0.1"})).get(feed_url(fake, "old"))
+    result = make(fake, allowed_endpoints=endpoints([fake.base_url])).get(feed_url(fake, "old"))
     assert result.url == feed_url(fake)
     assert result.body == LG_FEED.read_bytes()
 
 
-def test_redirect_to_host_not_allowed_is_refused(fake: FakeArxiv, client: httpx.Client) -> None:
+def test_redirect_to_host_not_allowed_is_refused(fake: FakeArxiv) -> None:
     fake.script("/rss/cs.LG", [Fault.redirect("http://evil.example.com/admin")])
     with pytest.raises(BlockedAddress, match="evil.example.com"):
-        make(client, allowed_hosts=frozenset({"127.0.0.1"})).get(feed_url(fake))
+        make(fake, allowed_endpoints=endpoints([fake.base_url])).get(feed_url(fake))
     assert len(fake.requests) == 1
 
 
-def test_request_to_host_not_allowed_is_refused(fake: FakeArxiv, client: httpx.Client) -> None:
+def test_redirect_to_another_port_of_an_allowed_host_is_refused(fake: FakeArxiv) -> None:
+    with FakeArxiv() as other:
+        other.serve_feed("cs.LG", LG_FEED)
+        fake.script("/rss/cs.LG", [Fault.redirect(feed_url(other))])
+        with pytest.raises(BlockedAddress, match=f"127.0.0.1:{other.port} is not an allowed"):
+            make(fake, allowed_endpoints=endpoints([fake.base_url])).get(feed_url(fake))
+        assert other.requests == []
+
+
+def test_request_to_host_not_allowed_is_refused(fake: FakeArxiv) -> None:
     with pytest.raises(BlockedAddress, match="not an allowed host"):
-        make(client, allowed_hosts=frozenset({"export.arxiv.org"})).get(feed_url(fake))
+        make(fake, allowed_endpoints=endpoints(["https://export.arxiv.org"])).get(feed_url(fake))
     assert fake.requests == []
 
 
-def test_redirect_loop_is_cut(fake: FakeArxiv, client: httpx.Client) -> None:
+def test_redirect_loop_is_cut(fake: FakeArxiv) -> None:
     fake.script("/rss/loop", [Fault.redirect("/rss/loop")] * 10)
     with pytest.raises(FetchError, match="more than 5 redirects"):
-        make(client, min_interval_s=0.0).get(feed_url(fake, "loop"))
+        make(fake, min_interval_s=0.0).get(feed_url(fake, "loop"))
     assert len(fake.requests) == 6
 
 
 @pytest.mark.parametrize(
     "url", ["file:///etc/passwd", "ftp://127.0.0.1/x", "gopher://127.0.0.1:70/"]
 )
-def test_non_http_scheme_refused(client: httpx.Client, url: str) -> None:
+def test_non_http_scheme_refused(fake: FakeArxiv, url: str) -> None:
     with pytest.raises(BlockedAddress, match="is not http"):
-        make(client).get(url)
+        make(fake).get(url)
+
+
+def test_arxiv_fetcher_allows_the_configured_endpoints_only(
+    fake: FakeArxiv, tmp_path: Path
+) -> None:
+    """ALLOW_PRIVATE_NETWORKS lets the configured arXiv host:port be private, nothing else."""
+    settings = Settings(  # type: ignore[call-arg]
+        data_dir=tmp_path,
+        arxiv_rss_url=fake.rss_url,
+        arxiv_api_url=fake.api_url,
+        arxiv_web_url=fake.web_url,
+        arxiv_min_interval_s=0.0,
+        allow_private_networks=True,
+        secret_key="test",
+    )
+    fetcher = arxiv_fetcher(settings)
+    try:
+        assert fetcher.get(feed_url(fake)).status == 200
+        with FakeArxiv() as other:  # same machine, another port: not configured
+            other.serve_feed("cs.LG", LG_FEED)
+            with pytest.raises(BlockedAddress, match="not an allowed host and port"):
+                fetcher.get(feed_url(other))
+            assert other.requests == []
+    finally:
+        fetcher.close()
+    strict = arxiv_fetcher(Settings(data_dir=tmp_path, arxiv_rss_url=fake.rss_url))  # type: ignore[call-arg]
+    try:
+        with pytest.raises(BlockedAddress, match="private address 127.0.0.1"):
+            strict.get(feed_url(fake))
+    finally:
+        strict.close()
+    assert len(fake.requests) == 1
 
 
 # -- pure helpers -------------------------------------------------------------------------------
@@ -432,7 +482,7 @@ def test_is_blocked_ip(address: str, blocked: bool) -> None:
 
 
 def test_close_closes_the_client(fake: FakeArxiv) -> None:
-    fetcher = Fetcher(httpx.Client(trust_env=False), FAST)
+    fetcher = make(fake)
     fetcher.get(feed_url(fake))
     fetcher.close()
     with pytest.raises(RuntimeError):

@@ -8,11 +8,10 @@ import re
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-import httpx
 import pytest
 
 from coolpapers.errors import BadId, PaperTextError
-from coolpapers.http import Fetcher, FetchPolicy
+from coolpapers.http import Fetcher, FetchPolicy, endpoints
 from coolpapers.summarize.html_text import MIN_HTML_CHARS, html_to_text
 from coolpapers.summarize.paper_text import (
     MIDDLE_MARKER,
@@ -169,7 +168,7 @@ def fake() -> Iterator[FakeArxiv]:
 
 
 @pytest.fixture
-def fetcher() -> Iterator[Fetcher]:
+def fetcher(fake: FakeArxiv) -> Iterator[Fetcher]:
     policy = FetchPolicy(
         user_agent="coolpapers-test",
         min_interval_s=0.0,
@@ -177,9 +176,9 @@ def fetcher() -> Iterator[Fetcher]:
         read_timeout_s=2.0,
         deadline_s=3.0,
         max_attempts=1,
-        allow_private_networks=True,
+        private_endpoints=endpoints([fake.base_url]),  # the fake is on loopback
     )
-    f = Fetcher(httpx.Client(trust_env=False), policy)
+    f = Fetcher(policy)
     yield f
     f.close()
 

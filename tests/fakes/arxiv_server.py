@@ -25,6 +25,7 @@ import hashlib
 import json
 import re
 import socket
+import ssl
 import struct
 import threading
 import time
@@ -201,10 +202,14 @@ class FakeArxiv(ThreadedServer):
     handler_class = _Handler
 
     def __init__(
-        self, *, compress: bool = False, last_modified: str = DEFAULT_LAST_MODIFIED
+        self,
+        *,
+        compress: bool = False,
+        last_modified: str = DEFAULT_LAST_MODIFIED,
+        tls: ssl.SSLContext | None = None,
     ) -> None:
-        """`compress`: gzip normal 200 bodies for clients that accept it."""
-        super().__init__()
+        """`compress`: gzip normal 200 bodies for clients that accept it. `tls`: serve HTTPS."""
+        super().__init__(tls=tls)
         self.compress = compress
         self.last_modified = last_modified
         self._idle = threading.Condition(self._lock)
@@ -214,7 +219,7 @@ class FakeArxiv(ThreadedServer):
 
     @property
     def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"{self.scheme}://127.0.0.1:{self.port}"
 
     @property
     def rss_url(self) -> str:

@@ -6,7 +6,8 @@ connection (so stalled or dripping handlers return) and joins the handler thread
 one does not stop. Exceptions raised in handler threads are kept (`errors`).
 
 A fake sets `label`, its thread names and `handler_class` (a `FakeHandler`, which reaches the
-fake as `owner`), and keeps only its own routes and behaviours.
+fake as `owner`), and keeps only its own routes and behaviours. Given `tls` (a server-side
+SSLContext), a fake speaks HTTPS: the handshake runs in the connection's own thread.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import select
 import socket
+import ssl
 import sys
 import threading
 import time
@@ -65,6 +67,10 @@ class FakeHandler(BaseHTTPRequestHandler):
         return cast(_Server, self.server).owner
 
     def setup(self) -> None:
+        if isinstance(self.request, ssl.SSLSocket):  # accepted without the handshake
+            self.request.settimeout(_JOIN_TIMEOUT_S)
+            self.request.do_handshake()
+            self.request.settimeout(None)
         super().setup()
         self.owner._connection_opened(self.connection)
 
@@ -86,7 +92,8 @@ class ThreadedServer:
     connection_thread_name: ClassVar[str]
     handler_class: ClassVar[type[FakeHandler]]
 
-    def __init__(self) -> None:
+    def __init__(self, *, tls: ssl.SSLContext | None = None) -> None:
+        self.tls = tls
         self._lock = threading.Lock()  # guards the fake's state too
         self._stopping = threading.Event()
         self._server: _Server | None = None
@@ -105,6 +112,10 @@ class ThreadedServer:
         self._stopping.clear()
         server = _Server(("127.0.0.1", 0), self.handler_class)
         server.owner = self
+        if self.tls is not None:
+            server.socket = self.tls.wrap_socket(
+                server.socket, server_side=True, do_handshake_on_connect=False
+            )
         self._server = server
         self._thread = threading.Thread(
             target=server.serve_forever,
@@ -159,6 +170,10 @@ class ThreadedServer:
         return int(self._server.server_address[1])
 
     @property
+    def scheme(self) -> str:
+        return "https" if self.tls is not None else "http"
+
+    @property
     def errors(self) -> list[BaseException]:
         """Exceptions raised in handler threads (client resets and such), for debugging."""
         with self._lock:
@@ -193,6 +208,8 @@ def _client_gone(conn: socket.socket) -> bool:
     try:
         readable, _, _ = select.select([conn], [], [], 0)
         if not readable:
+            return False
+        if isinstance(conn, ssl.SSLSocket):  # no peeking through TLS; the stop still ends it
             return False
         return conn.recv(1, socket.MSG_PEEK) == b""
     except (OSError, ValueError):
