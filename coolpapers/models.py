@@ -241,3 +241,13 @@ class FaqQuota(Base):
     visitor: Mapped[str] = mapped_column(String(80), primary_key=True)
     day: Mapped[date] = mapped_column(Date, primary_key=True)
     count: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class HostHold(Base):
+    """A host's Retry-After, binding every feed, run and process until it ends (http.py)."""
+
+    __tablename__ = "host_holds"
+
+    host: Mapped[str] = mapped_column(String(300), primary_key=True)  # "host:port"
+    until: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    reason: Mapped[str] = mapped_column(String(500))

@@ -9,6 +9,13 @@ from coolpapers.store.feeds import (
     previous_feed_day,
     put_feed_day,
 )
+from coolpapers.store.host_holds import (
+    ActiveHold,
+    DbHostHolds,
+    host_hold_until,
+    host_holds_active,
+    put_host_hold,
+)
 from coolpapers.store.leases import (
     acquire_lease,
     lease_holder,
@@ -50,6 +57,11 @@ from coolpapers.store.runs import (
 )
 
 __all__ = [
+    "ActiveHold",
+    "DbHostHolds",
+    "host_hold_until",
+    "host_holds_active",
+    "put_host_hold",
     "DayListing",
     "PaperView",
     "SpecFilter",
