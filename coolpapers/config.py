@@ -47,7 +47,9 @@ class Settings(BaseSettings):
         3.0, ge=0.0, description="Polite gap between arXiv requests (one connection at a time)"
     )
     allow_private_networks: bool = Field(
-        False, description="Allow outbound fetches to loopback/private addresses (tests only)"
+        False,
+        description="Let the configured URLs' host:port (arXiv, LLM) be loopback/private "
+        "addresses; any other private destination stays refused (tests, a local LLM)",
     )
     site_url: str = Field(
         "http://127.0.0.1:8000", description="Public URL of this site (feeds, User-Agent)"

@@ -415,7 +415,7 @@ def test_arxiv_fetcher_allows_the_configured_endpoints_only(
     fake: FakeArxiv, tmp_path: Path
 ) -> None:
     """ALLOW_PRIVATE_NETWORKS lets the configured arXiv host:port be private, nothing else."""
-    settings = Settings(  # type: ignore[call-arg]
+    settings = Settings(
         data_dir=tmp_path,
         arxiv_rss_url=fake.rss_url,
         arxiv_api_url=fake.api_url,
@@ -434,7 +434,7 @@ def test_arxiv_fetcher_allows_the_configured_endpoints_only(
             assert other.requests == []
     finally:
         fetcher.close()
-    strict = arxiv_fetcher(Settings(data_dir=tmp_path, arxiv_rss_url=fake.rss_url))  # type: ignore[call-arg]
+    strict = arxiv_fetcher(Settings(data_dir=tmp_path, arxiv_rss_url=fake.rss_url))
     try:
         with pytest.raises(BlockedAddress, match="private address 127.0.0.1"):
             strict.get(feed_url(fake))
