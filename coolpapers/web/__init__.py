@@ -62,6 +62,8 @@ def create_app(settings: Settings, *, scheduler: bool = False) -> FastAPI:
     )
     app.state.settings = settings
     app.state.templates = make_templates(settings, asset_dir("templates"))
+    # the notice of an unreachable arXiv on the home and list pages reads the runs itself
+    app.state.templates.env.globals["ingest_alert"] = status.ingest_alert
     app.state.scheduler_enabled = scheduler
     app.mount("/static", StaticFiles(directory=asset_dir("static")), name="static")
     # before day_list, whose /arxiv/{spec:path} and /api/papers/{id:path} match anything
