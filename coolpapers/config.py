@@ -52,7 +52,10 @@ class Settings(BaseSettings):
         "addresses; any other private destination stays refused (tests, a local LLM)",
     )
     site_url: str = Field(
-        "http://127.0.0.1:8000", description="Public URL of this site (feeds, User-Agent)"
+        "http://127.0.0.1:8000", description="Public URL of this site named in the User-Agent"
+    )
+    base_url: str = Field(
+        "", description="Public address in absolute links (Atom, citation_*); unset: the request's"
     )
     contact: str = Field(
         "admin@localhost", description="Contact named in the User-Agent sent to arXiv"
@@ -173,6 +176,16 @@ class Settings(BaseSettings):
         if value not in ("sequential", "single"):
             raise ValueError("must be sequential or single")
         return value
+
+    @field_validator("base_url")
+    @classmethod
+    def _base_url(cls, value: str) -> str:
+        if not value.strip():
+            return ""
+        parts = urlsplit(value.strip())
+        if parts.query or parts.fragment:
+            raise ValueError(f"must be an address without query or fragment: {value!r}")
+        return cls._http_url(value)
 
     @field_validator("llm_base_url")
     @classmethod

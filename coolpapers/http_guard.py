@@ -214,6 +214,7 @@ class GuardedTransport(httpx.HTTPTransport):
 def guarded_transport(
     allowed: Iterable[str | Endpoint] = (),
     *,
+    allow_private_networks: bool = False,
     private: Iterable[str | Endpoint] = (),
     resolver: Resolver = system_resolver,
     verify: ssl.SSLContext | bool = True,
@@ -222,11 +223,19 @@ def guarded_transport(
 ) -> GuardedTransport:
     """A transport that connects only to checked addresses of the `allowed` endpoints.
 
-    `allowed` and `private` take URLs or (host, port) pairs. Empty `allowed` means any host on a
-    public address. `private` lists the endpoints allowed to resolve to loopback/private
-    addresses (e.g. the configured URLs when COOLPAPERS_ALLOW_PRIVATE_NETWORKS is true); any
-    other endpoint resolving to one is refused with BlockedAddress, raised from the request.
+    `allowed` and `private` take URLs or (host, port) pairs; empty `allowed` means any host on
+    a public address. A destination may be a loopback/private address only if its host:port is
+    in `private`, or in `allowed` with `allow_private_networks` (the setting of that name):
+
+        llm = [settings.llm_base_url]
+        httpx.Client(transport=guarded_transport(
+            llm, allow_private_networks=settings.allow_private_networks))
+
+    Any other destination resolving to a private address is refused: BlockedAddress (a
+    coolpapers FetchError, not an httpx error) is raised from the request.
     `resolver` and `network_backend` are for tests (a scripted DNS, a recording socket layer).
     """
-    guard = Guard(allowed=endpoints(allowed), private=endpoints(private), resolver=resolver)
+    allowed_set = endpoints(allowed)
+    private_set = endpoints(private) | (allowed_set if allow_private_networks else frozenset())
+    guard = Guard(allowed=allowed_set, private=private_set, resolver=resolver)
     return GuardedTransport(guard, verify=verify, limits=limits, network_backend=network_backend)

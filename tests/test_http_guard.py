@@ -118,6 +118,26 @@ def test_the_configured_host_on_another_port_is_refused(fake: FakeArxiv) -> None
         assert other.requests == []
 
 
+def test_a_plain_httpx_client_over_the_guard(fake: FakeArxiv) -> None:
+    """How the LLM client connects: its configured base URL may be private when the setting
+    says so; the same machine's other ports may not, nor may any other host."""
+    llm = [f"{fake.base_url}/v1"]
+    with FakeArxiv() as other:
+        with client(allowed=llm, allow_private_networks=True) as http:
+            assert http.get(f"{fake.base_url}/rss/cs.LG").status_code == 200
+            with pytest.raises(BlockedAddress, match="not an allowed host and port"):
+                http.get(f"{other.base_url}/rss/cs.LG")
+            with pytest.raises(BlockedAddress, match="not an allowed host and port"):
+                http.get("http://169.254.169.254/latest/meta-data/")
+        with (
+            client(allowed=llm, allow_private_networks=False) as http,
+            pytest.raises(BlockedAddress, match="private address 127.0.0.1"),
+        ):
+            http.get(f"{fake.base_url}/rss/cs.LG")
+        assert other.requests == []
+    assert len(fake.requests) == 1
+
+
 def test_every_resolved_address_is_checked(fake: FakeArxiv) -> None:
     dns = ScriptedDNS({"mixed.test": [[PUBLIC, "127.0.0.1"]], "meta.test": [["169.254.169.254"]]})
     backend = RecordingBackend()

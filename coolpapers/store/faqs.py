@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
@@ -33,6 +34,23 @@ def get_faq(session: Session, key: FaqKey) -> Faq | None:
             Faq.model == key.model,
         )
     ).first()
+
+
+def get_faqs(session: Session, keys: Sequence[FaqKey]) -> dict[FaqKey, Faq]:
+    """The FAQs of several keys in one statement (a paper page shows every language)."""
+    if not keys:
+        return {}
+    wanted = set(keys)
+    rows = session.scalars(
+        select(Faq).where(
+            Faq.paper_id.in_({k.paper_id for k in keys}),
+            Faq.lang.in_({k.lang for k in keys}),
+            Faq.prompt_version.in_({k.prompt_version for k in keys}),
+            Faq.model.in_({k.model for k in keys}),
+        )
+    )
+    found = {FaqKey(f.paper_id, f.lang, f.prompt_version, f.model): f for f in rows}
+    return {k: f for k, f in found.items() if k in wanted}
 
 
 def enqueue(

@@ -184,8 +184,8 @@ def paper_rows(session: Session, ids: Iterable[str]) -> dict[str, PaperView]:
     return found
 
 
-def faq_clicks(session: Session, ids: Iterable[str]) -> dict[str, int]:
-    """The stars (FAQ clicks) of these papers: one narrow column, to rank up to 1000 search
+def click_counts(session: Session, ids: Iterable[str]) -> dict[str, int]:
+    """The public clicks ([FAQ]) of these papers: one narrow column, to rank up to 1000 search
     hits by before loading the page's rows (the whole rows took 16 ms)."""
     found: dict[str, int] = {}
     for chunk in _id_chunks(ids):
