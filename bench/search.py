@@ -5,8 +5,8 @@ The corpus, its index and the query set: :mod:`bench.search_corpus`.
 Measured, every query in every round (after one warm-up pass):
   * bare engine, in this process: ``parse_query`` + ``SearchIndex.search(limit=25)``;
   * the route's own work, in this process, round by round beside the bare engine:
-    ``search.search_json`` (parse, engine, the 25 rows from the database, the JSON
-    bytes: all that ``/api/search`` does in its one trip to the thread pool), with its split
+    ``search.find`` and the JSON bytes (parse, engine, the 25 rows from the database, the
+    body: all that ``/api/search`` does in its one trip to the thread pool), with its split
     after the engine (``store.paper_rows`` in a fresh session; ``paper_json`` + ``JSONBody``);
   * end to end: ``GET /api/search?query=…`` through the real app (scheduler off) under
     uvicorn in a subprocess (127.0.0.1, one worker): checked once through httpx (every answer
@@ -70,15 +70,14 @@ from bench.search_corpus import (
     real_pool,
     worst_query,
 )
-from coolpapers import store
+from coolpapers import search, store
 from coolpapers.config import Settings
 from coolpapers.db import make_engine, make_sessionmaker
 from coolpapers.search import sync
 from coolpapers.search.engine import SearchIndex
 from coolpapers.search.query import parse_query
 from coolpapers.search.reader import SearchReader
-from coolpapers.web.present import JSONBody, paper_json
-from coolpapers.web.search import search_json
+from coolpapers.web.present import JSONBody, found_json, paper_json
 
 QUERIES = sum(KINDS.values())
 LIMIT = 25
@@ -143,8 +142,9 @@ def _timed_calls(call: Callable[[str], object], texts: list[str]) -> list[float]
 
 
 class Route:
-    """What ``/api/search`` runs in its one trip to the thread pool, ``search_json`` (parse,
-    engine, the 25 rows from the database, the JSON bytes), on one database, in this process."""
+    """What ``/api/search`` runs in its one trip to the thread pool: ``search.find`` (parse,
+    engine, the 25 rows from the database) and the JSON bytes, on one database, in this
+    process."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
@@ -153,17 +153,15 @@ class Route:
         self._reader = SearchReader(settings.data_dir)
 
     def answer(self, text: str) -> bytes:
-        return bytes(
-            search_json(
-                self.factory, self._reader, self.settings, text, sort=None, show=None, skip=None
-            ).body
-        )
+        with self.factory() as session:
+            found = search.find(session, self._reader, text)
+            return bytes(JSONBody(found_json(text, found, self.settings)).body)
 
     def check(self, queries: list[tuple[str, str]], expected: list[Expected]) -> None:
         for (_, text), want in zip(queries, expected, strict=True):
             answer = orjson.loads(self.answer(text))
             if answer["total"] != want.total or [p["id"] for p in answer["papers"]] != want.ids:
-                raise BenchError(f"search_json({text!r}) disagrees with the bare engine")
+                raise BenchError(f"search.find({text!r}) disagrees with the bare engine")
 
     def split(self, expected: list[Expected]) -> dict[str, Any]:
         """The route's work after the engine: the rows (``store.paper_rows`` in a fresh
@@ -512,8 +510,8 @@ def _ratio(a: dict[str, Any], b: dict[str, Any]) -> str:
 
 def _handler_lines(name: str, h: dict[str, Any], bare: dict[str, Any]) -> list[str]:
     return [
-        f"search_json in process, {name} (parse, engine, 25 rows, JSON bytes: /api/search without"
-        f" HTTP): {_pcts(h['all'])} → {_ratio(h['all'], bare['all'])}",
+        f"search.find + JSON in process, {name} (parse, engine, 25 rows, JSON bytes: /api/search"
+        f" without HTTP): {_pcts(h['all'])} → {_ratio(h['all'], bare['all'])}",
         f"  p50/p95 by kind: {_kinds(h)}",
         _split_line(h["split"]),
     ]

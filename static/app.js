@@ -54,7 +54,7 @@
       pane.append(retry);
     }
     if (typeof data.clicks === "number") {
-      const sup = document.getElementById(`faq-stars-${paperId}`);
+      const sup = document.getElementById(`faq-clicks-${paperId}`);
       if (sup) sup.textContent = String(data.clicks);
     }
   }

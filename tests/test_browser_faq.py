@@ -171,8 +171,8 @@ def test_faq_streams_under_its_card_then_comes_from_the_cache(
     pid = card_id(page, 0)
     card = by_id(page, pid)
     pane = by_id(page, f"faq-pane-{pid}")
-    stars = page.locator(f'sup[id="faq-stars-{pid}"]')
-    expect(stars).to_have_text("")
+    clicks = page.locator(f'sup[id="faq-clicks-{pid}"]')
+    expect(clicks).to_have_text("")
     expect(pane).to_be_hidden()
     page.evaluate(WATCH_JS, pid)
     calls = llm.calls
@@ -181,7 +181,7 @@ def test_faq_streams_under_its_card_then_comes_from_the_cache(
     expect(pane).to_be_visible()
     assert card.locator(".faq-pane").count() == 1  # the pane is the card's own
     expect_done(pane)
-    expect(stars).to_have_text("1")
+    expect(clicks).to_have_text("1")
     summary_box, pane_box = card.locator("p.summary").bounding_box(), pane.bounding_box()
     assert summary_box and pane_box and pane_box["y"] > summary_box["y"], "pane not under card"
     assert page.locator("div.faq-pane:visible").count() == 1  # only that card's pane opened
@@ -205,11 +205,11 @@ def test_faq_streams_under_its_card_then_comes_from_the_cache(
     page.reload()
     expect(page.locator("#faq-lang")).to_have_value("en")
     assert page.evaluate("() => localStorage.getItem('faq-lang')") == "en"
-    expect(stars).to_have_text("1")
+    expect(clicks).to_have_text("1")
     seen = len(tab.requests)
     faq_button(page, pid).click()
     expect_done(pane, timeout=1000)
-    expect(stars).to_have_text("2")
+    expect(clicks).to_have_text("2")
     page.wait_for_timeout(300)  # a stray generation would have asked by now
     assert llm.calls == calls + 6, "the cached FAQ was generated again"
     assert not [u for u in tab.urls(seen) if "/faq/stream" in u], "a done FAQ needs no stream"
@@ -260,7 +260,7 @@ def test_quota_failure_shows_the_reason_and_try_again_succeeds(tab: Tab, llm: Fa
     expect_done(pane)
     expect(pane.locator("button.faq-retry")).to_have_count(0)
     assert llm.calls == calls + 7
-    expect(page.locator(f'sup[id="faq-stars-{pid}"]')).to_have_text("2")
+    expect(page.locator(f'sup[id="faq-clicks-{pid}"]')).to_have_text("2")
 
 
 def test_without_an_llm_the_button_explains_and_asks_nothing(
@@ -313,7 +313,7 @@ def test_paper_page_form_queues_without_javascript(
         expect(block.locator("p.faq-state")).to_contain_text(MODEL)
         expect(block.locator(".faq-body strong", has_text=re.compile("^Q$"))).to_have_count(6)
         expect(block.locator(".faq-body")).to_contain_text("Answer 6 about the paper")
-        expect(page.locator(f'sup[id="faq-stars-{pid}"]')).to_have_text("1")
+        expect(page.locator(f'sup[id="faq-clicks-{pid}"]')).to_have_text("1")
         assert not [u for u in tab.urls() if "/api/" in u]  # no script ran
     finally:
         close_tab(tab)

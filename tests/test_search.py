@@ -188,18 +188,25 @@ def test_search_papers_are_the_api_papers(
     )
 
 
-def test_sort_by_stars(client: TestClient, indexed: sessionmaker[Session]) -> None:
-    """sort=stars: most FAQ clicks first among the matches, ties in relevance order."""
+def test_sort_by_clicks(client: TestClient, indexed: sessionmaker[Session]) -> None:
+    """sort=clicks (papers.cool's sort=1, and our older sort=stars): most [FAQ] clicks first
+    among the matches, ties in relevance order."""
     by_relevance = ids(client, "learning", show="100")
     assert len(by_relevance) > 10
-    starred = {by_relevance[-1]: 5, by_relevance[-2]: 9}
+    clicked = {by_relevance[-1]: 5, by_relevance[-2]: 9}
     with session_scope(indexed) as session:
-        for paper_id, clicks in starred.items():
+        for paper_id, clicks in clicked.items():
             session.get_one(Paper, paper_id).faq_clicks = clicks
-    by_stars = ids(client, "learning", sort="stars", show="100")
-    assert by_stars[:2] == [by_relevance[-2], by_relevance[-1]]
-    assert by_stars[2:] == [i for i in by_relevance if i not in starred]
-    assert ids(client, "learning", sort="stars", show="3", skip="1") == by_stars[1:4]
+    by_clicks = ids(client, "learning", sort="clicks", show="100")
+    assert by_clicks[:2] == [by_relevance[-2], by_relevance[-1]]
+    assert by_clicks[2:] == [i for i in by_relevance if i not in clicked]
+    assert ids(client, "learning", sort="clicks", show="3", skip="1") == by_clicks[1:4]
+    for alias in ("1", "stars"):
+        assert ids(client, "learning", sort=alias, show="100") == by_clicks
+    api = client.get("/api/search", params={"query": "learning", "sort": "1"}).json()
+    assert api["sort"] == "clicks"
+    page = client.get("/arxiv/search", params={"query": "learning", "sort": "stars"}).text
+    assert '<option value="clicks" selected>most clicked</option>' in page
 
 
 def test_a_search_past_its_time_limit_is_a_503(

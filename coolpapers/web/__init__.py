@@ -14,11 +14,9 @@ from coolpapers.config import Settings
 from coolpapers.db import make_engine, make_sessionmaker
 from coolpapers.search.reader import SearchReader
 from coolpapers.web import (
-    day_list,
     errors,
-    faq,
-    home,
-    search,
+    head,
+    pages,
     security,
     status,
 )
@@ -33,21 +31,17 @@ def create_app(settings: Settings, *, scheduler: bool = False) -> FastAPI:
         app.state.sessionmaker = make_sessionmaker(engine)
         app.state.fetcher = http.arxiv_fetcher(settings)
         app.state.search_reader = SearchReader(settings.data_dir)
-        jobs = None
-        app.state.faq_worker = None
+        app.state.background = app.state.faq_worker = None
         if scheduler:
-            from coolpapers.scheduler import build_faq_worker, build_scheduler
+            from coolpapers.scheduler import start_background
 
-            jobs = build_scheduler(settings, app.state.sessionmaker)
-            jobs.start()
-            app.state.faq_worker = build_faq_worker(settings, app.state.sessionmaker)
+            app.state.background = start_background(settings, app.state.sessionmaker)
+            app.state.faq_worker = app.state.background.faq_worker
         try:
             yield
         finally:
-            if jobs is not None:
-                jobs.shutdown(wait=False)
-            if app.state.faq_worker is not None:
-                app.state.faq_worker.stop()
+            if app.state.background is not None:  # bounded; ends an ingest, frees its lease
+                app.state.background.stop()
             app.state.fetcher.close()
             app.state.search_reader.close()
             engine.dispose()
@@ -66,9 +60,9 @@ def create_app(settings: Settings, *, scheduler: bool = False) -> FastAPI:
     app.state.templates.env.globals["ingest_alert"] = status.ingest_alert
     app.state.scheduler_enabled = scheduler
     app.mount("/static", StaticFiles(directory=asset_dir("static")), name="static")
-    # before day_list, whose /arxiv/{spec:path} and /api/papers/{id:path} match anything
-    for module in (home, status, search, faq, day_list):
-        app.include_router(module.router)
+    for router in pages.routers():  # disjoint paths: the order does not matter
+        app.include_router(router)
+    app.add_middleware(head.HeadAsGet)
     security.install_docs(app)
     errors.install(app)
     return app

@@ -18,11 +18,10 @@ from coolpapers.errors import BadInput
 from coolpapers.identifiers import parse_id
 from coolpapers.store import faqs as faq_store
 from coolpapers.summarize import jobs, prompts
-from coolpapers.web import lists, visitors
-from coolpapers.web.deps import FactoryDep, FetcherDep, SessionDep, SettingsDep
+from coolpapers.web import urls, visitors
+from coolpapers.web.deps import FactoryDep, PipelineDep, SessionDep, SettingsDep, ensure_papers
+from coolpapers.web.paper import one_paper
 from coolpapers.web.present import faq_json, read_faq
-
-router = APIRouter()
 
 STREAM_POLL_S = 0.1
 STREAM_HEARTBEAT_S = 15.0
@@ -49,12 +48,13 @@ def faq_click(
     session: SessionDep,
     settings: SettingsDep,
     factory: FactoryDep,
-    fetcher: FetcherDep,
+    pipeline: PipelineDep,
     lang: str | None = None,
 ) -> Click:
     """A click on the FAQ button: count it, then return the FAQ or queue its generation."""
     language = parse_lang(lang)
-    paper = lists.load_papers(session, factory, fetcher, settings, [parse_id(paper_id)])[0]
+    arxiv_id = parse_id(paper_id).id
+    paper = one_paper(ensure_papers(pipeline, session, [arxiv_id]), arxiv_id)
     # give the request's connection back before taking a writer's: a burst of clicks must not
     # hold one connection each while waiting for a second (pool exhaustion)
     session.close()
@@ -72,7 +72,6 @@ def faq_click(
 ClickDep = Annotated[Click, Depends(faq_click)]
 
 
-@router.post("/api/papers/{paper_id:path}/faq", tags=["faq"])
 def api_request_faq(click: ClickDep) -> Response:
     """Ask for a paper's FAQ: returns it when it exists, else queues one generation."""
     status = 202 if click.faq["state"] == "queued" else 200
@@ -81,7 +80,6 @@ def api_request_faq(click: ClickDep) -> Response:
     return response
 
 
-@router.get("/api/papers/{paper_id:path}/faq", tags=["faq"], response_model=None)
 def api_get_faq(
     paper_id: str, session: SessionDep, settings: SettingsDep, lang: str | None = None
 ) -> dict[str, Any]:
@@ -89,7 +87,6 @@ def api_get_faq(
     return read_faq(session, settings, parse_id(paper_id).id, parse_lang(lang))
 
 
-@router.get("/api/papers/{paper_id:path}/faq/stream", tags=["faq"])
 async def api_stream_faq(
     request: Request,
     paper_id: str,
@@ -125,10 +122,19 @@ async def api_stream_faq(
     return StreamingResponse(events(), media_type="text/event-stream", headers=headers)
 
 
-@router.post("/arxiv/{paper_id:path}/faq", include_in_schema=False)
 def form_request_faq(click: ClickDep) -> Response:
     """The no-JavaScript path: queue, then show the paper page with the FAQ's state."""
-    target = f"/arxiv/{click.paper_id}?faq={click.lang}#faq"
+    target = urls.paper(click.paper_id, faq=click.lang, fragment="faq")
     response = RedirectResponse(target, status_code=303)
     visitors.set_cookie(response, click.cookie)
     return response
+
+
+def router() -> APIRouter:
+    """Built on demand: the path shapes are registered by ``create_app`` first."""
+    r = APIRouter()
+    r.post("/api/papers/{paper_id:paper_id}/faq", tags=["faq"])(api_request_faq)
+    r.get("/api/papers/{paper_id:paper_id}/faq", tags=["faq"], response_model=None)(api_get_faq)
+    r.get("/api/papers/{paper_id:paper_id}/faq/stream", tags=["faq"])(api_stream_faq)
+    r.post("/arxiv/{paper_id:paper_id}/faq", include_in_schema=False)(form_request_faq)
+    return r

@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
+import re
+
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
 from coolpapers import store, taxonomy
-from coolpapers.web import lists
+from coolpapers.web import lists, paper, urls
 from coolpapers.web.deps import SessionDep, TemplatesDep
 
-router = APIRouter()
 
-
-@router.get("/", include_in_schema=False)
 def home(request: Request, session: SessionDep, templates: TemplatesDep) -> Response:
     day = store.newest_listing_day(session)
     feeds = [f.feed for f in store.feed_days(session, day)] if day else []
@@ -31,12 +30,20 @@ def home(request: Request, session: SessionDep, templates: TemplatesDep) -> Resp
     return templates.TemplateResponse(request, "home.html", context)
 
 
-@router.get("/go", include_in_schema=False)
 def go(spec: str = "", date: str = "") -> Response:
-    """The home page's chooser (works without JavaScript): validate, then redirect."""
+    """The home page's chooser (works without JavaScript): validate, then redirect. Paper ids
+    open those papers, as the same text would in the address bar."""
     text = spec.strip().replace(" ", "")
-    if lists.parse_id_list(text) is None:
-        text = lists.parse_list_spec(text).text()
+    if re.fullmatch(urls.ID_LIST_RE, text):
+        ids = list(dict.fromkeys(a.id for a in paper.parse_ids(text)))
+        return RedirectResponse(urls.papers(ids), status_code=303)
     params = lists.parse_params(date, None, None, None, None, 1)
-    suffix = f"?date={params.day.isoformat()}" if params.day else ""
-    return RedirectResponse(f"/arxiv/{text}{suffix}", status_code=303)
+    target = urls.day_list(lists.parse_list_spec(text).text(), date=params.day)
+    return RedirectResponse(target, status_code=303)
+
+
+def router() -> APIRouter:
+    r = APIRouter()
+    r.get("/", include_in_schema=False)(home)
+    r.get("/go", include_in_schema=False)(go)
+    return r

@@ -1,22 +1,28 @@
-"""What a list page shows: a spec (categories or ids), a day, a slice — shared by HTML and JSON."""
+"""What a list page shows: a category spec, a day, a slice — shared by HTML, Atom and JSON."""
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from datetime import date
 
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
-from coolpapers import ingest, store, taxonomy
-from coolpapers.config import Settings
+from coolpapers import store, taxonomy
 from coolpapers.errors import BadInput, BadSpec
-from coolpapers.http import Fetcher
-from coolpapers.identifiers import ArxivId, looks_like_id, parse_id
-from coolpapers.models import FeedDay, Paper
+from coolpapers.models import FeedDay
 
 MAX_SHOW = 1000
-SORTS = {"": "arxiv", "arxiv": "arxiv", "0": "time", "time": "time"}
+# papers.cool's sort=1 ("by stars") orders by its public [PDF]/[Kimi] counters: our clicks.
+# "stars" stays an alias of it in URLs; a reader's stars are another thing (their own list).
+SORTS = {
+    "": "arxiv",
+    "arxiv": "arxiv",
+    "0": "time",
+    "time": "time",
+    "1": "clicks",
+    "clicks": "clicks",
+    "stars": "clicks",
+}
 
 
 @dataclass(frozen=True)
@@ -48,7 +54,7 @@ def parse_params(
     if replace not in (None, "", "0", "1"):
         raise BadInput("replace must be 0 or 1")
     if (sort or "") not in SORTS:
-        raise BadInput("sort must be one of: time (or 0); stars and preference come later")
+        raise BadInput("sort must be time (or 0) or clicks (or 1)")
     return ListParams(day, n_show, n_skip, replace == "1", SORTS[sort or ""])
 
 
@@ -62,20 +68,6 @@ def _int_param(name: str, text: str | None, default: int, low: int, high: int) -
     if not low <= value <= high:
         raise BadInput(f"{name} must be between {low} and {high}")
     return value
-
-
-# Broader than a valid id: "2401.99999999" is a malformed id (400), not an unknown category.
-_ID_ISH = re.compile(r"^(?:arxiv:)?\d{4}\.\d+(?:v\d+)?$", re.IGNORECASE)
-
-
-def parse_id_list(text: str) -> list[ArxivId] | None:
-    """The ids of an id-list spec (``2401.00001,2401.00002``), or None if it isn't one."""
-    parts = [p.strip() for p in text.split(",")]
-    if not any(looks_like_id(p) or _ID_ISH.match(p) for p in parts):
-        return None
-    if len(parts) > MAX_SHOW:
-        raise BadInput(f"at most {MAX_SHOW} ids at once")
-    return [parse_id(p) for p in parts]
 
 
 def spec_filter(spec: taxonomy.Spec) -> store.SpecFilter:
@@ -159,23 +151,3 @@ def parse_list_spec(text: str) -> taxonomy.Spec:
     if not spec.include:
         raise BadSpec("a list needs at least one category to include")
     return spec
-
-
-def load_papers(
-    session: Session,
-    factory: sessionmaker[Session],
-    fetcher: Fetcher,
-    settings: Settings,
-    ids: list[ArxivId],
-) -> list[Paper]:
-    """Papers in the order asked; ones we don't have are fetched from arXiv on demand."""
-    wanted = list(dict.fromkeys(a.id for a in ids))
-    found = store.papers_by_id(session, wanted)
-    missing = [i for i in wanted if i not in found]
-    if len(missing) == 1:
-        found[missing[0]] = ingest.fetch_paper(factory, fetcher, settings, missing[0])
-    elif missing:
-        ingest.ingest_ids(factory, fetcher, settings, missing)
-        session.expire_all()
-        found.update(store.papers_by_id(session, missing))
-    return [found[i] for i in wanted if i in found]

@@ -1,8 +1,9 @@
-"""The JSON shapes of a paper and of its FAQ (DESIGN.md §6), shared by the API and the pages,
-and the response that carries them."""
+"""The JSON shapes of a paper, of a search and of a FAQ (DESIGN.md §6), shared by the API and
+the pages, and the response that carries them."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import date, datetime
 from typing import Any
 
@@ -10,12 +11,15 @@ import orjson
 from fastapi.responses import Response
 from sqlalchemy.orm import Session
 
+from coolpapers import store
 from coolpapers.config import Settings
-from coolpapers.models import Faq, Paper
+from coolpapers.models import Faq
+from coolpapers.search import Found
 from coolpapers.store import PaperView, as_utc
 from coolpapers.store import faqs as faq_store
 from coolpapers.summarize import jobs
 from coolpapers.web import markdown
+from coolpapers.web.urls import ArxivLinks
 
 
 class JSONBody(Response):
@@ -50,6 +54,7 @@ def paper_json(
 ) -> dict[str, Any]:
     """A paper for a :class:`JSONBody` (its dates stay objects: the body writes them)."""
     authors = paper.authors
+    arxiv = ArxivLinks(settings.arxiv_web_url)
     data: dict[str, Any] = {
         "id": paper.id,
         "version": paper.version,
@@ -66,8 +71,8 @@ def paper_json(
         "journal_ref": paper.journal_ref,
         "doi": paper.doi,
         "license": paper.license,
-        "abs_url": f"{settings.arxiv_web_url}/abs/{paper.id}",
-        "pdf_url": f"{settings.arxiv_web_url}/pdf/{paper.id}",
+        "abs_url": arxiv.abs(paper.id),
+        "pdf_url": arxiv.pdf(paper.id),
     }
     if announce_type is not None:
         data["announce_type"] = announce_type
@@ -114,8 +119,34 @@ def faq_json(
     }
 
 
+def found_json(text: str, found: Found, settings: Settings) -> dict[str, Any]:
+    """``/api/search``'s answer."""
+    return {
+        "query": text,
+        "sort": found.sort,
+        "total": found.total,
+        "paper_id": found.query.paper_id,
+        "terms": list(found.terms),
+        "papers": [paper_json(p, settings) for p in found.papers],
+    }
+
+
+def read_faqs(
+    session: Session, settings: Settings, paper_id: str, langs: Iterable[str], *, clicks: int | None
+) -> dict[str, dict[str, Any]]:
+    """The FAQ of each language, read in one statement; ``clicks`` from the paper the caller
+    already has (the paper page does not read the paper again for it)."""
+    keys = {lang: jobs.faq_key(settings, paper_id, lang) for lang in langs}
+    found = faq_store.get_faqs(session, list(keys.values()))
+    shown = {}
+    for lang, key in keys.items():
+        faq = found.get(key)
+        position = faq_store.queue_position(session, faq) if faq else None
+        shown[lang] = faq_json(faq, settings, position=position, clicks=clicks)
+    return shown
+
+
 def read_faq(session: Session, settings: Settings, paper_id: str, lang: str) -> dict[str, Any]:
-    faq = faq_store.get_faq(session, jobs.faq_key(settings, paper_id, lang))
-    position = faq_store.queue_position(session, faq) if faq else None
-    paper = session.get(Paper, paper_id)
-    return faq_json(faq, settings, position=position, clicks=paper.faq_clicks if paper else None)
+    """One language's FAQ with the paper's clicks (the API and the stream)."""
+    clicks = store.click_counts(session, [paper_id]).get(paper_id)
+    return read_faqs(session, settings, paper_id, (lang,), clicks=clicks)[lang]

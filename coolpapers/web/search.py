@@ -1,45 +1,46 @@
-"""/arxiv/search (papers.cool's site search), its Atom feed and /api/search."""
+"""/arxiv/search (papers.cool's site search), its Atom feed and /api/search: query parameters
+in, ``coolpapers.search.find`` (the one door to search), a page or JSON out."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from urllib.parse import quote
 
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 
-from coolpapers import store
+from coolpapers import search
 from coolpapers.config import Settings
 from coolpapers.errors import BadInput
 from coolpapers.identifiers import parse_id
-from coolpapers.search.ast import SearchQuery
-from coolpapers.search.query import parse_query
-from coolpapers.search.reader import IndexUnavailable, SearchReader
+from coolpapers.search.reader import SearchReader
 from coolpapers.store import PaperView
+from coolpapers.web import urls
 from coolpapers.web.deps import FactoryDep, SessionDep, SettingsDep, TemplatesDep
-from coolpapers.web.present import JSONBody, paper_json
+from coolpapers.web.present import JSONBody, found_json
 from coolpapers.web.templating import atom_response
 
-router = APIRouter()
-
-SORTS = {"": "relevance", "relevance": "relevance", "time": "time", "0": "time", "stars": "stars"}
-SHOW_DEFAULT, SHOW_MAX = 25, 100
-RESULTS_MAX = 1000  # papers.cool's cap; the total still counts every match
+# papers.cool's sort=1 ("by stars") ranks by its public counters, our clicks; "stars" is kept
+# as an alias in URLs, the word itself now belongs to a reader's own stars.
+SORTS = {
+    "": "relevance",
+    "relevance": "relevance",
+    "time": "time",
+    "0": "time",
+    "clicks": "clicks",
+    "1": "clicks",
+    "stars": "clicks",
+}
 FEED_SIZE = 50
 
 
-@dataclass
-class Found:
-    query: SearchQuery
-    total: int
-    papers: list[PaperView]
-    terms: tuple[str, ...]
+@dataclass(frozen=True)
+class SearchParams:
     sort: str
     show: int
     skip: int
-    unavailable: IndexUnavailable | None = None
+    exclude: frozenset[str]
 
 
 def _int(name: str, text: str | None, default: int, high: int) -> int:
@@ -54,51 +55,24 @@ def _int(name: str, text: str | None, default: int, high: int) -> int:
     return value
 
 
-def _excluded(exclude: str | None) -> set[str]:
-    return {parse_id(x).id for x in (exclude or "").split(",") if x.strip()}
-
-
-def run_search(
-    session: Session,
-    reader: SearchReader,
-    text: str,
-    *,
-    sort: str | None,
-    show: str | None,
-    skip: str | None,
-    exclude: str | None = None,
-) -> Found:
-    """Parse, search the index, load the page's papers from the database (in result order)."""
+def parse_params(
+    sort: str | None, show: str | None, skip: str | None, exclude: str | None = None
+) -> SearchParams:
+    """``?sort=&show=&skip=&exclude=`` of the page, the feed and the API (400 when odd)."""
     if (sort or "") not in SORTS:
-        raise BadInput("sort must be relevance, time or stars")
-    order = SORTS[sort or ""]
-    n_show = max(1, _int("show", show, SHOW_DEFAULT, SHOW_MAX))
-    n_skip = _int("skip", skip, 0, RESULTS_MAX)
-    query = parse_query(text)
-    found = Found(query, 0, [], (), order, n_show, n_skip)
-    if query.empty or query.paper_id:
-        return found
-    skip_ids = _excluded(exclude)
-    try:
-        if order == "stars":  # click counts live in the database: rank the top matches there
-            result = reader.search(query, limit=RESULTS_MAX, offset=0, sort="relevance")
-            ids = [h.id for h in result.hits if h.id not in skip_ids]
-            clicks = store.faq_clicks(session, ids)
-            ids.sort(key=lambda i: -clicks.get(i, 0))  # stable: ties stay by relevance
-            ids = ids[n_skip : n_skip + n_show]
-            papers = store.paper_rows(session, ids)
-        else:
-            want = n_show + len(skip_ids)
-            result = reader.search(query, limit=want, offset=n_skip, sort=order)
-            ids = [h.id for h in result.hits if h.id not in skip_ids][:n_show]
-            papers = store.paper_rows(session, ids)
-    except IndexUnavailable as exc:
-        found.unavailable = exc
-        return found
-    found.total = max(0, result.total - len(skip_ids & {h.id for h in result.hits}))
-    found.papers = [papers[i] for i in ids if i in papers]
-    found.terms = result.terms
-    return found
+        raise BadInput("sort must be relevance, time (or 0) or clicks (or 1)")
+    return SearchParams(
+        SORTS[sort or ""],
+        max(1, _int("show", show, search.SHOW_DEFAULT, search.SHOW_MAX)),
+        _int("skip", skip, 0, search.RESULTS_MAX),
+        frozenset(parse_id(x).id for x in (exclude or "").split(",") if x.strip()),
+    )
+
+
+def _find(session: Session, reader: SearchReader, text: str, p: SearchParams) -> search.Found:
+    return search.find(
+        session, reader, text, sort=p.sort, show=p.show, skip=p.skip, exclude=p.exclude
+    )
 
 
 def _reader(request: Request) -> SearchReader:
@@ -106,7 +80,6 @@ def _reader(request: Request) -> SearchReader:
     return reader
 
 
-@router.get("/arxiv/search", include_in_schema=False)
 def search_page(
     request: Request,
     session: SessionDep,
@@ -118,11 +91,9 @@ def search_page(
     highlight: str | None = None,
     exclude: str | None = None,
 ) -> Response:
-    found = run_search(
-        session, _reader(request), query, sort=sort, show=show, skip=skip, exclude=exclude
-    )
+    found = _find(session, _reader(request), query, parse_params(sort, show, skip, exclude))
     if found.query.paper_id:
-        return RedirectResponse(f"/arxiv/{found.query.paper_id}", status_code=303)
+        return RedirectResponse(urls.paper(found.query.paper_id), status_code=303)
     context = {
         "found": found,
         "query": query,
@@ -133,49 +104,39 @@ def search_page(
     return templates.TemplateResponse(request, "search.html", context, status_code=status)
 
 
-@router.get("/arxiv/search/feed", include_in_schema=False)
 def search_feed(
     request: Request, session: SessionDep, templates: TemplatesDep, query: str = ""
 ) -> Response:
-    found = run_search(
-        session, _reader(request), query, sort="time", show=str(FEED_SIZE), skip=None
-    )
+    """The newest matches of ``query``, as Atom."""
+    params = SearchParams("time", FEED_SIZE, 0, frozenset())
+    found = _find(session, _reader(request), query, params)
     if found.unavailable is not None:
         raise found.unavailable
     entries: list[tuple[PaperView, str | None]] = [(p, None) for p in found.papers]
-    path = f"/arxiv/search?query={quote(query)}"
     return atom_response(
-        request, templates, title=f"Search: {query[:200]}", path=path, entries=entries
+        request,
+        templates,
+        title=f"Search: {query[:200]}",
+        path=urls.search(query),
+        self_path=urls.search_feed(query),
+        entries=entries,
     )
 
 
-def search_json(
+def _answer(
     factory: sessionmaker[Session],
     reader: SearchReader,
     settings: Settings,
     text: str,
-    *,
-    sort: str | None,
-    show: str | None,
-    skip: str | None,
+    params: SearchParams,
 ) -> JSONBody:
     with factory() as session:
-        found = run_search(session, reader, text, sort=sort, show=show, skip=skip)
+        found = _find(session, reader, text, params)
         if found.unavailable is not None:
             raise found.unavailable
-        return JSONBody(
-            {
-                "query": text,
-                "sort": found.sort,
-                "total": found.total,
-                "paper_id": found.query.paper_id,
-                "terms": list(found.terms),
-                "papers": [paper_json(p, settings) for p in found.papers],
-            }
-        )
+        return JSONBody(found_json(text, found, settings))
 
 
-@router.get("/api/search", tags=["search"], response_model=None)
 async def api_search(
     request: Request,
     factory: FactoryDep,
@@ -186,16 +147,17 @@ async def api_search(
     skip: str | None = None,
 ) -> Response:
     """Search titles and abstracts (BM25): words, "phrases", -exclusions, OR, prefix*,
-    ti: au: abs: cat:, after: before:; a bare arXiv id names that paper."""
+    ti: au: abs: cat:, after: before:; a bare arXiv id names that paper. `sort`: relevance,
+    time (or 0), clicks (or 1)."""
+    params = parse_params(sort, show, skip)
     # All of it in one trip to the thread pool: a sync route with a session dependency makes
     # three (the dependency's enter and exit, the handler), ~0.1 ms each.
-    return await run_in_threadpool(
-        search_json,
-        factory,
-        _reader(request),
-        settings,
-        query,
-        sort=sort,
-        show=show,
-        skip=skip,
-    )
+    return await run_in_threadpool(_answer, factory, _reader(request), settings, query, params)
+
+
+def router() -> APIRouter:
+    r = APIRouter()
+    r.get("/arxiv/search", include_in_schema=False)(search_page)
+    r.get("/arxiv/search/feed", include_in_schema=False)(search_feed)
+    r.get("/api/search", tags=["search"], response_model=None)(api_search)
+    return r

@@ -1,4 +1,6 @@
-"""Jinja environment: autoescaping everywhere (HTML and Atom), filters for arXiv links and names."""
+"""Jinja environment: autoescaping everywhere (HTML and Atom); every link from ``web.urls``
+(the module is the global ``urls``; ``abs_url``/``pdf_url`` link to arXiv, ``absolute`` makes a
+path absolute at the site's public address), filters for names and dates."""
 
 from __future__ import annotations
 
@@ -6,16 +8,17 @@ import re
 from collections.abc import Sequence
 from datetime import UTC, date, datetime
 from pathlib import Path
-from urllib.parse import quote, quote_plus
+from typing import Any
 
 from fastapi import Request
 from fastapi.responses import Response
 from fastapi.templating import Jinja2Templates
-from jinja2 import Environment, FileSystemLoader, select_autoescape
+from jinja2 import Environment, FileSystemLoader, pass_context, select_autoescape
 
 from coolpapers import taxonomy
 from coolpapers.config import Settings
 from coolpapers.store import PaperView, as_utc
+from coolpapers.web import urls
 from coolpapers.web.highlight import highlight
 from coolpapers.web.present import published_text
 
@@ -26,13 +29,6 @@ AUTHORS_FOLD = 40  # papers.cool folds longer author lists behind "et al."
 
 def xml_safe(text: object) -> str:
     return _XML_ILLEGAL.sub("", "" if text is None else str(text))
-
-
-AUTHOR_SEARCH = "https://arxiv.org/search/?searchtype=author&query="
-
-
-def author_search_url(name: str) -> str:
-    return AUTHOR_SEARCH + quote_plus(name)  # ~100 per page: plain quote_plus, not urlencode
 
 
 def subject_labels(categories: list[str]) -> list[tuple[str, str]]:
@@ -75,12 +71,19 @@ def make_templates(settings: Settings, directory: Path) -> Jinja2Templates:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    web = settings.arxiv_web_url
+    arxiv = urls.ArxivLinks(settings.arxiv_web_url)
+
+    @pass_context
+    def absolute(context: Any, path: str) -> str:
+        """``path`` at the site's public address (feeds, canonical, citation meta)."""
+        return urls.absolute(settings, context["request"], path)
+
     env.globals.update(
-        site_url=settings.site_url,
-        abs_url=lambda pid: f"{web}/abs/{pid}",
-        pdf_url=lambda pid: f"{web}/pdf/{pid}",
-        author_url=author_search_url,
+        urls=urls,
+        absolute=absolute,
+        abs_url=arxiv.abs,
+        pdf_url=arxiv.pdf,
+        author_url=arxiv.author,
         category_name=taxonomy.category_name,
         subject_labels=subject_labels,
         entry_updated=entry_updated,
@@ -90,9 +93,7 @@ def make_templates(settings: Settings, directory: Path) -> Jinja2Templates:
         faq_label=settings.faq_label,
         faq_enabled=settings.llm_configured,
     )
-    env.filters.update(
-        highlight=highlight, xml_safe=xml_safe, thousands=thousands, iso=iso, urlquote=quote
-    )
+    env.filters.update(highlight=highlight, xml_safe=xml_safe, thousands=thousands, iso=iso)
     env.tests["http_url"] = is_http_url
     return Jinja2Templates(env=env)
 
@@ -106,15 +107,16 @@ def atom_response(
     *,
     title: str,
     path: str,
+    self_path: str,
     entries: Sequence[tuple[PaperView, str | None]],
     updated: datetime | None = None,
 ) -> Response:
-    """An Atom feed of papers; ``path`` is the HTML page the feed mirrors."""
-    query = f"?{request.url.query}" if request.url.query else ""
+    """An Atom feed of papers; ``path`` is the HTML page the feed mirrors, ``self_path`` the
+    feed's own (site paths from ``web.urls``: the template makes them absolute)."""
     context = {
         "feed_title": title,
         "feed_path": path,
-        "self_path": request.url.path + query,
+        "self_path": self_path,
         "entries": entries,
         "updated": updated,
     }

@@ -1,0 +1,20 @@
+"""Every page's router, one module per page. Their paths are disjoint by shape (``web.urls``
+registers the shapes first), so the order of this list means nothing: a test shuffles it."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from coolpapers.web import day_list, faq, home, paper, search, status, urls
+
+
+def routers() -> list[APIRouter]:
+    urls.register_convertors()
+    return [
+        home.router(),
+        day_list.router(),
+        paper.router(),
+        search.router(),
+        faq.router(),
+        status.router,
+    ]

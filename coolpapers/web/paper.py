@@ -1,0 +1,139 @@
+"""Papers by id: /arxiv/<id> (the paper page), /arxiv/<id>,<id>,… (several on one page), their
+JSON twins /api/papers/<id> and /api/arxiv/<id>,…, and arXiv's own /abs/ and /pdf/ paths.
+
+Ids we do not have come from the pipeline (``ingest.ensure_papers``): a handful are fetched
+inside the request, more are queued and the page says so. Paths of the ``id_list`` and
+``paper_id`` shapes only (``web.urls``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import RedirectResponse, Response
+
+from coolpapers import store
+from coolpapers.errors import BadInput, NoSuchPaper
+from coolpapers.identifiers import ArxivId, canonical_str, parse_id
+from coolpapers.models import Paper
+from coolpapers.summarize.prompts import LANGS
+from coolpapers.web import urls
+from coolpapers.web.deps import (
+    Ensured,
+    ListParamsDep,
+    PipelineDep,
+    SessionDep,
+    SettingsDep,
+    TemplatesDep,
+    ensure_papers,
+)
+from coolpapers.web.present import JSONBody, paper_json, read_faqs
+
+MAX_IDS = 1000
+
+
+def parse_ids(text: str) -> list[ArxivId]:
+    """The ids of ``2401.00001,hep-th/9901001v2``: each must be an arXiv id (400 otherwise)."""
+    parts = [p.strip() for p in text.split(",")]
+    if len(parts) > MAX_IDS:
+        raise BadInput(f"at most {MAX_IDS} ids at once")
+    return [parse_id(p) for p in parts]
+
+
+def _unique(ids: list[ArxivId]) -> list[str]:
+    return list(dict.fromkeys(a.id for a in ids))
+
+
+def one_paper(got: Ensured, paper_id: str) -> Paper:
+    """The paper of a single-id request, or why there is none."""
+    paper = got.papers.get(paper_id)
+    if paper is not None:
+        return paper
+    if paper_id in got.queued:
+        raise NoSuchPaper(f"{paper_id} is being fetched from arXiv; reload in a minute")
+    raise NoSuchPaper(f"{paper_id} is not on arXiv")
+
+
+def paper_page(
+    request: Request,
+    ids: str,
+    session: SessionDep,
+    settings: SettingsDep,
+    templates: TemplatesDep,
+    pipeline: PipelineDep,
+) -> Response:
+    parsed = parse_ids(ids)
+    wanted = _unique(parsed)
+    if ",".join(wanted) != ids:  # versions, prefixes, old widths, repeats: the canonical page
+        target = urls.papers(wanted, query=request.url.query)
+        return RedirectResponse(target, status_code=301)
+    got = ensure_papers(pipeline, session, wanted)
+    if len(wanted) == 1:
+        paper = one_paper(got, wanted[0])
+        context: dict[str, Any] = {
+            "paper": paper,
+            "listings": store.paper_listings(session, paper.id),
+            "faqs": read_faqs(session, settings, paper.id, LANGS, clicks=paper.faq_clicks),
+        }
+        return templates.TemplateResponse(request, "paper.html", context)
+    context = {
+        "papers": [got.papers[i] for i in wanted if i in got.papers],
+        "queued": got.queued,
+        "not_found": got.not_found,
+    }
+    return templates.TemplateResponse(request, "papers.html", context)
+
+
+def api_papers(
+    ids: str,
+    session: SessionDep,
+    settings: SettingsDep,
+    pipeline: PipelineDep,
+    params: ListParamsDep,
+) -> JSONBody:
+    """Papers by id (`/api/arxiv/2401.00001,2401.00002`): the ones stored or fetched now; the
+    rest are `queued` (fetched from arXiv in the background: ask again) or `not_found`."""
+    wanted = _unique(parse_ids(ids))
+    got = ensure_papers(pipeline, session, wanted)
+    papers = [got.papers[i] for i in wanted if i in got.papers]
+    shown = papers[params.skip : params.skip + params.show]
+    return JSONBody(
+        {
+            "spec": ",".join(wanted),
+            "date": None,
+            "total": len(papers),
+            "queued": list(got.queued),
+            "not_found": list(got.not_found),
+            "papers": [paper_json(p, settings) for p in shown],
+        }
+    )
+
+
+def api_paper(
+    paper_id: str, session: SessionDep, settings: SettingsDep, pipeline: PipelineDep
+) -> JSONBody:
+    """One paper by arXiv id (fetched from arXiv on demand when not stored)."""
+    arxiv_id = parse_id(paper_id).id
+    paper = one_paper(ensure_papers(pipeline, session, [arxiv_id]), arxiv_id)
+    return JSONBody(paper_json(paper, settings))
+
+
+def abs_redirect(paper_id: str) -> Response:
+    return RedirectResponse(urls.paper(parse_id(paper_id).id), status_code=301)
+
+
+def pdf_redirect(paper_id: str, settings: SettingsDep) -> Response:
+    arxiv = urls.ArxivLinks(settings.arxiv_web_url)
+    return RedirectResponse(arxiv.pdf(canonical_str(parse_id(paper_id))))
+
+
+def router() -> APIRouter:
+    """Built on demand: the path shapes are registered by ``create_app`` first. /abs/ and /pdf/
+    take any path (nothing else starts so): a malformed id there is a clear 400."""
+    r = APIRouter()
+    r.get("/arxiv/{ids:id_list}", include_in_schema=False)(paper_page)
+    r.get("/api/arxiv/{ids:id_list}", tags=["papers"], response_model=None)(api_papers)
+    r.get("/api/papers/{paper_id:paper_id}", tags=["papers"], response_model=None)(api_paper)
+    r.get("/abs/{paper_id:path}", include_in_schema=False)(abs_redirect)
+    r.get("/pdf/{paper_id:path}", include_in_schema=False)(pdf_redirect)
+    return r
