@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from playwright.sync_api import ViewportSize
 from sqlalchemy.orm import Session, sessionmaker
 
 from coolpapers import cli, ingest, schedule, schema, store
@@ -216,7 +217,7 @@ def test_pages_say_arxiv_cannot_be_reached(
 
 # ---------------------------------------------------------------- on a phone
 
-PHONE = {"width": 390, "height": 844}
+PHONE: ViewportSize = {"width": 390, "height": 844}
 
 
 @pytest.fixture
