@@ -3,22 +3,29 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
+import os
+import signal
 import sys
-from collections.abc import Callable, Sequence
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
+from types import FrameType
 
 from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
 
-from coolpapers import http, ingest, schema
+from coolpapers import ingest, schema
 from coolpapers.config import Settings, load_settings, settings_table
 from coolpapers.db import make_engine, make_sessionmaker
 from coolpapers.errors import BadInput, ConfigError, CoolpapersError
-from coolpapers.identifiers import parse_id
 
 log = logging.getLogger("coolpapers")
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -68,6 +75,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except CoolpapersError as exc:
         print(f"coolpapers: {exc}", file=sys.stderr)
         return EXIT_USAGE if isinstance(exc, (BadInput, ConfigError)) else EXIT_FAILED
+    except SQLAlchemyError as exc:  # disk full, server gone…: one line, no SQL, no parameters
+        print(f"coolpapers: {ingest.describe_db_error(exc)}", file=sys.stderr)
+        return EXIT_FAILED
 
 
 README_START, README_END = "<!-- settings:start -->\n", "<!-- settings:end -->"
@@ -120,17 +130,52 @@ def _command(args: argparse.Namespace, settings: Settings, engine: Engine) -> in
     if args.command == "serve":
         return _serve(settings, args.host, args.port, scheduler=not args.no_scheduler)
     if args.command == "worker":
-        from coolpapers.scheduler import build_faq_worker, build_scheduler
-
-        factory = make_sessionmaker(engine)
-        worker = build_faq_worker(settings, factory)
-        try:
-            build_scheduler(settings, factory, blocking=True).start()
-        finally:
-            if worker is not None:
-                worker.stop()
-        return EXIT_OK
+        return _worker(settings, engine)
     raise AssertionError(args.command)
+
+
+@contextmanager
+def _stop_on_signals(stop: threading.Event) -> Iterator[None]:
+    """Ctrl+C and SIGTERM set ``stop`` (the work then ends within seconds) instead of raising
+    KeyboardInterrupt in whatever the main thread is doing; a second one says so, quietly."""
+
+    def handle(signum: int, _frame: FrameType | None) -> None:
+        if stop.is_set():
+            print("coolpapers: still stopping…", file=sys.stderr, flush=True)
+            return
+        print(f"coolpapers: {signal.Signals(signum).name}, stopping", file=sys.stderr, flush=True)
+        stop.set()
+
+    previous = {sig: signal.signal(sig, handle) for sig in STOP_SIGNALS}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _exit_now(code: int) -> None:
+    """A job is stuck past the stop's bound: exit without joining its (non-daemon) thread."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
+def _worker(settings: Settings, engine: Engine) -> int:
+    from coolpapers.scheduler import Background
+
+    pipeline = ingest.Pipeline.open(settings, make_sessionmaker(engine))
+    background = Background(pipeline)
+    with _stop_on_signals(pipeline.stop):
+        background.start()
+        log.info("worker started; Ctrl+C stops it")
+        while not pipeline.stop.wait(1.0):
+            pass
+        in_time = background.stop()
+    pipeline.close()
+    if not in_time:
+        _exit_now(EXIT_FAILED)
+    return EXIT_OK
 
 
 def _reindex(settings: Settings, factory: ingest.SessionFactory) -> int:
@@ -151,54 +196,62 @@ def _serve(settings: Settings, host: str, port: int, *, scheduler: bool) -> int:
 
     from coolpapers.web import create_app
 
-    uvicorn.run(create_app(settings, scheduler=scheduler), host=host, port=port)
+    app = create_app(settings, scheduler=scheduler)
+    # uvicorn re-raises the Ctrl+C it shut down for: that is how we were asked to stop
+    with contextlib.suppress(KeyboardInterrupt):
+        uvicorn.run(app, host=host, port=port)
+    # A second Ctrl+C makes uvicorn skip the app's shutdown: stop the jobs here (idempotent).
+    with _stop_on_signals(threading.Event()):
+        background = getattr(app.state, "background", None)
+        if background is not None and not background.stop():
+            _exit_now(EXIT_FAILED)
     return EXIT_OK
 
 
 def _ingest(args: argparse.Namespace, settings: Settings, engine: Engine) -> int:
     schema.upgrade(engine)
     factory = make_sessionmaker(engine)
-    ids = [parse_id(t).id for t in args.ids.split(",") if t.strip()] if args.ids else []
     specs = (
         load_settings(arxiv_categories=args.categories).ingest_specs
         if args.categories
         else settings.ingest_specs
     )
+    pipeline = ingest.Pipeline.open(settings, factory)
     try:
-        with ingest.ingest_lease(factory, settings.ingest_lease_s) as renew:
-            reports = _run_ingest(args, settings, factory, ids, specs, renew)
+        ids = (
+            [pipeline.arxiv.parse_id(t) for t in args.ids.split(",") if t.strip()]
+            if args.ids
+            else []
+        )
+        with _stop_on_signals(pipeline.stop):
+            reports = _run_ingest(args, settings, pipeline, ids, specs)
     except ingest.LeaseHeld as exc:
         report = ingest.record_skip(factory, "cli", "ingest", str(exc))
         print(report.line())
         return EXIT_OK
+    finally:
+        pipeline.close()
     for report in reports:
         print(report.line())
-    from coolpapers.search import sync
-
-    indexed = sync.sync_job(factory, settings.data_dir)  # skips if another process is indexing
-    if indexed:
-        print(f"search index: {indexed} papers indexed")
     return EXIT_FAILED if any(r.failed for r in reports) else EXIT_OK
 
 
 def _run_ingest(
     args: argparse.Namespace,
     settings: Settings,
-    factory: ingest.SessionFactory,
+    pipeline: ingest.Pipeline,
     ids: list[str],
     specs: list[str],
-    renew: Callable[[], None],
 ) -> list[ingest.RunReport]:
-    if args.feed_file:
-        return ingest.ingest_files(factory, args.feed_file)
-    fetcher = http.arxiv_fetcher(settings)
-    try:
-        if ids:
-            return [ingest.ingest_ids(factory, fetcher, settings, ids)]
-        reports = []
-        for spec in specs:
-            reports.append(ingest.ingest_rss(factory, fetcher, settings, spec))
-            renew()
-        return reports
-    finally:
-        fetcher.close()
+    """One run now: every feed asked for (not only the due ones), ids, or saved files."""
+    if not args.feed_file and not ids:
+        return ingest.ingest_due(pipeline, settings, specs=specs, every=True)
+    with ingest.ingest_lease(pipeline.factory, settings.ingest_lease_s):
+        if args.feed_file:
+            reports = ingest.ingest_files(pipeline.factory, args.feed_file)
+        else:
+            reports = [ingest.fetch_papers(pipeline, pipeline.arxiv, ids)]
+    indexed = ingest.sync_index(pipeline)  # skips if another process is indexing
+    if indexed:
+        print(f"search index: {indexed} papers indexed")
+    return reports

@@ -9,13 +9,12 @@ import time
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from coolpapers import http, ingest
+from coolpapers import ingest
 from coolpapers.config import Settings
 from coolpapers.db import session_scope
-from coolpapers.http import Fetcher
-from coolpapers.identifiers import parse_id
+from coolpapers.errors import NoSuchPaper
 from coolpapers.models import Faq
-from coolpapers.store import get_paper
+from coolpapers.store import faqs as faq_store
 from coolpapers.summarize import jobs
 
 FOLLOW_POLL_S = 0.2
@@ -24,16 +23,12 @@ FOLLOW_POLL_S = 0.2
 def run_faq(
     settings: Settings, factory: sessionmaker[Session], paper_id: str, lang: str, regenerate: bool
 ) -> int:
-    fetcher = http.arxiv_fetcher(settings)
-    try:
-        pid = _ensure_paper(settings, factory, fetcher, paper_id)
-    finally:
-        fetcher.close()
+    pid = _ensure_paper(settings, factory, paper_id)
     with session_scope(factory, write=True) as s:
         asked = jobs.request_faq(s, settings, pid, lang, ["cli"], regenerate=regenerate)
-        faq_id, state = asked.faq.id, asked.faq.state
+        faq_id, state, key = asked.faq.id, asked.faq.state, _key(asked.faq)
     if state == "done":
-        return _show(factory, faq_id)
+        return _show(factory, key)
     worker = jobs.FaqWorker(factory, settings)
     claimed = threading.Event()
     writer = threading.Thread(
@@ -42,7 +37,7 @@ def run_faq(
         name="faq-cli",
     )
     writer.start()
-    code = _follow(factory, faq_id)
+    code = _follow(factory, key)
     writer.join()
     worker.stop()
     if not claimed.is_set():
@@ -50,29 +45,41 @@ def run_faq(
     return code
 
 
-def _ensure_paper(
-    settings: Settings, factory: sessionmaker[Session], fetcher: Fetcher, paper_id: str
-) -> str:
-    pid = parse_id(paper_id).id
-    with session_scope(factory) as s:
-        if get_paper(s, pid) is not None:
-            return pid
-    ingest.fetch_paper(factory, fetcher, settings, pid)
+def _ensure_paper(settings: Settings, factory: sessionmaker[Session], paper_id: str) -> str:
+    """The paper's key; fetched from arXiv first when we don't have it (the pipeline's entry)."""
+    pipeline = ingest.Pipeline.open(settings, factory)
+    try:
+        pid = pipeline.arxiv.parse_id(paper_id)
+        with session_scope(factory) as s:
+            got = ingest.ensure_papers(pipeline, s, [pid])
+    finally:
+        pipeline.close()
+    if pid not in got.papers:
+        raise NoSuchPaper(f"{pid} is not on arXiv")
     return pid
+
+
+def _key(faq: Faq) -> faq_store.FaqKey:
+    return faq_store.FaqKey(faq.paper_id, faq.lang, faq.prompt_version, faq.model)
+
+
+def _get(factory: sessionmaker[Session], key: faq_store.FaqKey) -> Faq:
+    with session_scope(factory) as s:
+        faq = faq_store.get_faq(s, key)
+    assert faq is not None  # request_faq created it; FAQs are never deleted
+    return faq
 
 
 def _note(text: str) -> None:  # progress notes go to stderr, the FAQ itself to stdout
     print(f"[{text}]", file=sys.stderr)
 
 
-def _follow(factory: sessionmaker[Session], faq_id: int) -> int:
+def _follow(factory: sessionmaker[Session], key: faq_store.FaqKey) -> int:
     """Print the content as it grows until the job ends."""
     shown = 0
     while True:
-        with session_scope(factory) as s:
-            faq = s.get(Faq, faq_id)
-            assert faq is not None
-            content, state, error = faq.content, faq.state, faq.error
+        faq = _get(factory, key)
+        content, state, error = faq.content, faq.state, faq.error
         if len(content) > shown and content.startswith(content[:shown]):
             print(content[shown:], end="", flush=True)
             shown = len(content)
@@ -81,26 +88,21 @@ def _follow(factory: sessionmaker[Session], faq_id: int) -> int:
             if state == "failed":
                 print(f"coolpapers: the FAQ failed: {error}", file=sys.stderr)
                 return 1
-            return _provenance(factory, faq_id)
+            return _provenance(_get(factory, key))
         time.sleep(FOLLOW_POLL_S)
 
 
-def _show(factory: sessionmaker[Session], faq_id: int) -> int:
-    with session_scope(factory) as s:
-        faq = s.get(Faq, faq_id)
-        assert faq is not None
-        print(faq.content)
-    return _provenance(factory, faq_id)
+def _show(factory: sessionmaker[Session], key: faq_store.FaqKey) -> int:
+    faq = _get(factory, key)
+    print(faq.content)
+    return _provenance(faq)
 
 
-def _provenance(factory: sessionmaker[Session], faq_id: int) -> int:
-    with session_scope(factory) as s:
-        f = s.get(Faq, faq_id)
-        assert f is not None
-        tokens = (f.tokens_in or 0) + (f.tokens_out or 0)
-        print(
-            f"[{f.model} · {f.prompt_version} · from the {f.source} · {tokens} tokens"
-            f"{' (estimated)' if f.tokens_estimated else ''}]",
-            file=sys.stderr,
-        )
+def _provenance(f: Faq) -> int:
+    tokens = (f.tokens_in or 0) + (f.tokens_out or 0)
+    print(
+        f"[{f.model} · {f.prompt_version} · from the {f.source} · {tokens} tokens"
+        f"{' (estimated)' if f.tokens_estimated else ''}]",
+        file=sys.stderr,
+    )
     return 0

@@ -18,7 +18,15 @@ from dataclasses import dataclass
 
 from coolpapers.errors import BadId
 
-__all__ = ["ArxivId", "canonical_str", "looks_like_id", "parse_id"]
+__all__ = [
+    "ArxivId",
+    "VenueKey",
+    "canonical_str",
+    "is_venue_key",
+    "looks_like_id",
+    "parse_id",
+    "parse_venue_key",
+]
 
 
 @dataclass(frozen=True)
@@ -152,3 +160,42 @@ def looks_like_id(text: str) -> bool:
 def canonical_str(a: ArxivId) -> str:
     """``2401.00001`` or ``2401.00001v2``."""
     return a.id if a.version is None else f"{a.id}v{a.version}"
+
+
+# --- keys of papers that are not arXiv's ------------------------------------------------------
+# A paper from a venue is keyed ``<venue's own id>@<VENUE>``, papers.cool's form:
+# ``2024.naacl-long.431@ACL``, ``smith23a@v202@PMLR`` (the local id may itself hold an ``@``; the
+# venue is what follows the last one). arXiv ids never contain ``@``, so the two never collide and
+# arXiv ids stay bare. parse_id above is not involved.
+
+VENUE_KEY_MAX = 40  # fits papers.id (models.ID_LEN)
+_VENUE_RE = re.compile(r"^[A-Z][A-Z0-9]{1,15}$")
+_LOCAL_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._\-@]*$")
+
+
+@dataclass(frozen=True)
+class VenueKey:
+    local: str  # the venue's own id: "2024.naacl-long.431", "smith23a@v202"
+    venue: str  # upper case: "ACL", "PMLR"
+
+    @property
+    def key(self) -> str:
+        return f"{self.local}@{self.venue}"
+
+
+def is_venue_key(text: str) -> bool:
+    """True for anything in the ``local@VENUE`` form (valid or not); arXiv ids have no ``@``."""
+    return isinstance(text, str) and "@" in text
+
+
+def parse_venue_key(text: str) -> VenueKey:
+    """Split and check ``<local>@<VENUE>``; raise BadId when it is not such a key."""
+    if not isinstance(text, str) or len(text.strip()) > VENUE_KEY_MAX:
+        raise BadId("not a paper key: too long" if isinstance(text, str) else "not a paper key")
+    s = text.strip()
+    local, sep, venue = s.rpartition("@")
+    if not sep or not _VENUE_RE.match(venue) or not _LOCAL_RE.match(local) or ".." in local:
+        raise BadId(f"not a paper key: {_short(s)} (expected <venue id>@<VENUE>)")
+    if local.endswith("@"):
+        raise BadId(f"not a paper key: {_short(s)}")
+    return VenueKey(local, venue)

@@ -1,89 +1,106 @@
-"""The background jobs: poll arXiv until the day's listing is in. Thin: the work is in ingest."""
+"""The background jobs of a process: poll arXiv until the day's listing is in, drain the paper
+queue, keep the search index caught up, and the FAQ worker. Thin: the work is in ingest.
+
+Stopping (Ctrl+C, SIGTERM, the web's shutdown) goes through :meth:`Background.stop`: it sets the
+pipeline's stop event, which ends an ingest between feeds and during any wait of a fetch (the run
+becomes ``interrupted`` and the lease is released on the way out), then waits a bounded time for
+the jobs to return. ``coolpapers serve`` and ``worker`` exit at once after that bound even if a job
+is still stuck (in the database), rather than hang.
+"""
 
 from __future__ import annotations
 
 import logging
+import threading
 from datetime import UTC, datetime
 
 from apscheduler.schedulers.background import BackgroundScheduler
-from apscheduler.schedulers.base import BaseScheduler
-from apscheduler.schedulers.blocking import BlockingScheduler
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from coolpapers import http, ingest, schedule, store
+from coolpapers import ingest
 from coolpapers.config import Settings
-from coolpapers.db import session_scope
-from coolpapers.search import sync
+from coolpapers.errors import CoolpapersError
+from coolpapers.ingest import Pipeline
 from coolpapers.summarize.jobs import FaqWorker
 
 log = logging.getLogger(__name__)
 
 POLL_JOB = "poll_arxiv"
+QUEUE_JOB = "paper_queue"
 SEARCH_JOB = "search_sync"
 SEARCH_EVERY_S = 60  # papers fetched on demand by web requests reach the index within this
+QUEUE_EVERY_S = 60  # papers queued by a request are fetched within about this
+STOP_TIMEOUT_S = 10.0  # how long a stop waits for a running job before the process exits anyway
 
 
 def poll_arxiv(
-    factory: sessionmaker[Session], settings: Settings, now: datetime | None = None
+    pipeline: Pipeline | sessionmaker[Session], settings: Settings, now: datetime | None = None
 ) -> list[ingest.RunReport]:
     """Fetch the configured feeds that don't have today's listing yet; no-op when caught up."""
-    due = schedule.expected_listing_date(now or datetime.now(UTC))
-    specs = settings.ingest_specs
-    with session_scope(factory) as s:
-        missing = store.feeds_missing(s, specs, due)
-    if not missing:
-        return []
-    reports = []
-    fetcher = http.arxiv_fetcher(settings)
     try:
-        with ingest.ingest_lease(factory, settings.ingest_lease_s) as renew:
-            for spec in missing:
-                report = ingest.ingest_rss(factory, fetcher, settings, spec)
-                log.info("%s", report.line())
-                reports.append(report)
-                renew()
+        return ingest.ingest_due(pipeline, settings, now)
     except ingest.LeaseHeld:
         log.info("another process is ingesting; this poll skips")
-    finally:
-        fetcher.close()
-    if reports:
-        search_sync(factory, settings)  # what the ingest committed reaches the index now
-    return reports
+    except CoolpapersError as exc:  # the database refused: one line, the next poll tries again
+        log.error("ingest: %s", exc)
+    return []
 
 
-def search_sync(factory: sessionmaker[Session], settings: Settings) -> int:
+def drain_papers(pipeline: Pipeline) -> list[ingest.RunReport]:
+    """Fetch the papers requests queued (batches of 100 per API call, politely)."""
+    try:
+        return ingest.drain_due(pipeline)
+    except ingest.LeaseHeld:
+        log.info("another process is ingesting; the paper queue waits")
+    except CoolpapersError as exc:
+        log.error("paper queue: %s", exc)
+    return []
+
+
+def search_sync(pipeline: Pipeline) -> int:
     """Bring the search index up to the database (building it when missing or corrupt)."""
-    indexed = sync.sync_job(factory, settings.data_dir)
-    if indexed:
-        log.info("search index: %d papers indexed", indexed)
-    return indexed
+    try:
+        return ingest.sync_index(pipeline)
+    except SQLAlchemyError as exc:
+        log.error("search index: %s", ingest.describe_db_error(exc))
+        return 0
 
 
-def build_scheduler(
-    settings: Settings, factory: sessionmaker[Session], *, blocking: bool = False
-) -> BaseScheduler:
-    """The poll job runs at once (catching up a stale database) and then every few minutes."""
-    scheduler: BaseScheduler = (
-        BlockingScheduler(timezone=UTC) if blocking else BackgroundScheduler(timezone=UTC)
-    )
+def build_scheduler(pipeline: Pipeline) -> BackgroundScheduler:
+    """The poll job runs at once (catching up a stale database) and then every few minutes;
+    the queue and the index every minute. Not started."""
+    settings = pipeline.settings
+    scheduler = BackgroundScheduler(timezone=UTC)
+    now = datetime.now(UTC)
     scheduler.add_job(
         poll_arxiv,
         "interval",
         minutes=settings.poll_interval_min,
-        args=(factory, settings),
+        args=(pipeline, settings),
         id=POLL_JOB,
-        next_run_time=datetime.now(UTC),
+        next_run_time=now,
         max_instances=1,
         coalesce=True,
         misfire_grace_time=settings.poll_interval_min * 60,
     )
     scheduler.add_job(
+        drain_papers,
+        "interval",
+        seconds=QUEUE_EVERY_S,
+        args=(pipeline,),
+        id=QUEUE_JOB,
+        next_run_time=now,
+        max_instances=1,
+        coalesce=True,
+    )
+    scheduler.add_job(
         search_sync,
         "interval",
         seconds=SEARCH_EVERY_S,
-        args=(factory, settings),
+        args=(pipeline,),
         id=SEARCH_JOB,
-        next_run_time=datetime.now(UTC),
+        next_run_time=now,
         max_instances=1,
         coalesce=True,
     )
@@ -98,3 +115,52 @@ def build_faq_worker(settings: Settings, factory: sessionmaker[Session]) -> FaqW
     worker = FaqWorker(factory, settings)
     worker.start()
     return worker
+
+
+class Background:
+    """A process's scheduler and FAQ worker, started together and stopped within a bound."""
+
+    def __init__(self, pipeline: Pipeline, *, owns_pipeline: bool = False) -> None:
+        self.pipeline = pipeline
+        self.scheduler = build_scheduler(pipeline)
+        self.faq_worker: FaqWorker | None = None
+        self._owns_pipeline = owns_pipeline
+        self._stopped: bool | None = None
+
+    def start(self) -> Background:
+        self.scheduler.start()
+        self.faq_worker = build_faq_worker(self.pipeline.settings, self.pipeline.factory)
+        return self
+
+    def stop(self, timeout_s: float = STOP_TIMEOUT_S) -> bool:
+        """Stop every job; True when all returned within ``timeout_s`` (idempotent)."""
+        if self._stopped is not None:
+            return self._stopped
+        self.pipeline.stop.set()  # ends an ingest's waits and its loop over feeds
+        # shutdown(wait=True) has no bound of its own: wait for it on a thread, with one
+        waiter = threading.Thread(
+            target=self._shutdown, name="coolpapers-scheduler-stop", daemon=True
+        )
+        waiter.start()
+        if self.faq_worker is not None:
+            self.faq_worker.stop()
+        waiter.join(timeout_s)
+        self._stopped = not waiter.is_alive()
+        if not self._stopped:
+            log.error("a background job did not stop within %g s", timeout_s)
+        if self._owns_pipeline:
+            self.pipeline.close()
+        return self._stopped
+
+    def _shutdown(self) -> None:
+        if self.scheduler.running:
+            self.scheduler.shutdown(wait=True)
+
+
+def start_background(
+    settings: Settings, factory: sessionmaker[Session], pipeline: Pipeline | None = None
+) -> Background:
+    """Start the jobs and the FAQ worker, on ``pipeline`` (the web's) or on one of their own."""
+    if pipeline is None:
+        return Background(Pipeline.open(settings, factory), owns_pipeline=True).start()
+    return Background(pipeline).start()

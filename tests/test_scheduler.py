@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from coolpapers import schedule
 from coolpapers.config import Settings
+from coolpapers.ingest import Pipeline
 from coolpapers.scheduler import POLL_JOB, build_scheduler, poll_arxiv
 from tests.conftest import RSS
 from tests.fakes.arxiv_server import FakeArxiv
@@ -59,7 +60,9 @@ def test_poll_fetches_until_the_day_is_in_then_stops(
 def test_scheduler_polls_at_once_on_start(
     factory: sessionmaker[Session], settings: Settings
 ) -> None:
-    scheduler = build_scheduler(settings, factory)
+    pipeline = Pipeline.open(settings, factory)
+    scheduler = build_scheduler(pipeline)
+    pipeline.close()
     job = scheduler.get_job(POLL_JOB)
     assert job is not None
     assert job.next_run_time <= datetime.now(UTC)

@@ -32,6 +32,10 @@ def previous_feed_day(session: Session, feed: str, before: date) -> FeedDay | No
     ).first()
 
 
+def feed_day(session: Session, feed: str, day: date) -> FeedDay | None:
+    return session.get(FeedDay, (feed, day))
+
+
 def put_feed_day(session: Session, feed: str, day: date, status: str, items: int, fp: str) -> None:
     row = session.get(FeedDay, (feed, day))
     if row is None:
