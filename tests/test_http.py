@@ -342,18 +342,40 @@ def test_gzip_bomb_stops_at_the_decoded_cap(fake: FakeArxiv) -> None:
 # -- politeness ---------------------------------------------------------------------------------
 
 
-def test_min_interval_across_threads_on_one_connection(fake: FakeArxiv) -> None:
-    fetcher = make(fake, min_interval_s=0.3)
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        results = list(pool.map(lambda _: fetcher.get(feed_url(fake)).status, range(6)))
-    assert results == [200] * 6
-    starts = sorted(r.start for r in fake.requests)
-    gaps = [b - a for a, b in zip(starts, starts[1:], strict=False)]
-    # measured where the server reads each request line, so allow for scheduling jitter on a
-    # loaded machine; without the interval the gaps would be a few milliseconds
-    assert len(starts) == 6 and min(gaps) >= 0.2, gaps
-    assert fake.max_concurrent == 1
-    assert fake.max_concurrent_requests == 1
+class VirtualClock:
+    """Monotonic time that moves only when the fetcher sleeps: the spacing it keeps is measured
+    exactly, whatever the machine's load (the fake stamps requests with it too)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._now = 1000.0
+
+    def __call__(self) -> float:
+        with self._lock:
+            return self._now
+
+    def sleep(self, seconds: float) -> None:
+        with self._lock:
+            self._now += max(seconds, 0.0)
+
+
+def test_min_interval_across_threads_on_one_connection() -> None:
+    clock = VirtualClock()
+    with FakeArxiv(clock=clock) as fake:
+        fake.serve_feed("cs.LG", LG_FEED)
+        policy = dataclasses.replace(
+            FAST, min_interval_s=0.3, private_endpoints=endpoints([fake.base_url])
+        )
+        fetcher = Fetcher(policy, sleep=clock.sleep, clock=clock)
+        _OPEN.append(fetcher)
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            results = list(pool.map(lambda _: fetcher.get(feed_url(fake)).status, range(6)))
+        assert results == [200] * 6
+        starts = [r.start for r in fake.requests]  # in the order the server got them
+        gaps = [b - a for a, b in zip(starts, starts[1:], strict=False)]
+        assert len(starts) == 6 and min(gaps) >= 0.3 - 1e-9, gaps
+        assert fake.max_concurrent == 1  # one connection
+        assert fake.max_concurrent_requests == 1  # and never two requests at once
 
 
 # -- destinations (the SSRF guard itself: test_http_guard.py) ----------------------------------

@@ -31,7 +31,7 @@ import threading
 import time
 import zlib
 from collections import deque
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
 from pathlib import Path
@@ -207,9 +207,12 @@ class FakeArxiv(ThreadedServer):
         compress: bool = False,
         last_modified: str = DEFAULT_LAST_MODIFIED,
         tls: ssl.SSLContext | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        """`compress`: gzip normal 200 bodies for clients that accept it. `tls`: serve HTTPS."""
+        """`compress`: gzip normal 200 bodies for clients that accept it. `tls`: serve HTTPS.
+        `clock` stamps each request's `start` (a test's virtual clock, shared with the client)."""
         super().__init__(tls=tls)
+        self.clock = clock
         self.compress = compress
         self.last_modified = last_modified
         self._idle = threading.Condition(self._lock)
@@ -353,7 +356,7 @@ class FakeArxiv(ThreadedServer):
             raw_query=parts.query,
             query=parse_qs(parts.query, keep_blank_values=True),
             headers={k.lower(): v for k, v in h.headers.items()},
-            start=time.monotonic(),
+            start=self.clock(),
         )
         with self._lock:
             state = self._state
