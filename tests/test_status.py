@@ -20,7 +20,7 @@ from coolpapers.db import make_engine, make_sessionmaker, session_scope
 from coolpapers.web import create_app, status
 from tests.browser import chromium, require_chromium
 from tests.conftest import RSS, make_settings
-from tests.fakes.arxiv_server import FakeArxiv
+from tests.fakes.arxiv_server import FakeArxiv, Fault
 from tests.live_server import serve as serve_app
 
 FEED = RSS / "rss-cs.LG-2026-08-21-fri.xml"
@@ -213,6 +213,26 @@ def test_pages_say_arxiv_cannot_be_reached(
     for path in ("/", "/arxiv/cs.LG", "/status"):
         assert "could not be reached" not in client.get(path).text, path
     assert client.get("/api/status").json()["fetch_failing"] is None
+
+
+def test_next_try_waits_for_arxivs_retry_after(
+    client: TestClient, settings: Settings, fake_arxiv: FakeArxiv, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A 429 with Retry-After: 3000 holds arXiv's host: the next try is the hold's end (later
+    than the next poll), and /status says arXiv asked us to wait."""
+    fake_arxiv.script("/rss/cs.LG", [Fault.status(429, retry_after="3000")])
+    _env(monkeypatch, settings, fake_arxiv.rss_url)
+    told = datetime.now(UTC)
+    assert cli.main(["ingest", "--categories", "cs.LG"]) == cli.EXIT_FAILED
+    found = SENTENCE.search(client.get("/arxiv/cs.LG").text)
+    assert found
+    next_try = datetime.fromisoformat(found.group(2)).replace(tzinfo=UTC)
+    assert next_try >= (told + timedelta(seconds=3000)).replace(second=0, microsecond=0)
+    api = client.get("/api/status").json()
+    (hold,) = api["host_holds"]
+    assert hold["arxiv"] and hold["host"] == status.host_key(fake_arxiv.rss_url)
+    assert api["fetch_failing"]["next_try"] == hold["until"]
+    assert "asked us to wait until" in client.get("/status").text
 
 
 # ---------------------------------------------------------------- on a phone
