@@ -251,3 +251,16 @@ class HostHold(Base):
     host: Mapped[str] = mapped_column(String(300), primary_key=True)  # "host:port"
     until: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     reason: Mapped[str] = mapped_column(String(500))
+
+
+class DayCategory(Base):
+    """A canonical category had a listing (any kind) on a listing day: what day navigation
+    (a spec's latest, previous and next day) seeks, so that it costs the same whatever the
+    history length. Written on ingest (``store.index_listing_day``); it may keep a day that a
+    paper has since left (a listing moved earlier, a category dropped by a new version), so
+    readers confirm a day on ``listings`` before showing it."""
+
+    __tablename__ = "day_categories"
+
+    category: Mapped[str] = mapped_column(String(CATEGORY_LEN), primary_key=True)
+    date: Mapped[date] = mapped_column(Date, primary_key=True)

@@ -17,14 +17,12 @@ import os
 import shutil
 import socket
 import time
-import uuid
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from coolpapers import store
@@ -107,25 +105,6 @@ def _indexed(paper: Paper) -> IndexedPaper:
     )
 
 
-def _changed_since(session: Session, cursor: datetime | None) -> Iterator[list[Paper]]:
-    """Papers modified since ``cursor`` (all when None), oldest first, in batches."""
-    last: tuple[datetime, str] | None = None
-    while True:
-        q = select(Paper).order_by(Paper.modified_at, Paper.id).limit(BATCH)
-        if cursor is not None:
-            q = q.where(Paper.modified_at >= cursor)
-        if last is not None:
-            q = q.where(
-                (Paper.modified_at > last[0])
-                | ((Paper.modified_at == last[0]) & (Paper.id > last[1]))
-            )
-        batch = list(session.scalars(q))
-        if not batch:
-            return
-        yield batch
-        last = (batch[-1].modified_at, batch[-1].id)
-
-
 def catch_up(
     factory: SessionFactory, index: SearchIndex, *, progress: Progress | None = None
 ) -> int:
@@ -133,13 +112,10 @@ def catch_up(
     started = datetime.now(UTC)
     raw = index.cursor()
     cursor = datetime.fromisoformat(raw) if raw else None
-    total_q = select(func.count()).select_from(Paper)
     with session_scope(factory) as s:
-        if cursor is not None:
-            total_q = total_q.where(Paper.modified_at >= cursor)
-        total = int(s.scalar(total_q) or 0)
+        total = store.count_changed_since(s, cursor)
         done = 0
-        for batch in _changed_since(s, cursor):
+        for batch in store.changed_since(s, cursor, BATCH):
             done += index.upsert(_indexed(p) for p in batch)
             if progress is not None:
                 progress(done, total)
@@ -160,7 +136,7 @@ def rebuild(factory: SessionFactory, data_dir: Path, *, progress: Progress | Non
     shutil.rmtree(path, ignore_errors=True)
     index = SearchIndex.open(path, create=True)
     with session_scope(factory) as s:
-        total = int(s.scalar(select(func.count()).select_from(Paper)) or 0)
+        total = store.count_changed_since(s, None)
 
     def report(done: int, _total: int) -> None:
         _write_status(data_dir, BuildStatus(True, done, total))
@@ -175,7 +151,9 @@ def rebuild(factory: SessionFactory, data_dir: Path, *, progress: Progress | Non
         _write_status(data_dir, BuildStatus(False, total, total))
 
 
-def open_or_rebuild(factory: SessionFactory, data_dir: Path) -> SearchIndex:
+def open_or_rebuild(
+    factory: SessionFactory, data_dir: Path, *, progress: Progress | None = None
+) -> SearchIndex:
     """The writer's index: opened, or rebuilt when missing or unreadable."""
     path = index_path(data_dir)
     try:
@@ -183,7 +161,7 @@ def open_or_rebuild(factory: SessionFactory, data_dir: Path) -> SearchIndex:
             return SearchIndex.open(path, create=False)
     except IndexCorrupt as exc:
         log.warning("search index unreadable (%s): rebuilding", exc)
-    rebuild(factory, data_dir)
+    rebuild(factory, data_dir, progress=progress)
     return SearchIndex.open(path, create=False)
 
 
@@ -194,21 +172,22 @@ def _lease_name(data_dir: Path) -> str:
 
 
 def sync_job(factory: SessionFactory, data_dir: Path) -> int:
-    """The scheduled step: under this index's lease, open (or rebuild) and catch up."""
-    holder = f"{os.getpid()}:{uuid.uuid4().hex[:8]}"
-    name = _lease_name(data_dir)
-    with session_scope(factory, write=True) as s:
-        if not store.acquire_lease(s, name, holder, LEASE_S):
-            return 0
+    """The scheduled step: under this index's lease, open (or rebuild) and catch up; 0 when
+    another process holds the lease (or takes it over from us: it carries on)."""
     try:
-        index = open_or_rebuild(factory, data_dir)
-        try:
-            return catch_up(factory, index)
-        finally:
-            index.close()
-    finally:
-        with session_scope(factory, write=True) as s:
-            store.release_lease(s, name, holder)
+        with store.hold_lease(factory, _lease_name(data_dir), LEASE_S) as renew:
+
+            def keep(_done: int, _total: int) -> None:
+                renew()  # a batch at a time: a rebuild may outlast one lease
+
+            index = open_or_rebuild(factory, data_dir, progress=keep)
+            try:
+                return catch_up(factory, index, progress=keep)
+            finally:
+                index.close()
+    except store.LeaseHeld as exc:
+        log.info("search index: %s", exc)
+        return 0
 
 
 # ---------------------------------------------------------------- keywords ([REL])
@@ -242,14 +221,8 @@ def _store_keywords(factory: SessionFactory, index: SearchIndex, cursor: datetim
     n_docs = index.doc_count()
     df_cache: dict[str, int] = {}  # one catch-up sees one committed index: frequencies hold
     with session_scope(factory, write=True) as s:
-        for batch in _changed_since(s, cursor):
+        for batch in store.changed_since(s, cursor, BATCH):
             for paper in batch:
                 keywords = keywords_for(index, _indexed(paper), n_docs, df_cache)
                 if keywords != paper.keywords:
-                    # keywords are derived: leave modified_at alone so this is no "change"
-                    s.execute(
-                        update(Paper)
-                        .where(Paper.id == paper.id)
-                        .values(keywords=keywords)
-                        .execution_options(synchronize_session=False)
-                    )
+                    store.set_keywords(s, paper.id, keywords)

@@ -8,20 +8,23 @@ from datetime import date
 
 from sqlalchemy import (
     ColumnElement,
+    Select,
     and_,
     case,
     exists,
     func,
     select,
+    union_all,
 )
 from sqlalchemy.orm import Session
 
 from coolpapers.models import (
+    DayCategory,
     Listing,
     Paper,
     PaperCategory,
 )
-from coolpapers.store.papers import TYPE_ORDER
+from coolpapers.store.papers import TYPE_ORDER, on_conflict_insert
 
 
 def listing_kind(announce_type: str) -> str:
@@ -47,6 +50,7 @@ def add_listing(
     ``known`` holds the paper's stored listings (``listings_by_paper``) and is kept up to date.
     The same (paper, kind, version) seen again on a later day is a repeat and changes nothing;
     seen on an earlier day (files ingested out of order) it moves to that first day.
+    Whoever adds a day's listings calls :func:`index_listing_day` for that day afterwards.
     """
     same = next((r for r in known if r.kind == kind and r.version == version), None)
     on_day = next((r for r in known if r.kind == kind and r.date == day), None)
@@ -96,17 +100,81 @@ def _type_rank(spec: SpecFilter) -> ColumnElement[int]:
     )
 
 
+def index_listing_day(session: Session, day: date) -> None:
+    """Add ``day`` to the day index under every category listed on it: one statement over that
+    day's listings, after the day's :func:`add_listing` calls (flushed here)."""
+    session.flush()
+    listed = (
+        select(PaperCategory.category, Listing.date)
+        .distinct()
+        .join(Listing, Listing.paper_id == PaperCategory.paper_id)
+        .where(Listing.date == day)
+    )
+    insert = on_conflict_insert(session, DayCategory)
+    session.execute(insert.from_select(["category", "date"], listed).on_conflict_do_nothing())
+
+
+def _nearest_indexed_day(
+    categories: frozenset[str], *, before: date | None = None, after: date | None = None
+) -> Select[date | None]:
+    """The closest day before ``before`` (or after ``after``) in the day index under any of
+    ``categories``: one index seek per category (the primary key is (category, date)), so the
+    cost grows with the spec, not with the history."""
+    nearest = []
+    for category in sorted(categories):
+        seek = select(DayCategory.date).where(DayCategory.category == category).limit(1)
+        if after is not None:
+            seek = seek.where(DayCategory.date > after).order_by(DayCategory.date)
+        else:
+            if before is not None:
+                seek = seek.where(DayCategory.date < before)
+            seek = seek.order_by(DayCategory.date.desc())
+        nearest.append(select(seek.scalar_subquery().label("day")))
+    days = union_all(*nearest).subquery()
+    pick = func.min if after is not None else func.max
+    return select(pick(days.c.day))
+
+
+def _listed_on(session: Session, spec: SpecFilter, day: date) -> bool:
+    """Whether the spec lists anything on ``day``: driven by that day's listings (the index on
+    (date, kind)), stopping at the first paper that fits. Ordered as that index is, so that
+    Postgres without statistics does not pick "scan the table until a row fits" for LIMIT 1
+    (measured: a sequential scan through half the history, 16 ms at 390k listings)."""
+    first = (
+        select(Listing.id)
+        .where(Listing.date == day, _spec_condition(spec))
+        .order_by(Listing.kind)
+        .limit(1)
+    )
+    return session.scalar(first) is not None
+
+
+def _navigate(
+    session: Session, spec: SpecFilter, *, before: date | None = None, after: date | None = None
+) -> date | None:
+    """The nearest day the spec lists anything: candidates from the day index, each confirmed
+    on its own listings (the index may keep a day a paper left, and knows nothing of
+    exclusions). A candidate that fails costs one day's listings, never the history's."""
+    if spec.include <= spec.exclude:
+        return None  # every paper of the spec is excluded: no day can list one
+    while True:
+        day = session.scalar(_nearest_indexed_day(spec.include, before=before, after=after))
+        if day is None or _listed_on(session, spec, day):
+            return day
+        if after is not None:
+            after = day
+        else:
+            before = day
+
+
 def latest_day(session: Session, spec: SpecFilter, *, before: date | None = None) -> date | None:
-    q = select(func.max(Listing.date)).where(_spec_condition(spec))
-    if before is not None:
-        q = q.where(Listing.date < before)
-    return session.scalar(q)
+    """The newest day the spec lists anything (before ``before`` when given)."""
+    return _navigate(session, spec, before=before)
 
 
 def next_day(session: Session, spec: SpecFilter, after: date) -> date | None:
-    return session.scalar(
-        select(func.min(Listing.date)).where(_spec_condition(spec), Listing.date > after)
-    )
+    """The first day after ``after`` the spec lists anything."""
+    return _navigate(session, spec, after=after)
 
 
 @dataclass(frozen=True)

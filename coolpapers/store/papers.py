@@ -5,17 +5,24 @@ from __future__ import annotations
 import functools
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, date, datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 from sqlalchemy import (
     Select,
+    Table,
     bindparam,
     delete,
+    func,
     select,
+    update,
 )
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from coolpapers.models import (
+    Base,
+    DayCategory,
+    Listing,
     Paper,
     PaperCategory,
     utcnow,
@@ -30,6 +37,16 @@ def as_utc(value: datetime | None) -> datetime | None:
     if value is None or value.tzinfo is not None:
         return value
     return value.replace(tzinfo=UTC)
+
+
+def on_conflict_insert(session: Session, model: type[Base]) -> postgresql.Insert | sqlite.Insert:
+    """An INSERT into ``model``'s table that can say what to do ON CONFLICT: both databases
+    spell it alike, but SQLAlchemy builds it per dialect. On the table (Core), not the entity:
+    no ORM bookkeeping, and the driver's row count is the statement's."""
+    table = cast(Table, model.__table__)  # declarative models are always mapped to a Table
+    if session.get_bind().dialect.name == "postgresql":
+        return postgresql.insert(table)
+    return sqlite.insert(table)
 
 
 def _paper_values(meta: PaperMeta, categories: Sequence[str]) -> dict[str, Any]:
@@ -91,6 +108,7 @@ def upsert_paper(
         if list(paper.categories) != list(categories):
             session.execute(delete(PaperCategory).where(PaperCategory.paper_id == meta.id))
             session.add_all(_category_rows(meta.id, categories))
+            _index_days_under(session, meta.id, categories)
         for name, value in values.items():
             if getattr(paper, name) != value:
                 setattr(paper, name, value)
@@ -98,6 +116,17 @@ def upsert_paper(
     if changed:
         paper.modified_at = utcnow()
     return "updated" if changed else "unchanged"
+
+
+def _index_days_under(session: Session, paper_id: str, categories: Sequence[str]) -> None:
+    """A paper in new categories shows on its stored days under them too: the day index must
+    know (a dropped category's days stay; day navigation confirms each day on listings)."""
+    days = list(session.scalars(select(Listing.date).where(Listing.paper_id == paper_id)))
+    if days and categories:
+        rows = [{"category": c, "date": d} for c in set(categories) for d in set(days)]
+        session.execute(
+            on_conflict_insert(session, DayCategory).values(rows).on_conflict_do_nothing()
+        )
 
 
 def _category_rows(paper_id: str, categories: Sequence[str]) -> list[PaperCategory]:
@@ -196,3 +225,44 @@ def click_counts(session: Session, ids: Iterable[str]) -> dict[str, int]:
 
 def get_paper(session: Session, paper_id: str) -> Paper | None:
     return session.get(Paper, paper_id)
+
+
+# ---------------------------------------------------------------- what the search index follows
+
+
+def count_changed_since(session: Session, cursor: datetime | None) -> int:
+    """Papers modified at or after ``cursor`` (all papers when None)."""
+    query = select(func.count()).select_from(Paper)
+    if cursor is not None:
+        query = query.where(Paper.modified_at >= cursor)
+    return int(session.scalar(query) or 0)
+
+
+def changed_since(session: Session, cursor: datetime | None, batch: int) -> Iterator[list[Paper]]:
+    """Papers modified at or after ``cursor`` (all when None), oldest first, ``batch`` at a
+    time; pages by (modified_at, id) so ties on a timestamp are neither lost nor repeated."""
+    last: tuple[datetime, str] | None = None
+    while True:
+        query = select(Paper).order_by(Paper.modified_at, Paper.id).limit(batch)
+        if cursor is not None:
+            query = query.where(Paper.modified_at >= cursor)
+        if last is not None:
+            query = query.where(
+                (Paper.modified_at > last[0])
+                | ((Paper.modified_at == last[0]) & (Paper.id > last[1]))
+            )
+        rows = list(session.scalars(query))
+        if not rows:
+            return
+        yield rows
+        last = (rows[-1].modified_at, rows[-1].id)
+
+
+def set_keywords(session: Session, paper_id: str, keywords: list[str]) -> None:
+    """Keywords are derived from the paper: ``modified_at`` stays, so this is no "change"."""
+    session.execute(
+        update(Paper)
+        .where(Paper.id == paper_id)
+        .values(keywords=keywords)
+        .execution_options(synchronize_session=False)
+    )

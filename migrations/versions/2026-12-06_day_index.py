@@ -7,8 +7,8 @@ Create Date: 2026-12-06
 
 from collections.abc import Sequence
 
-import sqlalchemy as sa  # noqa: F401
-from alembic import op  # noqa: F401
+import sqlalchemy as sa
+from alembic import op
 
 revision: str = "day_index"
 down_revision: str | None = "paper_queue"
@@ -17,8 +17,19 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    pass
+    op.create_table(
+        "day_categories",
+        sa.Column("category", sa.String(length=32), nullable=False),
+        sa.Column("date", sa.Date(), nullable=False),
+        sa.PrimaryKeyConstraint("category", "date", name=op.f("pk_day_categories")),
+    )
+    # every (category, day) the stored listings already have; later ingests add theirs
+    op.execute(
+        "INSERT INTO day_categories (category, date) "
+        "SELECT DISTINCT pc.category, l.date FROM listings l "
+        "JOIN paper_categories pc ON pc.paper_id = l.paper_id"
+    )
 
 
 def downgrade() -> None:
-    pass
+    op.drop_table("day_categories")
