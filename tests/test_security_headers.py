@@ -109,6 +109,13 @@ def test_every_response_carries_the_security_headers(
     assert len(headers.get_list("content-security-policy")) == 1
 
 
+@pytest.mark.parametrize("path", ["/", "/docs", "/static/app.css", "/no/such/page"])
+def test_head_answers_carry_them_too(client: TestClient, path: str) -> None:
+    response = client.head(path)
+    assert response.headers["x-content-type-options"] == "nosniff"
+    assert "'unsafe-inline'" not in response.headers["content-security-policy"]
+
+
 def test_docs_page_names_no_other_host(client: TestClient) -> None:
     body = client.get("/docs").text
     assert "cdn" not in body.lower() and "https://" not in body and "http://" not in body
