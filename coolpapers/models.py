@@ -264,3 +264,18 @@ class DayCategory(Base):
 
     category: Mapped[str] = mapped_column(String(CATEGORY_LEN), primary_key=True)
     date: Mapped[date] = mapped_column(Date, primary_key=True)
+
+
+class QueuedPaper(Base):
+    """A paper asked for by key that is not stored yet, left to the worker: a request fetches a
+    handful on demand and queues the rest (``ingest.ensure_papers``)."""
+
+    __tablename__ = "paper_queue"
+
+    paper_id: Mapped[str] = mapped_column(String(ID_LEN), primary_key=True)
+    requested_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)  # failed fetches so far
+    last_error: Mapped[str | None] = mapped_column(Text)
+
+    # the worker takes the fewest-tried, oldest first
+    __table_args__ = (Index("ix_paper_queue_attempts_requested", "attempts", "requested_at"),)
