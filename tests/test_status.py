@@ -129,7 +129,7 @@ def test_status_reports_missed_days_and_problem_runs(
     assert [r["status"] for r in api["recent_problems"]] == ["suspect", "failed"]
     assert api["fetch_failing"] is None  # the latest attempt reached arXiv
     page = client.get("/status").text
-    assert f'href="/arxiv/cs.LG?date={missed.isoformat()}"' in page
+    assert f'href="/arxiv/cs.LG?date={missed.isoformat()}"' in page  # urls.day_list
     assert "1 missed." in page
     assert "<strong>suspect</strong>" in page and "empty feed on a weekday: kept" in page
     assert "FetchError: HTTP 503 after 3 attempts" in page
