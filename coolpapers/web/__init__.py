@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from coolpapers import http
+from coolpapers import ingest
 from coolpapers.assets import asset_dir
 from coolpapers.config import Settings
 from coolpapers.db import make_engine, make_sessionmaker
@@ -29,20 +29,23 @@ def create_app(settings: Settings, *, scheduler: bool = False) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         engine = make_engine(settings)
         app.state.sessionmaker = make_sessionmaker(engine)
-        app.state.fetcher = http.arxiv_fetcher(settings)
+        # the pages' door to arXiv (ensure_papers), shared with this process's scheduler
+        app.state.pipeline = ingest.Pipeline.open(settings, app.state.sessionmaker)
         app.state.search_reader = SearchReader(settings.data_dir)
         app.state.background = app.state.faq_worker = None
         if scheduler:
             from coolpapers.scheduler import start_background
 
-            app.state.background = start_background(settings, app.state.sessionmaker)
+            app.state.background = start_background(
+                settings, app.state.sessionmaker, app.state.pipeline
+            )
             app.state.faq_worker = app.state.background.faq_worker
         try:
             yield
         finally:
             if app.state.background is not None:  # bounded; ends an ingest, frees its lease
                 app.state.background.stop()
-            app.state.fetcher.close()
+            app.state.pipeline.close()
             app.state.search_reader.close()
             engine.dispose()
 

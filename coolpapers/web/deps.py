@@ -1,21 +1,16 @@
-"""Request-scoped dependencies: a database session, the settings, the templates."""
+"""Request-scoped dependencies: a database session, the settings, the templates, the pipeline."""
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.templating import Jinja2Templates
 from sqlalchemy.orm import Session, sessionmaker
 
-from coolpapers import ingest, store
 from coolpapers.config import Settings
-from coolpapers.errors import NoSuchPaper
-from coolpapers.http import Fetcher
-from coolpapers.models import Paper
+from coolpapers.ingest import Pipeline
 from coolpapers.web.lists import ListParams, parse_params
 
 
@@ -40,40 +35,10 @@ async def get_factory(request: Request) -> sessionmaker[Session]:
     return factory
 
 
-# TEMPORARY until ingest.Pipeline / ingest.ensure_papers land (helper A)
-@dataclass(frozen=True)
-class Ensured:
-    papers: dict[str, Paper]
-    queued: tuple[str, ...]
-    not_found: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class Pipeline:
-    factory: sessionmaker[Session]
-    fetcher: Fetcher
-    settings: Settings
-
-
-def ensure_papers(pipeline: Pipeline, session: Session, ids: list[str]) -> Ensured:
-    found = store.papers_by_id(session, ids)
-    missing = [i for i in ids if i not in found]
-    if len(missing) == 1:
-        with contextlib.suppress(NoSuchPaper):
-            found[missing[0]] = ingest.fetch_paper(
-                pipeline.factory, pipeline.fetcher, pipeline.settings, missing[0]
-            )
-    elif missing:
-        ingest.ingest_ids(pipeline.factory, pipeline.fetcher, pipeline.settings, missing)
-        session.expire_all()
-        found.update(store.papers_by_id(session, missing))
-    return Ensured(found, (), tuple(i for i in ids if i not in found))
-
-
 async def get_pipeline(request: Request) -> Pipeline:
-    return Pipeline(
-        request.app.state.sessionmaker, request.app.state.fetcher, request.app.state.settings
-    )
+    """The pipeline (``ingest.ensure_papers`` fetches or queues the papers a page lacks)."""
+    pipeline: Pipeline = request.app.state.pipeline
+    return pipeline
 
 
 async def get_list_params(

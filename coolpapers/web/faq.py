@@ -13,13 +13,14 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, RedirectResponse, Response, StreamingResponse
 
+from coolpapers import ingest
 from coolpapers.db import session_scope
 from coolpapers.errors import BadInput
 from coolpapers.identifiers import parse_id
 from coolpapers.store import faqs as faq_store
 from coolpapers.summarize import jobs, prompts
 from coolpapers.web import urls, visitors
-from coolpapers.web.deps import FactoryDep, PipelineDep, SessionDep, SettingsDep, ensure_papers
+from coolpapers.web.deps import FactoryDep, PipelineDep, SessionDep, SettingsDep
 from coolpapers.web.paper import one_paper
 from coolpapers.web.present import faq_json, read_faq
 
@@ -54,7 +55,7 @@ def faq_click(
     """A click on the FAQ button: count it, then return the FAQ or queue its generation."""
     language = parse_lang(lang)
     arxiv_id = parse_id(paper_id).id
-    paper = one_paper(ensure_papers(pipeline, session, [arxiv_id]), arxiv_id)
+    paper = one_paper(ingest.ensure_papers(pipeline, session, [arxiv_id]), arxiv_id)
     # give the request's connection back before taking a writer's: a burst of clicks must not
     # hold one connection each while waiting for a second (pool exhaustion)
     session.close()

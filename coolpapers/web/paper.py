@@ -12,21 +12,13 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
-from coolpapers import store
+from coolpapers import ingest, store
 from coolpapers.errors import BadInput, NoSuchPaper
 from coolpapers.identifiers import ArxivId, canonical_str, parse_id
 from coolpapers.models import Paper
 from coolpapers.summarize.prompts import LANGS
 from coolpapers.web import urls
-from coolpapers.web.deps import (
-    Ensured,
-    ListParamsDep,
-    PipelineDep,
-    SessionDep,
-    SettingsDep,
-    TemplatesDep,
-    ensure_papers,
-)
+from coolpapers.web.deps import ListParamsDep, PipelineDep, SessionDep, SettingsDep, TemplatesDep
 from coolpapers.web.present import JSONBody, paper_json, read_faqs
 
 MAX_IDS = 1000
@@ -44,7 +36,7 @@ def _unique(ids: list[ArxivId]) -> list[str]:
     return list(dict.fromkeys(a.id for a in ids))
 
 
-def one_paper(got: Ensured, paper_id: str) -> Paper:
+def one_paper(got: ingest.Ensured, paper_id: str) -> Paper:
     """The paper of a single-id request, or why there is none."""
     paper = got.papers.get(paper_id)
     if paper is not None:
@@ -67,7 +59,7 @@ def paper_page(
     if ",".join(wanted) != ids:  # versions, prefixes, old widths, repeats: the canonical page
         target = urls.papers(wanted, query=request.url.query)
         return RedirectResponse(target, status_code=301)
-    got = ensure_papers(pipeline, session, wanted)
+    got = ingest.ensure_papers(pipeline, session, wanted)
     if len(wanted) == 1:
         paper = one_paper(got, wanted[0])
         context: dict[str, Any] = {
@@ -94,7 +86,7 @@ def api_papers(
     """Papers by id (`/api/arxiv/2401.00001,2401.00002`): the ones stored or fetched now; the
     rest are `queued` (fetched from arXiv in the background: ask again) or `not_found`."""
     wanted = _unique(parse_ids(ids))
-    got = ensure_papers(pipeline, session, wanted)
+    got = ingest.ensure_papers(pipeline, session, wanted)
     papers = [got.papers[i] for i in wanted if i in got.papers]
     shown = papers[params.skip : params.skip + params.show]
     return JSONBody(
@@ -114,7 +106,7 @@ def api_paper(
 ) -> JSONBody:
     """One paper by arXiv id (fetched from arXiv on demand when not stored)."""
     arxiv_id = parse_id(paper_id).id
-    paper = one_paper(ensure_papers(pipeline, session, [arxiv_id]), arxiv_id)
+    paper = one_paper(ingest.ensure_papers(pipeline, session, [arxiv_id]), arxiv_id)
     return JSONBody(paper_json(paper, settings))
 
 
