@@ -165,7 +165,7 @@ def open_or_rebuild(
     return SearchIndex.open(path, create=False)
 
 
-def _lease_name(data_dir: Path) -> str:
+def lease_name(data_dir: Path) -> str:
     """One writer per index, and an index per node: the lease is named after both."""
     where = f"{socket.gethostname()}:{data_dir.resolve()}"
     return f"{SEARCH_LEASE}:{hashlib.sha1(where.encode()).hexdigest()[:16]}"
@@ -175,7 +175,7 @@ def sync_job(factory: SessionFactory, data_dir: Path) -> int:
     """The scheduled step: under this index's lease, open (or rebuild) and catch up; 0 when
     another process holds the lease (or takes it over from us: it carries on)."""
     try:
-        with store.hold_lease(factory, _lease_name(data_dir), LEASE_S) as renew:
+        with store.hold_lease(factory, lease_name(data_dir), LEASE_S) as renew:
 
             def keep(_done: int, _total: int) -> None:
                 renew()  # a batch at a time: a rebuild may outlast one lease
