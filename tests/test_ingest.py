@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Any
 
 import pytest
@@ -300,3 +300,69 @@ def test_a_dead_ingest_frees_its_lease_and_is_marked_interrupted(
     with session_scope(factory) as s:
         run = s.get(IngestRun, dead)
         assert run is not None and run.status == "interrupted"
+
+
+# ---------------------------------------------------------------- empty weekdays, repeats
+
+EMPTY_SAT = RSS / "rss-empty-cs.AI-2025-04-26-sat.xml"
+
+
+def empty_feed(spec: str, pub_date: str) -> bytes:
+    """arXiv's empty feed (a real Saturday one) for ``spec``, dated ``pub_date``."""
+    body = EMPTY_SAT.read_bytes().replace(b"cs.AI", spec.encode())
+    return body.replace(b"Sat, 26 Apr 2025 00:00:00 -0400", pub_date.encode())
+
+
+FRIDAY_EMPTY = empty_feed("cs.LG", "Fri, 21 Aug 2026 00:00:00 -0400")
+
+
+def test_an_empty_feed_on_an_announcement_day_keeps_the_stored_listing(
+    factory: sessionmaker[Session],
+) -> None:
+    ingest.ingest_files(factory, [LG])
+    before = dump(factory)
+    report = ingest.ingest_feed_body(factory, FRIDAY_EMPTY, source="file", target="empty.xml")
+    assert report.status == "suspect" and report.listing_date == "2026-08-21"
+    assert "announcement day" in (report.error or "")
+    assert "200 items is kept" in (report.error or "")
+    assert dump(factory) == before  # the day's record (200 items) is not overwritten
+    with session_scope(factory) as s:
+        day = s.get(FeedDay, ("cs.LG", date(2026, 8, 21)))
+        assert day is not None and (day.status, day.items) == ("listed", 200)
+        [run] = [r for r in s.scalars(select(IngestRun)) if r.id == report.run_id]
+        assert run.status == "suspect" and run.error == report.error
+
+
+def test_an_empty_announcement_day_stays_due_and_is_fetched_again(
+    factory: sessionmaker[Session], settings: Settings, fake_arxiv: FakeArxiv
+) -> None:
+    friday = datetime(2026, 8, 21, 10, 0, tzinfo=UTC)
+    fake_arxiv.serve_feed("cs.LG", FRIDAY_EMPTY)
+    [first] = ingest.ingest_due(factory, settings, friday)
+    assert first.status == "suspect"
+    # the same empty bytes again: refetched in full (no validators kept), still suspect
+    [second] = ingest.ingest_due(factory, settings, friday)
+    assert second.status == "suspect"
+    hits = fake_arxiv.requests_to("/rss/cs.LG")
+    assert len(hits) == 2 and not hits[1].headers.get("if-none-match")
+    fake_arxiv.serve_feed("cs.LG", LG)  # arXiv's real listing shows up
+    [third] = ingest.ingest_due(factory, settings, friday)
+    assert third.status == "ok" and third.n_items == 200
+    assert ingest.ingest_due(factory, settings, friday) == []  # caught up
+
+
+def test_a_metadata_change_is_stored_on_a_repeat_day(factory: sessionmaker[Session]) -> None:
+    ingest.ingest_files(factory, [RSS / "rss-cs.AI-2024-12-31-tue.xml"])
+    repeat = (RSS / "rss-holiday-repeat-cs.AI-2025-01-01-wed.xml").read_bytes()
+    journal = b"<arxiv:journal_reference>J. Hist. Agents 1 (2025) 1-9</arxiv:journal_reference>"
+    anchor = b"<dc:creator>Ting Bai, Jiazheng Kang, Jiayang Fan</dc:creator>"
+    changed = repeat.replace(anchor, journal + b"\n      " + anchor, 1)
+    assert changed != repeat
+    report = ingest.ingest_feed_body(factory, changed, source="file", target="repeat.xml")
+    assert report.status == "repeat" and report.n_stored == 1
+    with session_scope(factory) as s:
+        paper = s.get(Paper, "2412.20024")
+        assert paper is not None and paper.journal_ref == "J. Hist. Agents 1 (2025) 1-9"
+        assert paper.first_announced == date(2024, 12, 31)
+        assert set(s.scalars(select(Listing.date))) == {date(2024, 12, 31)}  # not a new day
+        assert s.get(FeedDay, ("cs.AI", date(2025, 1, 1))).status == "repeat"  # type: ignore[union-attr]

@@ -39,7 +39,8 @@ QUEUE_TARGET = "queue"  # ``ingest_runs.target`` of the worker's queue batches
 
 @dataclass(frozen=True)
 class Ensured:
-    # every asked key we now have (stored before, or fetched now), rows of the caller's session
+    # every asked key we now have (stored before, or fetched now), in the asked order, rows of
+    # the caller's session
     papers: dict[str, Paper]
     queued: tuple[str, ...]  # unknown keys left to the worker (more than ON_DEMAND_MAX asked)
     not_found: tuple[str, ...]  # keys the source says it does not have (or no source knows)
@@ -82,7 +83,7 @@ def ensure_papers(pipeline: Pipeline, session: Session, ids: Sequence[str]) -> E
     found = store.papers_by_id(session, wanted)
     unknown = [k for k in wanted if k not in found]
     if not unknown:
-        return Ensured(found, (), ())
+        return Ensured({k: found[k] for k in wanted}, (), ())
     groups, not_found = _by_source(pipeline, unknown)
     owned = [k for k in unknown if k not in not_found]
     now, later = owned[:ON_DEMAND_MAX], owned[ON_DEMAND_MAX:]
@@ -102,7 +103,8 @@ def ensure_papers(pipeline: Pipeline, session: Session, ids: Sequence[str]) -> E
     for key, paper in rows.items():
         found[key] = session.merge(paper, load=False)
     missing = tuple(k for k in wanted if k in not_found)
-    return Ensured(found, tuple(later), missing)
+    in_order = {k: found[k] for k in wanted if k in found}
+    return Ensured(in_order, tuple(later), missing)
 
 
 def _write(

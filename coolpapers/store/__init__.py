@@ -2,12 +2,22 @@
 scope does). The package re-exports each table's functions so callers write ``store.name``."""
 
 from coolpapers.store.feeds import (
+    feed_day,
     feed_days,
     feed_fingerprint,
     feeds_missing,
     next_feed_day,
     previous_feed_day,
     put_feed_day,
+)
+from coolpapers.store.health import (
+    FailingFetches,
+    FeedCoverage,
+    failing_fetches,
+    feed_coverage,
+    last_problems,
+    last_runs,
+    recent_problems,
 )
 from coolpapers.store.host_holds import (
     ActiveHold,
@@ -41,6 +51,13 @@ from coolpapers.store.listings import (
     next_day,
     paper_listings,
 )
+from coolpapers.store.paper_queue import (
+    dequeue_papers,
+    enqueue_papers,
+    note_queue_failure,
+    queue_size,
+    queued_papers,
+)
 from coolpapers.store.papers import (
     TYPE_ORDER,
     PaperView,
@@ -67,6 +84,13 @@ from coolpapers.store.runs import (
 )
 
 __all__ = [
+    "FailingFetches",
+    "FeedCoverage",
+    "failing_fetches",
+    "feed_coverage",
+    "last_problems",
+    "last_runs",
+    "recent_problems",
     "ActiveHold",
     "DbHostHolds",
     "host_hold_until",
@@ -87,6 +111,9 @@ __all__ = [
     "click_counts",
     "count_changed_since",
     "day_listing",
+    "dequeue_papers",
+    "enqueue_papers",
+    "feed_day",
     "feed_days",
     "feed_fingerprint",
     "feeds_missing",
@@ -102,6 +129,7 @@ __all__ = [
     "listings_by_paper",
     "mark_interrupted",
     "new_holder_id",
+    "note_queue_failure",
     "newest_listing_day",
     "next_day",
     "next_feed_day",
@@ -111,6 +139,8 @@ __all__ = [
     "previous_feed_day",
     "put_feed_day",
     "put_fetch_state",
+    "queue_size",
+    "queued_papers",
     "recent_failures",
     "recent_runs",
     "release_lease",
