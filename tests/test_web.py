@@ -12,6 +12,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session, sessionmaker
 
 from coolpapers import ingest
+from coolpapers.db import session_scope
+from coolpapers.models import Paper
 from tests.conftest import API, RSS
 from tests.fakes.arxiv_server import FakeArxiv, Fault
 
@@ -219,3 +221,22 @@ def test_arxiv_unreachable_is_a_clear_503(client: TestClient, fake_arxiv: FakeAr
     fake_arxiv.script("/api/query", [Fault.status(403)])
     r = client.get("/arxiv/2501.00001")
     assert r.status_code == 503 and "arXiv could not be reached" in r.text
+
+
+def test_list_sort_1_orders_by_clicks(client: TestClient, stocked: sessionmaker[Session]) -> None:
+    """papers.cool's sort=1 ("by stars"): the day's papers by their public clicks, ties in
+    arXiv's order; sort=clicks and the older sort=stars say the same."""
+    day = {"date": "2026-08-21", "show": 1000}
+    arxiv = [p["id"] for p in client.get("/api/arxiv/cs.LG", params=day).json()["papers"]]
+    clicked = {arxiv[-1]: 3, arxiv[10]: 7, arxiv[5]: 3}
+    with session_scope(stocked, write=True) as s:
+        for paper_id, clicks in clicked.items():
+            s.get_one(Paper, paper_id).faq_clicks = clicks
+    expected = [arxiv[10], arxiv[5], arxiv[-1]] + [i for i in arxiv if i not in clicked]
+    for sort in ("1", "clicks", "stars"):
+        r = client.get("/api/arxiv/cs.LG", params={**day, "sort": sort})
+        assert r.status_code == 200 and [p["id"] for p in r.json()["papers"]] == expected
+    page = client.get("/arxiv/cs.LG", params={"sort": "1"}).text
+    assert cards(page).ids == expected[:25]
+    assert "skip=25&amp;show=25&amp;sort=clicks" in page  # "more" keeps the order
+    assert client.get("/arxiv/cs.LG", params={"sort": "2"}).status_code == 400
