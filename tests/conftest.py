@@ -1,16 +1,27 @@
 """Fixtures: a fresh database per test on SQLite and (when configured) Postgres, a fake arXiv on
-127.0.0.1, settings pointing at it, and the real app."""
+127.0.0.1, settings pointing at it, and the real app.
+
+Every test that asks for ``engine`` gets its own database at the head revision. Running Alembic
+for each of them cost a quarter of the suite, so each worker migrates once and then copies: a
+SQLite file is copied byte for byte, and on Postgres the statements Alembic sent are replayed in
+the test's new schema. ``test_migrations.py`` checks that a copy equals a real upgrade.
+"""
 
 from __future__ import annotations
 
 import os
+import shutil
+import sqlite3
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, create_engine, text
+from sqlalchemy import Engine, create_engine, event, make_url, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from coolpapers import schema
@@ -35,11 +46,12 @@ def postgres_url() -> str:
     return url
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """A fresh, empty database: a SQLite file, or a throwaway schema in the Postgres database."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'test.db'}"
+@contextmanager
+def fresh_database(kind: str, tmp: Path) -> Iterator[str]:
+    """A fresh, empty database: a SQLite file in ``tmp``, or a throwaway schema in the Postgres
+    database (skipped without one, failed in CI)."""
+    if kind == "sqlite":
+        yield f"sqlite:///{tmp / 'test.db'}"
         return
     url = postgres_url()
     name = f"t_{uuid.uuid4().hex[:16]}"
@@ -52,11 +64,18 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
         if IN_CI:
             pytest.fail(f"Postgres at {url} is unusable: {exc}")
         pytest.skip(f"Postgres unusable: {exc}")
-    sep = "&" if "?" in url else "?"
-    yield f"{url}{sep}options=-csearch_path%3D{name}"
-    with admin.begin() as conn:
-        conn.execute(text(f'DROP SCHEMA "{name}" CASCADE'))
-    admin.dispose()
+    try:
+        yield in_schema(url, name)
+    finally:
+        with admin.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA "{name}" CASCADE'))
+        admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    with fresh_database(request.param, tmp_path) as url:
+        yield url
 
 
 @pytest.fixture
@@ -91,10 +110,104 @@ def settings(database_url: str, tmp_path: Path, fake_arxiv: FakeArxiv) -> Settin
     return make_settings(database_url, tmp_path / "data", fake_arxiv)
 
 
+@dataclass
+class MigratedTemplates:
+    """What this worker's first real upgrade left behind, to copy into each fresh database."""
+
+    tmp: Path
+    sqlite_file: Path | None = None
+    # (statement, parameters, executemany) as the Postgres driver received them
+    postgres_statements: list[tuple[str, Any, bool]] | None = None
+    copied: list[str] = field(default_factory=list)  # the URLs given a copy, for test_migrations
+
+    def sqlite(self, settings: Settings) -> Path:
+        if self.sqlite_file is None:
+            path = self.tmp / "migrated.db"
+            engine = make_engine(settings.model_copy(update={"database_url": f"sqlite:///{path}"}))
+            schema.upgrade(engine)
+            engine.dispose()
+            # a rollback journal, so that one file is the whole database (the app turns WAL on)
+            conn = sqlite3.connect(path)
+            conn.execute("PRAGMA journal_mode=DELETE")
+            conn.close()
+            self.sqlite_file = path
+        return self.sqlite_file
+
+    def postgres(self, settings: Settings) -> list[tuple[str, Any, bool]]:
+        if self.postgres_statements is None:
+            statements: list[tuple[str, Any, bool]] = []
+            url = postgres_url()
+            name = f"t_{uuid.uuid4().hex[:16]}_template"
+            admin = create_engine(url)
+            with admin.begin() as conn:
+                conn.execute(text(f'CREATE SCHEMA "{name}"'))
+            engine = make_engine(settings.model_copy(update={"database_url": in_schema(url, name)}))
+
+            @event.listens_for(engine, "before_cursor_execute")
+            def record(*args: Any) -> None:
+                _conn, _cursor, statement, parameters, _context, executemany = args
+                statements.append((statement, parameters, executemany))
+
+            try:
+                schema.upgrade(engine)
+            finally:
+                engine.dispose()
+                with admin.begin() as conn:
+                    conn.execute(text(f'DROP SCHEMA "{name}" CASCADE'))
+                admin.dispose()
+            self.postgres_statements = statements
+        return self.postgres_statements
+
+    def copy_into(self, settings: Settings) -> bool:
+        """Make the test's empty database a migrated one; False when it is not empty."""
+        url = make_url(settings.effective_database_url)
+        if url.get_backend_name() == "sqlite":
+            target = Path(url.database or "")
+            if not url.database or url.database == ":memory:" or target.exists():
+                return False
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(self.sqlite(settings), target)
+            self.copied.append(settings.effective_database_url)
+            return True
+        statements = self.postgres(settings)
+        engine = create_engine(url)
+        try:
+            with engine.begin() as conn:
+                tables = "SELECT count(*) FROM pg_tables WHERE schemaname = current_schema()"
+                if conn.execute(text(tables)).scalar():
+                    return False
+                # the very statements and parameters, on the driver's own cursor
+                cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+                for statement, parameters, executemany in statements:
+                    if executemany:
+                        cursor.executemany(statement, parameters)
+                    else:
+                        cursor.execute(statement, parameters)
+        finally:
+            engine.dispose()
+        self.copied.append(settings.effective_database_url)
+        return True
+
+
+def in_schema(url: str, name: str) -> str:
+    """``url`` with ``name`` as the search path: a database of its own inside Postgres."""
+    sep = "&" if "?" in url else "?"
+    return f"{url}{sep}options=-csearch_path%3D{name}"
+
+
+@pytest.fixture(scope="session")
+def migrated_templates(tmp_path_factory: pytest.TempPathFactory) -> MigratedTemplates:
+    return MigratedTemplates(tmp_path_factory.mktemp("migrated"))
+
+
 @pytest.fixture
-def engine(settings: Settings) -> Iterator[Engine]:
+def engine(settings: Settings, migrated_templates: MigratedTemplates) -> Iterator[Engine]:
+    """The test's database at the head revision: a copy of a migrated one, or (when the test
+    put something there already) upgraded by Alembic."""
+    copied = migrated_templates.copy_into(settings)
     engine = make_engine(settings)
-    schema.upgrade(engine)
+    if not copied:
+        schema.upgrade(engine)
     yield engine
     engine.dispose()
 

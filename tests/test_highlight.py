@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import random
 import re
 
@@ -52,14 +53,21 @@ def test_text_is_escaped_with_and_without_hits() -> None:
     assert "<script>" not in str(highlight(hostile, ()))
 
 
-def _word_by_word(text: str, terms: tuple[str, ...]) -> str:
-    """The rule stated plainly: every ``\\w+`` word through the analyzer's twin."""
+@functools.cache
+def _is_hit(word: str, terms: tuple[str, ...]) -> bool:
+    """Whether a ``\\w+`` word, through the analyzer's twin, matches a term (memoised: the same
+    words recur across texts)."""
     wanted = {t for t in terms if not t.endswith("*")}
     prefixes = tuple(t[:-1] for t in terms if t.endswith("*"))
+    tokens = SearchIndex.normalise(word)
+    return any(t in wanted or (prefixes and t.startswith(prefixes)) for t in tokens)
+
+
+def _word_by_word(text: str, terms: tuple[str, ...]) -> str:
+    """The rule stated plainly: every ``\\w+`` word through the analyzer's twin."""
     out, last = [], 0
     for match in re.finditer(r"\w+", text):
-        tokens = SearchIndex.normalise(match.group(0))
-        if any(t in wanted or (prefixes and t.startswith(prefixes)) for t in tokens):
+        if _is_hit(match.group(0), terms):
             out += [str(escape(text[last : match.start()])), f"<mark>{escape(match[0])}</mark>"]
             last = match.end()
     return "".join(out) + str(escape(text[last:]))

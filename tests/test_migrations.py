@@ -1,21 +1,39 @@
-"""The schema comes from Alembic and matches the models exactly (no drift), on both databases."""
+"""The schema comes from Alembic and matches the models exactly (no drift), on both databases;
+the migrated copies the other tests get (conftest) equal a real upgrade."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
 from alembic import command
 from alembic.util.exc import CommandError
-from sqlalchemy import Engine, inspect
+from sqlalchemy import Engine, inspect, text
 
 from coolpapers import schema
+from coolpapers.config import Settings
+from coolpapers.db import make_engine
 from coolpapers.models import Base
+from tests.conftest import MigratedTemplates, fresh_database
 
 
-def test_upgrade_head_on_empty_database_has_no_drift(engine: Engine) -> None:
-    assert schema.is_current(engine)
-    tables = set(inspect(engine).get_table_names())
+@pytest.fixture
+def upgraded(settings: Settings) -> Iterator[Engine]:
+    """The test's empty database taken to head by Alembic itself (not conftest's copy)."""
+    engine = make_engine(settings)
+    schema.upgrade(engine)
+    yield engine
+    engine.dispose()
+
+
+def test_upgrade_head_on_empty_database_has_no_drift(upgraded: Engine) -> None:
+    assert schema.is_current(upgraded)
+    tables = set(inspect(upgraded).get_table_names())
     assert set(Base.metadata.tables) <= tables
-    config = schema.alembic_config(engine)
-    with engine.connect() as conn:
+    config = schema.alembic_config(upgraded)
+    with upgraded.connect() as conn:
         config.attributes["connection"] = conn
         try:
             command.check(config)  # raises when autogenerate would write a new migration
@@ -23,6 +41,78 @@ def test_upgrade_head_on_empty_database_has_no_drift(engine: Engine) -> None:
             raise AssertionError(f"models and migrations differ: {exc}") from None
 
 
-def test_upgrade_twice_is_harmless(engine: Engine) -> None:
-    schema.upgrade(engine)
-    assert schema.current_revision(engine) == schema.head_revision()
+def test_upgrade_twice_is_harmless(upgraded: Engine) -> None:
+    schema.upgrade(upgraded)
+    assert schema.current_revision(upgraded) == schema.head_revision()
+
+
+def describe(engine: Engine) -> dict[str, Any]:
+    """Everything about a schema that a test could notice: tables, columns with types, defaults
+    and nullability, keys, indexes, constraints, the Alembic revision."""
+    found = inspect(engine)
+    tables: dict[str, Any] = {}
+    for name in sorted(found.get_table_names()):
+        tables[name] = {
+            "columns": [
+                (c["name"], str(c["type"]), c["nullable"], str(c.get("default")))
+                for c in found.get_columns(name)
+            ],
+            "pk": found.get_pk_constraint(name)["constrained_columns"],
+            "fks": sorted(
+                (fk["constrained_columns"], fk["referred_table"], fk["referred_columns"])
+                for fk in found.get_foreign_keys(name)
+            ),
+            "indexes": sorted(
+                (i["name"] or "", tuple(i["column_names"]), bool(i["unique"]))
+                for i in found.get_indexes(name)
+            ),
+            "unique": sorted(
+                (u["name"] or "", tuple(u["column_names"]))
+                for u in found.get_unique_constraints(name)
+            ),
+            "checks": sorted(
+                (c["name"] or "", c["sqltext"]) for c in found.get_check_constraints(name)
+            ),
+        }
+    with engine.connect() as conn:
+        rows = {t: conn.execute(text(f'SELECT count(*) FROM "{t}"')).scalar() for t in tables}
+    return {"tables": tables, "rows": rows, "revision": schema.current_revision(engine)}
+
+
+def test_the_copied_database_equals_a_real_upgrade(
+    engine: Engine, settings: Settings, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """conftest's ``engine`` is a copy of one upgrade per worker: the same schema and the same
+    rows (alembic_version's one) as a real upgrade of another fresh database."""
+    kind = engine.url.get_backend_name()
+    with fresh_database(kind, tmp_path_factory.mktemp("real")) as url:
+        real = make_engine(settings.model_copy(update={"database_url": url}))
+        try:
+            schema.upgrade(real)
+            copied = describe(engine)
+            assert copied == describe(real)
+        finally:
+            real.dispose()
+    assert copied["rows"]["alembic_version"] == 1
+    assert set(Base.metadata.tables) <= set(copied["tables"])
+
+
+def test_the_engine_fixture_is_a_copy_and_copies_are_independent(
+    engine: Engine, settings: Settings, migrated_templates: MigratedTemplates, tmp_path: Path
+) -> None:
+    assert migrated_templates.copied[-1] == settings.effective_database_url
+    # what one test writes is in no other test's copy
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE alembic_version SET version_num = 'written-by-a-test'"))
+    kind = engine.url.get_backend_name()
+    with fresh_database(kind, tmp_path / "next") as url:
+        following = settings.model_copy(update={"database_url": url})
+        assert migrated_templates.copy_into(following)
+        other = make_engine(following)
+        try:
+            assert schema.current_revision(other) == schema.head_revision()
+        finally:
+            other.dispose()
+    # and a database that is not empty is left to Alembic, never overwritten
+    assert not migrated_templates.copy_into(settings)
+    assert schema.current_revision(engine) == "written-by-a-test"
