@@ -273,11 +273,11 @@ def test_ids_through_the_api(
     factory: sessionmaker[Session], settings: Settings, fake_arxiv: FakeArxiv
 ) -> None:
     fake_arxiv.serve_wrapped(API / "api-2026-idlist-oldstyle-astro-ph_0601001.wrapped.json")
-    fetcher = http.arxiv_fetcher(settings)
+    pipeline = ingest.Pipeline.open(settings, factory)
     try:
-        report = ingest.ingest_ids(factory, fetcher, settings, ["astro-ph/0601001"])
+        report = ingest.fetch_papers(pipeline, pipeline.arxiv, ["astro-ph/0601001"])
     finally:
-        fetcher.close()
+        pipeline.close()
     assert report.status == "ok" and report.n_stored == 1
     with session_scope(factory) as s:
         paper = s.get(Paper, "astro-ph/0601001")

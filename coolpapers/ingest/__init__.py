@@ -36,9 +36,7 @@ from coolpapers.ingest.papers import (
     ON_DEMAND_MAX,
     Ensured,
     ensure_papers,
-    fetch_paper,
     fetch_papers,
-    ingest_ids,
     store_papers,
 )
 from coolpapers.ingest.pipeline import Pipeline
@@ -66,12 +64,10 @@ __all__ = [
     "drain_due",
     "ensure_papers",
     "feed_name",
-    "fetch_paper",
     "fetch_papers",
     "ingest_due",
     "ingest_feed_body",
     "ingest_files",
-    "ingest_ids",
     "ingest_lease",
     "ingest_listing",
     "ingest_rss",

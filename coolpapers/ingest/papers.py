@@ -18,17 +18,14 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from coolpapers import store, taxonomy
-from coolpapers.config import Settings
 from coolpapers.db import session_scope
-from coolpapers.errors import CoolpapersError, NoSuchPaper, NotFound, SourceError
-from coolpapers.http import Fetcher
+from coolpapers.errors import CoolpapersError, NotFound, SourceError
 from coolpapers.ingest import runs
 from coolpapers.ingest.pipeline import Pipeline
-from coolpapers.ingest.runs import RunReport, SessionFactory
+from coolpapers.ingest.runs import RunReport
 from coolpapers.models import Paper
 from coolpapers.records import PaperMeta
 from coolpapers.sources import Source
-from coolpapers.sources.arxiv import ArxivSource
 
 log = logging.getLogger(__name__)
 
@@ -191,27 +188,3 @@ def drain_queue(pipeline: Pipeline, stop: threading.Event | None = None) -> list
                 store.note_queue_failure(s, batch, report.error)
             break  # the source is failing: the next run tries again
     return reports
-
-
-# -- what callers used before the pipeline (tests; the CLI's --ids is fetch_papers) ------------
-
-
-def ingest_ids(
-    factory: SessionFactory, fetcher: Fetcher, settings: Settings, ids: Sequence[str]
-) -> RunReport:
-    source = ArxivSource(fetcher, rss_url=settings.arxiv_rss_url, api_url=settings.arxiv_api_url)
-    return fetch_papers(Pipeline(settings, factory, fetcher, (source,)), source, ids)
-
-
-def fetch_paper(
-    factory: SessionFactory, fetcher: Fetcher, settings: Settings, paper_id: str
-) -> Paper:
-    """A paper we don't have yet, fetched through the API and stored."""
-    source = ArxivSource(fetcher, rss_url=settings.arxiv_rss_url, api_url=settings.arxiv_api_url)
-    pipeline = Pipeline(settings, factory, fetcher, (source,))
-    with session_scope(factory) as s:
-        got = ensure_papers(pipeline, s, [paper_id])
-        paper = got.papers.get(paper_id)
-        if paper is None:
-            raise NoSuchPaper(f"{paper_id} is not on arXiv")
-        return paper
