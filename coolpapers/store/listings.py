@@ -155,10 +155,13 @@ def _navigate(
     """The nearest day the spec lists anything: candidates from the day index, each confirmed
     on its own listings (the index may keep a day a paper left, and knows nothing of
     exclusions). A candidate that fails costs one day's listings, never the history's."""
-    if spec.include <= spec.exclude:
-        return None  # every paper of the spec is excluded: no day can list one
+    # A paper the spec shows has an included category that is not excluded (had it only
+    # excluded ones, it would be left out): only those categories' days are candidates.
+    seek = spec.include - spec.exclude
+    if not seek:
+        return None
     while True:
-        day = session.scalar(_nearest_indexed_day(spec.include, before=before, after=after))
+        day = session.scalar(_nearest_indexed_day(seek, before=before, after=after))
         if day is None or _listed_on(session, spec, day):
             return day
         if after is not None:
