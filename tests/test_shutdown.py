@@ -25,8 +25,9 @@ from tests.fakes.arxiv_server import FakeArxiv, Fault, RecordedRequest
 
 LG = RSS / "rss-cs.LG-2026-08-21-fri.xml"
 STARTUP_S = 60.0  # generous: a busy 2-core machine imports the app slowly
-EXIT_S = 30.0  # generous too; the figure that matters is printed and bounded below
-STOP_BOUND_S = 12.0  # the process's own bound (scheduler.STOP_TIMEOUT_S) plus interpreter exit
+# Generous too. What proves a prompt stop is the exit code: 0 only when every job returned
+# within the process's own bound (scheduler.STOP_TIMEOUT_S), else it exits 1; the time is printed.
+EXIT_S = 30.0
 
 
 def wait_for(condition: Callable[[], bool], timeout_s: float, what: str) -> None:
@@ -115,7 +116,6 @@ def test_ctrl_c_stops_mid_ingest_and_frees_the_lease(
     print(f"{command} ({fault}, {signals} x SIGINT) exited in {took:.2f} s")
     assert proc.returncode == 0, err
     assert "Traceback" not in err and "Traceback" not in out
-    assert took < STOP_BOUND_S
     with session_scope(factory) as s:
         assert store.lease_holder(s, ingest.INGEST_LEASE) is None  # released on the way out
         [run] = list(s.scalars(select(IngestRun).where(IngestRun.source == "rss")))
