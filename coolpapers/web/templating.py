@@ -31,12 +31,13 @@ def xml_safe(text: object) -> str:
     return _XML_ILLEGAL.sub("", "" if text is None else str(text))
 
 
-def subject_labels(categories: list[str]) -> list[tuple[str, str]]:
-    """(category, label): names as papers.cool shows them, with the id added where two of a
-    paper's categories share a name (cs.LG and stat.ML are both "Machine Learning")."""
+def subject_links(categories: list[str]) -> list[tuple[str, str, str]]:
+    """(category, label, its list page): names as papers.cool shows them, with the id added
+    where two of a paper's categories share a name (cs.LG and stat.ML are both "Machine
+    Learning"). The links come with them: one template call per card, not one per subject."""
     names = [taxonomy.category_name(c) for c in categories]
     return [
-        (c, f"{n} ({c})" if names.count(n) > 1 else n)
+        (c, f"{n} ({c})" if names.count(n) > 1 else n, urls.day_list(c))
         for c, n in zip(categories, names, strict=True)
     ]
 
@@ -85,7 +86,7 @@ def make_templates(settings: Settings, directory: Path) -> Jinja2Templates:
         pdf_url=arxiv.pdf,
         author_url=arxiv.author,
         category_name=taxonomy.category_name,
-        subject_labels=subject_labels,
+        subject_links=subject_links,
         entry_updated=entry_updated,
         authors_fold=AUTHORS_FOLD,
         published_text=published_text,

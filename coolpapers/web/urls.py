@@ -23,7 +23,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable
 from typing import Any
-from urllib.parse import quote, quote_plus, urlencode
+from urllib.parse import quote, quote_plus
 
 from starlette.convertors import CONVERTOR_TYPES, Convertor, register_url_convertor
 from starlette.requests import Request
@@ -86,10 +86,14 @@ def register_convertors() -> None:
 
 
 def _query(params: dict[str, Any]) -> str:
-    """``?a=1&b=2`` of the parameters that are set, in the given order; "" when none is."""
-    kept = {k: v for k, v in params.items() if v is not None and v is not False and v != ""}
-    kept = {k: 1 if v is True else v for k, v in kept.items()}
-    return "?" + urlencode(kept, quote_via=quote, safe=",:") if kept else ""
+    """``?a=1&b=2`` of the parameters that are set (True is 1), in the given order; "" when
+    none is. A list page has ~200 links: this is kept to plain string work."""
+    parts = [
+        f"{name}={quote(str(1 if value is True else value), safe=',:')}"
+        for name, value in params.items()
+        if value is not None and value is not False and value != ""
+    ]
+    return "?" + "&".join(parts) if parts else ""
 
 
 def _id_path(paper_id: str) -> str:
@@ -114,9 +118,10 @@ def go() -> str:
 
 
 def paper(paper_id: str, *, faq: str | None = None, fragment: str = "") -> str:
-    return f"/arxiv/{_id_path(paper_id)}{_query({'faq': faq})}" + (
-        f"#{fragment}" if fragment else ""
-    )
+    path = "/arxiv/" + _id_path(paper_id)
+    if faq is not None:
+        path += _query({"faq": faq})
+    return f"{path}#{fragment}" if fragment else path
 
 
 def papers(paper_ids: Iterable[str], *, query: str = "") -> str:
@@ -135,6 +140,9 @@ def day_list(
     replace: bool = False,
 ) -> str:
     """A list page; ``sort`` is left out when it is arXiv's own order."""
+    path = "/arxiv/" + quote(spec, safe=",+")
+    if date is None and show is None and skip is None and not replace and sort in (None, "arxiv"):
+        return path  # a subject link: most links of a list page
     day = date.isoformat() if isinstance(date, dt.date) else date
     params = {
         "date": day,
@@ -143,7 +151,7 @@ def day_list(
         "replace": replace,
         "sort": None if sort in (None, "arxiv") else sort,
     }
-    return f"/arxiv/{quote(spec, safe=',+')}{_query(params)}"
+    return path + _query(params)
 
 
 def day_feed(spec: str) -> str:
