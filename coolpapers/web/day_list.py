@@ -51,7 +51,9 @@ def api_day(
     spec: str, session: SessionDep, settings: SettingsDep, params: ListParamsDep
 ) -> JSONBody:
     """A day of a category spec: new + cross in arXiv's order (`replace=1` adds replacements;
-    `sort=1` orders by clicks, `sort=0` by submission time)."""
+    `sort=1` orders by clicks, `sort=0` by submission time). A spec of arXiv ids
+    (`2401.00001,2401.00002`) answers those papers instead, with the ids still being fetched
+    from arXiv in `queued` and those arXiv does not have in `not_found`."""
     page = lists.load_day(session, lists.parse_list_spec(spec), params)
     listing = page.listing
     return JSONBody(

@@ -124,7 +124,8 @@ def router() -> APIRouter:
     take any path (nothing else starts so): a malformed id there is a clear 400."""
     r = APIRouter()
     r.get("/arxiv/{ids:id_list}", include_in_schema=False)(paper_page)
-    r.get("/api/arxiv/{ids:id_list}", tags=["papers"], response_model=None)(api_papers)
+    # the same path as a list spec's in OpenAPI terms (/api/arxiv/{spec}), which documents both
+    r.get("/api/arxiv/{ids:id_list}", include_in_schema=False)(api_papers)
     r.get("/api/papers/{paper_id:paper_id}", tags=["papers"], response_model=None)(api_paper)
     r.get("/abs/{paper_id:path}", include_in_schema=False)(abs_redirect)
     r.get("/pdf/{paper_id:path}", include_in_schema=False)(pdf_redirect)
