@@ -7,7 +7,7 @@ DEV_STAMP := $(VENV)/.installed-dev
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test demo bench lint readme clean
+.PHONY: run test chromium demo bench lint readme clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -25,8 +25,15 @@ run: $(STAMP)
 	$(BIN)/coolpapers db upgrade
 	$(BIN)/coolpapers serve --host $(HOST) --port $(PORT)
 
-test: $(DEV_STAMP)
+# tests/conftest.py schedules: a module sharing a module-scoped server or browser stays on one
+# worker; every other test goes to whichever worker is free.
+test: chromium $(DEV_STAMP)
 	$(BIN)/pytest -n 2 -q
+
+# The browser tests drive the system's Chromium: as root this installs Debian's package when
+# it is missing; anyone else is told the one command to run.
+chromium:
+	@$(PYTHON) tests/ensure_chromium.py
 
 demo: $(STAMP)
 	$(BIN)/python -m demo --host $(HOST) --port $(PORT)

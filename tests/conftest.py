@@ -10,6 +10,7 @@ the test's new schema. ``test_migrations.py`` checks that a copy equals a real u
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import sqlite3
 import uuid
@@ -44,6 +45,30 @@ def postgres_url() -> str:
             pytest.fail(f"{PG_ENV} is not set: in CI the Postgres half must run")
         pytest.skip(f"{PG_ENV} not set")
     return url
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """With ``-n``, tests go one at a time to whichever worker is free, except that the tests of a
+    module with a module-scoped fixture (a live server, a browser, an index) stay on one worker:
+    that fixture is then built once, not once per worker. (xdist's own ``--dist loadgroup`` does
+    not group on pytest 9.2: pytest-xdist issue 1386.)"""
+    if config.getvalue("dist") != "load":
+        return None
+    from xdist.scheduler import LoadScopeScheduling  # type: ignore[import-untyped]
+
+    root = config.rootpath
+    shares: dict[str, bool] = {}
+
+    class SharedModuleFixtures(LoadScopeScheduling):  # type: ignore[misc]
+        def _split_scope(self, nodeid: str) -> str:
+            module = nodeid.split("::", 1)[0]
+            if module not in shares:
+                path = root / module
+                source = path.read_text() if path.is_file() else ""
+                shares[module] = bool(re.search(r"scope\s*=\s*[\"'](module|class)", source))
+            return module if shares[module] else nodeid
+
+    return SharedModuleFixtures(config, log)
 
 
 @contextmanager
