@@ -116,6 +116,12 @@ class Settings(BaseSettings):
     llm_deadline_s: float = Field(
         1800.0, gt=0, description="Wall-clock cap of one whole FAQ generation"
     )
+    llm_max_output_chars: int = Field(
+        0,
+        ge=0,
+        description="Characters one answer may stream before we cut it (a provider ignoring "
+        "max_tokens); 0 = 8 x LLM_MAX_OUTPUT_TOKENS",
+    )
     faq_label: str = Field("FAQ", description="Label of the FAQ button (papers.cool: Kimi)")
     faq_daily_quota: int = Field(
         20, ge=0, description="New FAQ generations per visitor per day (cached FAQs are free)"

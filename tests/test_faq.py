@@ -7,12 +7,14 @@ import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import update
 from sqlalchemy.orm import Session, sessionmaker
 
 from coolpapers import ingest
@@ -118,7 +120,7 @@ def test_faq_is_written_once_from_the_full_text(
     assert again["state"] == "done" and again["clicks"] == 2
     assert fake_llm.calls == 6
     page = faq_app.get(f"/arxiv/{PAPER}").text
-    assert "Answer 6 about the paper" in page and 'id="faq-stars-2608.19234">2<' in page
+    assert "Answer 6 about the paper" in page and 'id="faq-clicks-2608.19234">2<' in page
     assert len(fake_arxiv.requests_to(f"/html/{PAPER}v1")) == 1
 
 
@@ -293,17 +295,185 @@ def test_daily_quota_and_token_budget(
         assert c.post(f"/api/papers/{PAPER}/faq?lang=en").json()["state"] == "done"  # cached
 
 
+def _let_time_pass(factory: sessionmaker[Session], faq_id: int | None = None) -> None:
+    """Move every lease and not-before time of the FAQ rows into the past, as the clock would:
+    tests of expiry then do not race a short real lease on a busy machine."""
+    past = datetime.now(UTC) - timedelta(seconds=1)
+    with session_scope(factory, write=True) as s:
+        q = update(Faq).where(Faq.lease_expires.is_not(None))
+        if faq_id is not None:
+            q = q.where(Faq.id == faq_id)
+        s.execute(q.values(lease_expires=past))
+
+
 def test_dead_worker_lease_expires_and_the_job_is_retried(
     worker: Any, faq_app: TestClient, stocked: sessionmaker[Session], faq_settings: Settings
 ) -> None:
     faq_app.post(f"/api/papers/{PAPER}/faq", params={"lang": "en"})
     with session_scope(stocked, write=True) as s:
-        dead = faq_store.claim(s, "dead-worker", lease_s=0.3)
+        dead = faq_store.claim(s, "dead-worker", lease_s=jobs.LEASE_S)
         assert dead is not None
     assert worker(stocked, faq_settings).run_one() is None  # still leased
-    time.sleep(0.4)
+    _let_time_pass(stocked, dead.id)  # the dead worker's lease runs out
     assert worker(stocked, faq_settings).run_one() == "done"
     assert faq_app.get(f"/api/papers/{PAPER}/faq?lang=en").json()["attempts"] == 2
+
+
+def test_workers_dying_on_every_run_spend_the_budget_and_fail(
+    worker: Any, faq_app: TestClient, stocked: sessionmaker[Session], faq_settings: Settings
+) -> None:
+    faq_app.post(f"/api/papers/{PAPER}/faq", params={"lang": "en"})
+    for n in range(jobs.MAX_ATTEMPTS):
+        with session_scope(stocked, write=True) as s:
+            assert faq_store.claim(s, f"dead-worker-{n}", lease_s=jobs.LEASE_S) is not None
+        _let_time_pass(stocked)
+    assert worker(stocked, faq_settings).run_one() == "failed"  # no fourth upstream call
+    failed = faq_app.get(f"/api/papers/{PAPER}/faq?lang=en").json()
+    assert failed["state"] == "failed" and "gave up after 3 attempts" in failed["error"]
+
+
+# -- what a failing provider may cost (issue 8: 12 calls on a 429, 8 on a 500) --------------------
+
+
+class Waits:
+    """The client's sleep: records the waits between retries instead of sleeping them."""
+
+    def __init__(self) -> None:
+        self.delays: list[float] = []
+
+    def __call__(self, seconds: float) -> None:
+        self.delays.append(seconds)
+
+
+def _recording_worker(
+    workers: list[jobs.FaqWorker], factory: sessionmaker[Session], settings: Settings
+) -> tuple[jobs.FaqWorker, Waits]:
+    waits = Waits()
+    generator = jobs.build_generator(factory, settings, sleep=waits)
+    w = jobs.FaqWorker(factory, settings, generator)
+    workers.append(w)
+    return w, waits
+
+
+def _run_until_settled(
+    workers: list[jobs.FaqWorker], factory: sessionmaker[Session], settings: Settings
+) -> list[str | None]:
+    """Run the job again each time it goes back to the queue (its waits let pass), until it
+    ends; bounded, so a job retried forever fails the test instead of hanging it. Each run is a
+    new worker, as after a restart: only what the database keeps carries over."""
+    states: list[str | None] = []
+    for _ in range(10):
+        w, _ = _recording_worker(workers, factory, settings)
+        states.append(w.run_one())
+        if states[-1] != "queued":
+            break
+        _let_time_pass(factory)
+    return states
+
+
+@pytest.mark.parametrize(
+    ("mode", "reason"),
+    [
+        (Mode.rate_limited(), "rate limiting"),
+        (Mode.status(500), "HTTP 500"),
+        (Mode.status(503), "HTTP 503"),
+        (Mode.stall(60), "stopped answering"),
+        (Mode.cut(after_chunks=2), "cut off"),  # text reached viewers: only whole-job retries
+        (Mode.midstream_error(after_chunks=0), "provider failed"),
+        (Mode.rate_limited(retry_after=3000), "asked us to wait until"),
+    ],
+    ids=["429", "500", "503", "stall", "cut", "stream-error", "429-retry-after-3000"],
+)
+def test_a_failing_provider_costs_at_most_three_calls_per_job(
+    workers: list[jobs.FaqWorker],
+    faq_app: TestClient,
+    stocked: sessionmaker[Session],
+    faq_settings: Settings,
+    fake_llm: FakeLLM,
+    mode: Mode,
+    reason: str,
+) -> None:
+    fake_llm.default = mode
+    settings = faq_settings.model_copy(update={"llm_stall_timeout_s": 0.3})
+    faq_app.post(f"/api/papers/{PAPER}/faq", params={"lang": "en"})
+    states = _run_until_settled(workers, stocked, settings)
+    assert states[-1] == "failed"
+    assert fake_llm.calls <= jobs.MAX_ATTEMPTS == 3  # client and job retries together
+    faq = faq_app.get(f"/api/papers/{PAPER}/faq?lang=en").json()
+    assert faq["state"] == "failed" and reason in faq["error"]
+    assert faq["attempts"] == fake_llm.calls
+    print(f"upstream calls for a failing job ({mode.kind} {mode.code}): {fake_llm.calls}")
+
+
+def test_retry_after_holds_every_job_until_it_ends(
+    workers: list[jobs.FaqWorker],
+    faq_app: TestClient,
+    stocked: sessionmaker[Session],
+    faq_settings: Settings,
+    fake_llm: FakeLLM,
+) -> None:
+    fake_llm.script([Mode.rate_limited(retry_after=3000)])
+    faq_app.post(f"/api/papers/{PAPER}/faq", params={"lang": "en"})
+    w, waits = _recording_worker(workers, stocked, faq_settings)
+    assert w.run_one() == "queued"  # waits in the queue: nobody sleeps 50 minutes in a thread
+    assert fake_llm.calls == 1 and waits.delays == []
+    held = faq_app.get(f"/api/papers/{PAPER}/faq?lang=en").json()
+    assert held["state"] == "queued" and "asked us to wait until" in held["error"]
+    # during the wait: no call for this job, nor for another one, in this worker or another
+    # process's (a new generator: nothing shared in memory)
+    faq_app.post(f"/api/papers/{OTHER}/faq", params={"lang": "en"})
+    other, _ = _recording_worker(workers, stocked, faq_settings)
+    assert w.run_one() is None and other.run_one() is None
+    assert faq_app.post(f"/api/papers/{PAPER}/faq", params={"lang": "en"}).json()["state"] == (
+        "queued"
+    )
+    assert w.run_one() is None
+    assert fake_llm.calls == 1
+    _let_time_pass(stocked)  # the wait is over (a new worker: the old one's clock did not move)
+    later, _ = _recording_worker(workers, stocked, faq_settings)
+    assert later.run_one() == "done" and later.run_one() == "done"
+    assert fake_llm.calls == 1 + 12
+
+
+def test_a_short_retry_after_is_waited_out_before_the_next_call(
+    worker: Any,
+    faq_app: TestClient,
+    stocked: sessionmaker[Session],
+    faq_settings: Settings,
+    fake_llm: FakeLLM,
+) -> None:
+    fake_llm.script([Mode.rate_limited(retry_after=1), Mode.status(503, retry_after=1)])
+    faq_app.post(f"/api/papers/{PAPER}/faq", params={"lang": "en"})
+    assert worker(stocked, faq_settings).run_one() == "done"  # really sleeps
+    first, second, third = fake_llm.request_times[:3]
+    assert second - first >= 1.0 and third - second >= 1.0  # nothing before the wait ended
+    assert fake_llm.calls == 3 + 5
+    assert faq_app.get(f"/api/papers/{PAPER}/faq?lang=en").json()["attempts"] == 3
+
+
+def test_a_runaway_provider_is_cut_by_our_output_cap(
+    workers: list[jobs.FaqWorker],
+    faq_app: TestClient,
+    stocked: sessionmaker[Session],
+    faq_settings: Settings,
+    fake_llm: FakeLLM,
+) -> None:
+    # ignores max_tokens and would stream 64 MB (a 30-minute deadline away) without an end
+    fake_llm.default = Mode.runaway(max_bytes=64 * 1024 * 1024)
+    faq_app.post(f"/api/papers/{PAPER}/faq", params={"lang": "en"})
+    w, waits = _recording_worker(workers, stocked, faq_settings)
+    assert w.run_one() == "done"
+    faq = faq_app.get(f"/api/papers/{PAPER}/faq?lang=en").json()
+    assert faq["state"] == "done" and faq["truncated_output"] and faq["attempts"] == 1
+    cap = 8 * faq_settings.llm_max_output_tokens  # the derived default
+    assert cap < len(faq["content"]) < cap + 2000  # the cut answer, with its question
+    assert fake_llm.calls == 1 and waits.delays == []  # not retried, no other question asked
+    sent = fake_llm.bytes_sent[0]
+    # what we read: the cap's worth of small SSE events; what the fake got into the socket
+    # buffers on top before we closed stays small next to the 64 MB offered
+    assert sent < 8 * 1024 * 1024
+    print(f"bytes a runaway provider sent before we hung up: {sent}")
+    assert w.run_one() is None  # nothing left to retry
 
 
 def test_priority_latest_listing_first_and_queue_positions(

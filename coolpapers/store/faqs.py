@@ -1,4 +1,11 @@
-"""FAQ queries: the single-flight row, the job queue with leases, quotas and token spend."""
+"""FAQ queries: the single-flight row, the job queue with leases, quotas and token spend.
+
+``lease_expires`` on a row nobody holds is a not-before time: the provider asked us to wait
+(Retry-After) until then. Such a row is not claimed before it, and while any row of a model
+carries one, no job of that model is claimed at all (``provider_hold``): the wait holds for the
+provider, across jobs, workers, processes and restarts. ``attempts`` is the job's one budget of
+upstream attempts: each claim charges one, each retry inside a run another (``charge_attempt``).
+"""
 
 from __future__ import annotations
 
@@ -86,7 +93,11 @@ def enqueue(
 def requeue(session: Session, faq: Faq, priority: int | None = None) -> None:
     """A failed (or, for an admin, any) FAQ goes back to the queue from scratch."""
     faq.state, faq.content, faq.error = "queued", "", None
-    faq.lease_holder = faq.lease_expires = None
+    not_before = as_utc(faq.lease_expires)
+    if faq.lease_holder is not None or not_before is None or not_before <= utcnow():
+        faq.lease_expires = None  # a provider's wait still running is kept
+    faq.lease_holder = None
+    faq.attempts = 0  # a new request, a new budget
     faq.started_at = faq.finished_at = None
     faq.tokens_in = faq.tokens_out = None
     faq.truncated_input = faq.truncated_output = False
@@ -112,9 +123,32 @@ def queue_position(session: Session, faq: Faq) -> int | None:
 
 def _claimable(now: datetime) -> object:
     return or_(
-        Faq.state == "queued",
+        and_(Faq.state == "queued", or_(Faq.lease_expires.is_(None), Faq.lease_expires <= now)),
         and_(Faq.state == "generating", Faq.lease_expires < now),
     )
+
+
+def provider_hold(session: Session, model: str) -> datetime | None:
+    """Until when the provider of ``model`` asked us to wait (the latest not-before time a row
+    of that model carries), or None when it did not or the wait is over."""
+    until = session.scalar(
+        select(func.max(Faq.lease_expires)).where(
+            Faq.model == model, Faq.lease_holder.is_(None), Faq.lease_expires > utcnow()
+        )
+    )
+    return as_utc(until)
+
+
+def charge_attempt(session: Session, faq_id: int, holder: str, limit: int) -> bool:
+    """Charge one more upstream attempt to job ``faq_id`` (held by ``holder``); False, charging
+    nothing, when it has spent ``limit`` or the lease was lost."""
+    result = session.execute(
+        update(Faq)
+        .where(Faq.id == faq_id, Faq.lease_holder == holder, Faq.attempts < limit)
+        .values(attempts=Faq.attempts + 1, updated_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    return getattr(result, "rowcount", 0) == 1
 
 
 def claim(
@@ -170,12 +204,20 @@ def write_progress(
 
 
 def finish(session: Session, faq_id: int, holder: str, **values: object) -> bool:
-    """Mark a job done or failed (``state`` in values); False when the lease was lost."""
+    """Mark a job done, failed or queued again (``state`` in values; ``lease_expires`` then is
+    a not-before time); False when the lease was lost."""
     now = utcnow()
+    fields: dict[str, object] = {
+        "lease_holder": None,
+        "lease_expires": None,
+        "finished_at": now,
+        "updated_at": now,
+    }
+    fields.update(values)
     result = session.execute(
         update(Faq)
         .where(Faq.id == faq_id, Faq.lease_holder == holder)
-        .values(lease_holder=None, lease_expires=None, finished_at=now, updated_at=now, **values)
+        .values(**fields)
         .execution_options(synchronize_session=False)
     )
     return getattr(result, "rowcount", 0) == 1

@@ -15,7 +15,16 @@ What this module guarantees (reference/llm.md §1):
   body all map to the same classes.
 - Retryable errors are retried (Retry-After / retry-after-ms honoured, else exponential backoff)
   only while no answer text has been handed to `on_delta`: once a viewer saw text, a retry would
-  show it twice, so the error is raised instead.
+  show it twice, so the error is raised instead. Each retry is paid from a `RetryBudget`: the
+  caller's (a FAQ job keeps one budget across its client and job retries, in the database), else
+  `max_attempts - 1` retries per call. Every attempt resends the whole paper, so retries are few.
+- A wait the provider asks for (Retry-After, retry-after-ms) holds the whole client: no thread
+  calls the provider before it ends. A call that would have to wait longer than
+  `max_retry_after_s` (or past its deadline) raises `LLMRateLimited` at once, carrying the wait.
+- Output is capped by us, not only by max_tokens: past `output_char_cap` characters of answer +
+  reasoning (or `output_byte_cap` bytes of stream) the connection is dropped and what arrived is
+  returned as a result with finish_reason `OUTPUT_CAP` (truncated, never retried): a provider
+  that ignores max_tokens costs one capped answer, not a 30-minute read and a retry.
 - Time is bounded three ways: connect timeout, a per-chunk stall timeout, and an overall deadline
   checked per chunk and enforced on a silent socket by a watchdog that shuts the socket down.
 - The API key goes only into the Authorization header; it is scrubbed from error messages.
@@ -26,15 +35,17 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Self
+from typing import TYPE_CHECKING, Any, Protocol, Self
 
 import httpx
 
-from coolpapers.errors import LLMError, LLMIncomplete, LLMServerError, LLMTimeout
+from coolpapers.errors import LLMError, LLMIncomplete, LLMRateLimited, LLMServerError, LLMTimeout
 from coolpapers.http import DeadlineWatchdog
 from coolpapers.summarize.provider_errors import error_for_event, error_for_status, retry_hint
 from coolpapers.summarize.sse import SSEDecoder, SSEEvent
@@ -45,6 +56,11 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 ERROR_BODY_CAP = 64 * 1024  # bytes of an error (or non-stream) body read at most
+OUTPUT_CAP = "output_cap"  # finish_reason of an answer we cut at our own output cap
+CHARS_PER_OUTPUT_TOKEN = 8  # the derived output cap: twice English's ~4 characters a token
+# Stream bytes per output character before the byte cap cuts: one small delta per event costs
+# ~150-300 bytes of JSON framing (ids, model, "obfuscation" padding) for a token of ~4 chars.
+STREAM_BYTES_PER_CHAR = 128
 _RESERVED_FIELDS = frozenset({"model", "messages", "stream"})  # extra_body cannot override these
 
 
@@ -67,11 +83,11 @@ class ProviderConfig:
     connect_timeout_s: float = 10.0
     stall_timeout_s: float = 180.0  # longest silence between two chunks (keep-alives count)
     deadline_s: float = 1800.0  # wall-clock cap of one stream_chat call, retries included
-    max_attempts: int = 4
+    max_attempts: int = 3  # upstream calls per stream_chat at most, without a caller's budget
     max_retry_after_s: float = 120.0  # a longer Retry-After means "do not retry"
     backoff_s: float = 1.0  # retry n (0-based) waits backoff_s * 2**n without Retry-After
     require_done: bool = True  # complete only with [DONE]; False for servers that never send it
-    max_response_chars: int = 4_000_000  # answer + reasoning characters; more is a runaway
+    max_output_chars: int = 0  # answer + reasoning chars; 0 = CHARS_PER_OUTPUT_TOKEN x tokens
 
     def __post_init__(self) -> None:
         if self.max_tokens_field not in ("max_tokens", "max_completion_tokens"):
@@ -80,6 +96,18 @@ class ProviderConfig:
             raise ValueError("max_attempts must be at least 1")
         if min(self.connect_timeout_s, self.stall_timeout_s, self.deadline_s) <= 0:
             raise ValueError("timeouts must be positive")
+        if self.max_output_chars < 0:
+            raise ValueError("max_output_chars must be >= 0 (0 = derived from max_output_tokens)")
+
+    @property
+    def output_char_cap(self) -> int:
+        """Characters of answer + reasoning one call may stream before we cut it."""
+        return self.max_output_chars or CHARS_PER_OUTPUT_TOKEN * self.max_output_tokens
+
+    @property
+    def output_byte_cap(self) -> int:
+        """Stream bytes one call may read (tiny deltas, keep-alive spam) before we cut it."""
+        return STREAM_BYTES_PER_CHAR * self.output_char_cap + ERROR_BODY_CAP
 
     @classmethod
     def from_settings(cls, settings: Settings) -> ProviderConfig:
@@ -96,6 +124,7 @@ class ProviderConfig:
             connect_timeout_s=settings.llm_connect_timeout_s,
             stall_timeout_s=settings.llm_stall_timeout_s,
             deadline_s=settings.llm_deadline_s,
+            max_output_chars=settings.llm_max_output_chars,
         )
 
     @property
@@ -119,8 +148,34 @@ class ChatResult:
 
     @property
     def truncated(self) -> bool:
-        """The answer hit the output cap: done, but cut short."""
-        return self.finish_reason == "length"
+        """The answer hit an output cap (the provider's max_tokens or ours): done, but cut."""
+        return self.finish_reason in ("length", OUTPUT_CAP)
+
+    @property
+    def runaway(self) -> bool:
+        """The provider ignored max_tokens and we cut the answer at our own cap."""
+        return self.finish_reason == OUTPUT_CAP
+
+
+class RetryBudget(Protocol):
+    """Pays for retries: ``take`` charges one more upstream attempt, False when none is left."""
+
+    def take(self) -> bool: ...
+
+
+class CountedBudget:
+    """A budget of ``retries`` retries, in memory (one ``stream_chat`` call's default)."""
+
+    def __init__(self, retries: int) -> None:
+        self._left = retries
+        self._lock = threading.Lock()
+
+    def take(self) -> bool:
+        with self._lock:
+            if self._left <= 0:
+                return False
+            self._left -= 1
+            return True
 
 
 class StreamIncomplete(LLMIncomplete):
@@ -164,6 +219,7 @@ class _Progress:
 class _Stream:
     parts: list[str] = field(default_factory=list)
     chars: int = 0
+    raw_bytes: int = 0
     reasoning_chars: int = 0
     finish_reason: str | None = None
     tokens_in: int | None = None
@@ -191,6 +247,8 @@ class ChatClient:
         self._config = config
         self._sleep = sleep
         self._clock = clock
+        self._hold_lock = threading.Lock()
+        self._hold_until = 0.0  # on `clock`: no call before this (the provider's Retry-After)
 
     @property
     def config(self) -> ProviderConfig:
@@ -236,40 +294,61 @@ class ChatClient:
         on_delta: Callable[[str], None] | None = None,
         *,
         deadline: float | None = None,
+        budget: RetryBudget | None = None,
     ) -> ChatResult:
         """Stream one completion; each piece of answer text goes to `on_delta` as it arrives.
 
         `deadline` is an absolute time on this client's clock (time.monotonic by default), e.g.
-        the end of a whole FAQ job; the call also stops after `config.deadline_s`. Raises an
-        LLMError (StreamIncomplete for a cut stream, LLMTimeout past a timeout or the deadline).
+        the end of a whole FAQ job; the call also stops after `config.deadline_s`. `budget`
+        pays for retries (default: `max_attempts - 1` for this call). Raises an LLMError
+        (StreamIncomplete for a cut stream, LLMTimeout past a timeout or the deadline,
+        LLMRateLimited with `retry_after_s` when the provider's wait outlasts what we may wait).
         """
         cfg = self._config
         end = self._clock() + cfg.deadline_s
         if deadline is not None:
             end = min(end, deadline)
+        if budget is None:
+            budget = CountedBudget(cfg.max_attempts - 1)
         content = json.dumps(self.request_body(messages), ensure_ascii=False).encode("utf-8")
         progress = _Progress()
         attempt = 0
         while True:
             attempt += 1
+            self._wait_for_hold(end)
             try:
                 return self._attempt(content, on_delta, end, progress)
             except _Failed as failed:
                 error = failed.error
+                if failed.retry_after_s is not None and failed.retry_after_s > 0:
+                    self._hold(failed.retry_after_s)
                 delay = self._retry_delay(failed, attempt, progress, end)
-                if delay is None:
+                if delay is None or not budget.take():
                     raise error from failed.__cause__
-                log.info(
-                    "LLM %s: %s; retry %d/%d in %.2f s",
-                    cfg.model,
-                    error,
-                    attempt,
-                    cfg.max_attempts - 1,
-                    delay,
-                )
-                self._sleep(delay)
+                log.info("LLM %s: %s; retry after attempt %d", cfg.model, error, attempt)
+                if delay > 0:
+                    self._sleep(delay)
 
     # -- internals -----------------------------------------------------------------------------
+
+    def _hold(self, seconds: float) -> None:
+        """No call to the provider, from any thread, for `seconds` (its Retry-After)."""
+        with self._hold_lock:
+            self._hold_until = max(self._hold_until, self._clock() + seconds)
+
+    def _wait_for_hold(self, end: float) -> None:
+        """Sleep out the provider's hold, or raise LLMRateLimited when it outlasts what this
+        call may wait (`max_retry_after_s`, its deadline): never call before the hold ends."""
+        with self._hold_lock:
+            wait = self._hold_until - self._clock()
+        if wait <= 0:
+            return
+        if wait > self._config.max_retry_after_s or self._clock() + wait >= end:
+            until = datetime.now(UTC) + timedelta(seconds=wait)
+            raise LLMRateLimited(
+                f"the LLM provider asked us to wait until {until:%Y-%m-%d %H:%M:%S} UTC", wait
+            )
+        self._sleep(wait)
 
     def _retry_delay(
         self, failed: _Failed, attempt: int, progress: _Progress, end: float
@@ -282,10 +361,11 @@ class ChatClient:
         if hint is not None and hint > 0:
             if hint > cfg.max_retry_after_s:
                 return None
-            delay = hint
+            delay = 0.0  # the hold (set from the hint) is waited out before the next attempt
+            wait = hint
         else:
-            delay = min(cfg.backoff_s * 2 ** (attempt - 1), cfg.max_retry_after_s)
-        if self._clock() + delay >= end:
+            delay = wait = min(cfg.backoff_s * 2 ** (attempt - 1), cfg.max_retry_after_s)
+        if self._clock() + wait >= end:
             return None
         return delay
 
@@ -426,12 +506,17 @@ class ChatClient:
         watchdog: DeadlineWatchdog,
     ) -> None:
         decoder = SSEDecoder()
+        byte_cap = self._config.output_byte_cap
         for raw in response.iter_bytes():
             if watchdog.fired or self._clock() >= end:
                 raise _Failed(self._deadline_error())
+            stream.raw_bytes += len(raw)
             for event in decoder.feed(raw):
                 if self._on_event(event, stream, on_delta, progress):
                     return
+            if stream.raw_bytes > byte_cap:
+                self._cut(stream, f"{byte_cap} bytes of stream")
+                return
         if watchdog.fired:
             return
         for event in decoder.close():
@@ -478,7 +563,9 @@ class ChatClient:
                     if isinstance(thought, str):
                         stream.reasoning_chars += len(thought)
                 piece = delta.get("content")
-                if isinstance(piece, str) and piece:
+                room = self._config.output_char_cap - stream.chars - stream.reasoning_chars
+                if isinstance(piece, str) and piece and room > 0:
+                    piece = piece[:room]
                     stream.parts.append(piece)
                     stream.chars += len(piece)
                     if on_delta is not None:
@@ -487,13 +574,23 @@ class ChatClient:
             reason = choice.get("finish_reason")
             if isinstance(reason, str) and reason:
                 stream.finish_reason = reason
-        if stream.chars + stream.reasoning_chars > self._config.max_response_chars:
-            raise _Failed(
-                LLMServerError(
-                    f"LLM answer longer than {self._config.max_response_chars} characters"
-                )
-            )
+        cap = self._config.output_char_cap
+        if stream.chars + stream.reasoning_chars >= cap and not stream.finish_reason:
+            self._cut(stream, f"{cap} characters")
+            return True
         return False
+
+    def _cut(self, stream: _Stream, what: str) -> None:
+        """End the answer at our own output cap: what arrived is kept, the rest never read."""
+        log.warning(
+            "LLM %s ignored max_tokens: answer cut at %s (%d characters, %d bytes read)",
+            self._config.model,
+            what,
+            stream.chars,
+            stream.raw_bytes,
+        )
+        stream.finish_reason = OUTPUT_CAP
+        stream.done = True
 
 
 def _first_choice(choices: Any) -> Iterator[dict[str, Any]]:

@@ -4,6 +4,14 @@ A generation never runs inside a web request. Workers (threads of ``coolpapers w
 ``coolpapers serve``'s embedded scheduler) claim queued rows; the text is written to the row as
 it streams in, so any web process can follow it. A worker that dies leaves a lease that expires,
 and the job is taken again from scratch.
+
+What a failing provider may cost: one budget of ``MAX_ATTEMPTS`` upstream attempts per job, kept
+on the row (``attempts``) so it survives restarts: the claim pays the first call of a run, each
+client retry one more; a job whose budget is spent fails. A wait the provider asks for
+(Retry-After) is kept on the row as a not-before time and holds every job of that model until it
+ends (``store.faqs.provider_hold``): no call is made before it. An answer streaming past our own
+output cap (a provider ignoring max_tokens) is cut, stored as done with ``truncated_output``,
+and nothing more is asked of that provider for the job.
 """
 
 from __future__ import annotations
@@ -17,7 +25,7 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -51,7 +59,8 @@ log = logging.getLogger(__name__)
 
 LEASE_S = 120.0  # renewed on every flush; a dead worker's job is retried after this
 FLUSH_EVERY_S = 0.1  # how often streamed text reaches the database (and so the viewers)
-MAX_ATTEMPTS = 3  # whole-job retries after retryable provider errors
+MAX_ATTEMPTS = 3  # upstream attempts one job may spend on errors: client and job retries together
+MAX_HOLD_S = 7 * 86400.0  # a longer Retry-After is taken as this long (a broken header)
 IDLE_POLL_S = 1.0
 
 SessionFactory = sessionmaker[Session]
@@ -189,11 +198,33 @@ class _LeaseLost(Exception):
     """Another worker owns the job now (ours expired); stop without writing anything."""
 
 
+class _JobBudget:
+    """The job's retry budget, on its row: each retry charges ``attempts`` (the claim paid the
+    run's first call), up to MAX_ATTEMPTS, so a restarted worker cannot spend it again."""
+
+    def __init__(self, factory: SessionFactory, faq_id: int, holder: str) -> None:
+        self.factory, self.faq_id, self.holder = factory, faq_id, holder
+
+    def take(self) -> bool:
+        with session_scope(self.factory, write=True) as s:
+            return faq_store.charge_attempt(s, self.faq_id, self.holder, MAX_ATTEMPTS)
+
+
 @dataclass
 class _Tokens:
     tokens_in: int = 0
     tokens_out: int = 0
     estimated: bool = False
+
+
+@dataclass
+class _Asking:
+    """One run's conversation state: where text goes, what it cost, what pays for retries."""
+
+    progress: _Progress
+    tokens: _Tokens
+    budget: _JobBudget
+    runaway: bool = False  # the last answer was cut at our own output cap
 
 
 class FaqGenerator:
@@ -216,10 +247,16 @@ class FaqGenerator:
 
     def run(self, faq: Faq, holder: str) -> str:
         """Generate ``faq`` (already claimed by ``holder``); returns the final state."""
+        if faq.attempts > MAX_ATTEMPTS:  # its budget went on runs whose workers stopped
+            reason = f"gave up after {MAX_ATTEMPTS} attempts (the workers running it stopped)"
+            with session_scope(self.factory, write=True) as s:
+                faq_store.finish(s, faq.id, holder, state="failed", content="", error=reason)
+            return "failed"
         progress = _Progress(self.factory, faq.id, holder)
         tokens = _Tokens()
+        budget = _JobBudget(self.factory, faq.id, holder)
         try:
-            self._generate(faq, progress, tokens)
+            self._generate(faq, progress, tokens, budget)
         except _LeaseLost:
             log.warning("FAQ %s: lease lost, another worker has it", faq.id)
             return "lost"
@@ -243,7 +280,7 @@ class FaqGenerator:
             )
         return "done"
 
-    def _generate(self, faq: Faq, progress: _Progress, tokens: _Tokens) -> None:
+    def _generate(self, faq: Faq, progress: _Progress, tokens: _Tokens, budget: _JobBudget) -> None:
         with session_scope(self.factory) as s:
             paper = s.get(Paper, faq.paper_id)
             if paper is None:
@@ -259,26 +296,23 @@ class FaqGenerator:
                 row.source, row.source_url, row.paper_version = text.source, text.url, version
                 row.truncated_input = truncated
         paper_msg = prompts.paper_message(title, body, faq.lang, truncated)
+        asking = _Asking(progress, tokens, budget)
         if self.settings.llm_prompt_mode == "single":
-            self._single(faq.lang, paper_msg, truncated, progress, tokens)
+            self._single(faq.lang, paper_msg, truncated, asking)
         else:
-            self._sequential(faq.lang, paper_msg, truncated, progress, tokens)
+            self._sequential(faq.lang, paper_msg, truncated, asking)
         progress.flush()
 
-    def _ask(
-        self,
-        messages: list[dict[str, str]],
-        shown_before: str,
-        progress: _Progress,
-        tokens: _Tokens,
-    ) -> str:
+    def _ask(self, messages: list[dict[str, str]], shown_before: str, asking: _Asking) -> str:
+        progress, tokens = asking.progress, asking.tokens
         parts: list[str] = []
 
         def on_delta(delta: str) -> None:
             parts.append(delta)
             progress.set(shown_before + "".join(parts))
 
-        result = self.client.stream_chat(messages, on_delta)
+        result = self.client.stream_chat(messages, on_delta, budget=asking.budget)
+        asking.runaway = result.runaway
         if result.tokens_in is None or result.tokens_out is None:
             tokens.estimated = True
             tokens.tokens_in += estimate_tokens("\n".join(m["content"] for m in messages))
@@ -293,9 +327,7 @@ class FaqGenerator:
                     row.truncated_output = True
         return result.text
 
-    def _sequential(
-        self, lang: str, paper_msg: str, truncated: bool, progress: _Progress, tokens: _Tokens
-    ) -> None:
+    def _sequential(self, lang: str, paper_msg: str, truncated: bool, asking: _Asking) -> None:
         answers: list[tuple[str, str]] = []
         messages = [{"role": "system", "content": prompts.system_prompt(lang)}]
         for i, question in enumerate(prompts.QUESTIONS[lang]):
@@ -303,21 +335,22 @@ class FaqGenerator:
             messages.append({"role": "user", "content": content})
             shown = prompts.format_faq(lang, answers, truncated_input=truncated)
             shown += f"**Q**: {question}\n\n**A**: "
-            answer = self._ask(messages, shown, progress, tokens)
+            answer = self._ask(messages, shown, asking)
             messages.append({"role": "assistant", "content": answer})
             answers.append((question, answer.strip()))
+            progress = asking.progress
             progress.set(prompts.format_faq(lang, answers, truncated_input=truncated), force=True)
+            if asking.runaway:  # it ignores max_tokens: every further question would run away
+                break
 
-    def _single(
-        self, lang: str, paper_msg: str, truncated: bool, progress: _Progress, tokens: _Tokens
-    ) -> None:
+    def _single(self, lang: str, paper_msg: str, truncated: bool, asking: _Asking) -> None:
         messages = [
             {"role": "system", "content": prompts.system_prompt(lang)},
             {"role": "user", "content": f"{paper_msg}\n\n{prompts.single_message_questions(lang)}"},
         ]
         head = prompts.format_faq(lang, [], truncated_input=truncated)
-        answer = self._ask(messages, head, progress, tokens)
-        progress.set(head + answer.strip() + "\n", force=True)
+        answer = self._ask(messages, head, asking)
+        asking.progress.set(head + answer.strip() + "\n", force=True)
 
     def _failed(
         self, faq: Faq, holder: str, exc: CoolpapersError, tokens: _Tokens, progress: _Progress
@@ -326,16 +359,39 @@ class FaqGenerator:
         transient = getattr(exc, "retryable", False) or (
             isinstance(exc, FetchError) and not isinstance(exc, BlockedAddress)
         )
-        retry = transient and faq.attempts < MAX_ATTEMPTS
-        reason = _reason(exc)
-        log.warning("FAQ %s (%s, %s) failed: %s", faq.id, faq.paper_id, faq.lang, reason)
+        wait = getattr(exc, "retry_after_s", None) if isinstance(exc, LLMRateLimited) else None
+        not_before = None
+        if wait is not None and wait > 0:
+            not_before = utc_today() + timedelta(seconds=min(wait, MAX_HOLD_S))
+        reason = _reason(exc, not_before)
         with session_scope(self.factory, write=True) as s:
+            row = s.get(Faq, faq.id)
+            spent = row.attempts if row is not None else MAX_ATTEMPTS
+            retry = transient and spent < MAX_ATTEMPTS
+            if transient and not retry:
+                reason = f"gave up after {spent} attempts: {reason}"[:2000]
+            log.warning("FAQ %s (%s, %s) failed: %s", faq.id, faq.paper_id, faq.lang, reason)
             if retry:
-                # back to the queue, from scratch: a half answer is never kept as done
-                faq_store.finish(s, faq.id, holder, state="queued", content="", error=reason)
+                # back to the queue, from scratch: a half answer is never kept as done; not
+                # before the provider's wait ends
+                faq_store.finish(
+                    s,
+                    faq.id,
+                    holder,
+                    state="queued",
+                    content="",
+                    error=reason,
+                    lease_expires=not_before,
+                )
             else:
                 faq_store.finish(
-                    s, faq.id, holder, state="failed", content=progress.content, error=reason
+                    s,
+                    faq.id,
+                    holder,
+                    state="failed",
+                    content=progress.content,
+                    error=reason,
+                    lease_expires=not_before,  # the wait still holds the provider
                 )
             faq_store.add_usage(
                 s, utc_today().date(), tokens.tokens_in, tokens.tokens_out, failed=not retry
@@ -356,7 +412,12 @@ _REASONS: tuple[tuple[type[CoolpapersError], str], ...] = (
 )
 
 
-def _reason(exc: CoolpapersError) -> str:
+def _reason(exc: CoolpapersError, not_before: datetime | None = None) -> str:
+    if not_before is not None:
+        head = f"the LLM provider asked us to wait until {not_before:%Y-%m-%d %H:%M:%S} UTC"
+        head += " (no call before then)"
+        detail = str(exc)  # the client's own hold already says so in its words
+        return head if detail.startswith("the LLM provider asked") else f"{head}: {detail}"[:2000]
     head = next((text for kind, text in _REASONS if isinstance(exc, kind)), "failed")
     return f"{head}: {exc}"[:2000]
 
@@ -368,10 +429,13 @@ def worker_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
-def build_generator(factory: SessionFactory, settings: Settings) -> FaqGenerator:
-    """A generator with its own LLM client and arXiv fetcher; ``close()`` it when done."""
+def build_generator(
+    factory: SessionFactory, settings: Settings, *, sleep: Callable[[float], None] = time.sleep
+) -> FaqGenerator:
+    """A generator with its own LLM client and arXiv fetcher; ``close()`` it when done.
+    ``sleep`` is how the client waits between retries (tests record the waits instead)."""
     config = ProviderConfig.from_settings(settings)
-    client = ChatClient(make_http_client(config), config)
+    client = ChatClient(make_http_client(config), config, sleep=sleep)
     fetcher = http.arxiv_fetcher(settings)
     texts = PaperTextSource(
         fetcher,
@@ -427,6 +491,8 @@ class FaqWorker:
         with session_scope(self.factory, write=True) as s:
             if budget and faq_store.tokens_spent(s, utc_today().date()) >= budget:
                 return None  # jobs wait in the queue for tomorrow's budget
+            if faq_store.provider_hold(s, self.settings.llm_model) is not None:
+                return None  # the provider asked us to wait: no job calls it before then
             faq = faq_store.claim(s, holder, LEASE_S, faq_id=faq_id)
         if faq is None:
             return None

@@ -83,6 +83,8 @@ def error_for_status(
         return LLMQuotaExceeded(message)
     if status == 429:
         return LLMQuotaExceeded(message) if quota else LLMRateLimited(message, retry_after_s)
+    if status == 503 and retry_after_s is not None and retry_after_s > 0:
+        return LLMRateLimited(message, retry_after_s)  # overloaded: come back after the wait
     if status in (408, 409) or status >= 500:
         return LLMServerError(message)
     if 300 <= status < 400:

@@ -8,8 +8,9 @@
 `POST /v1/chat/completions` answers each request with the next scripted `Mode`, then with
 `default` (settable; `Mode.ok()` unless changed). `GET /v1/models` lists one model. Every
 request body is recorded (parsed JSON, `requests`; headers in `request_headers`), as is the
-peak number of requests in flight (`max_concurrent`) and the time each content chunk was written
-(`chunk_times`, for latency measurements).
+peak number of requests in flight (`max_concurrent`), the time each content chunk was written
+(`chunk_times`, for latency measurements) and the body bytes each streamed answer managed to
+send before it ended or the client hung up (`bytes_sent`: what a runaway cost the client).
 
 Without an explicit text, answers are `default_text(n)` where n is the number of user messages
 in the request: in a one-question-at-a-time conversation, question n gets "Answer n …".
@@ -84,6 +85,7 @@ class Mode:
     keepalive: bool = False  # `: keep-alive` comments around the chunks
     error_style: str = "data"  # "data": data: {"error": …}; "line": llama.cpp's `error: …`
     chunked: bool = True  # False: close-delimited body (a cut then looks like a clean EOF)
+    max_bytes: int = 0  # runaway: stop after this many body bytes
 
     @classmethod
     def ok(
@@ -208,6 +210,13 @@ class Mode:
         return cls("ok", text=text, reasoning_text=reasoning_text, reasoning_field=field)
 
     @classmethod
+    def runaway(cls, piece: str = "and so on, ", *, max_bytes: int = 64 * 1024 * 1024) -> Mode:
+        """A provider ignoring max_tokens: `piece` after `piece`, one small delta per event as
+        real streams have them, never a finish_reason, until `max_bytes` of body or the client
+        hangs up. The send buffer is kept small so `bytes_sent` is close to what was read."""
+        return cls("runaway", text=piece, max_bytes=max_bytes)
+
+    @classmethod
     def echo(cls, *, chunks: int = 4) -> Mode:
         """Answer with the content of the last user message received."""
         return cls("echo", chunks=chunks)
@@ -225,6 +234,7 @@ class _State:
     request_headers: list[dict[str, str]] = field(default_factory=list)
     request_times: list[float] = field(default_factory=list)
     chunk_times: list[tuple[float, str]] = field(default_factory=list)
+    bytes_sent: list[int] = field(default_factory=list)
     active: int = 0
     max_active: int = 0
 
@@ -272,8 +282,12 @@ class _Handler(FakeHandler):
 class _SSE:
     """Writes one SSE response: each event is one HTTP chunk (or raw bytes, close-delimited)."""
 
-    def __init__(self, h: _Handler, fake: FakeLLM, model: str, *, chunked: bool) -> None:
+    def __init__(
+        self, h: _Handler, fake: FakeLLM, model: str, *, chunked: bool, index: int
+    ) -> None:
         self.h, self.fake, self.model, self.chunked = h, fake, model, chunked
+        self.index = index  # of the request, in `bytes_sent`
+        self.sent = 0
         h.send_response(200)
         h.send_header("Content-Type", "text/event-stream; charset=utf-8")
         h.send_header("Cache-Control", "no-cache")
@@ -290,6 +304,8 @@ class _SSE:
             data = b"%x\r\n" % len(data) + data + b"\r\n"
         self.h.wfile.write(data)
         self.h.wfile.flush()
+        self.sent += len(data)
+        self.fake._sent(self.index, len(data))
 
     def event(self, payload: Mapping[str, Any]) -> None:
         self.raw(f"data: {json.dumps(payload, ensure_ascii=False)}\n\n")
@@ -390,6 +406,12 @@ class FakeLLM(ThreadedServer):
             return self._state.active
 
     @property
+    def bytes_sent(self) -> list[int]:
+        """Body bytes of each streamed answer (by request) that reached the socket."""
+        with self._lock:
+            return list(self._state.bytes_sent)
+
+    @property
     def chunk_times(self) -> list[tuple[float, str]]:
         """(time.monotonic() just after the write, text) of every content chunk sent."""
         with self._lock:
@@ -403,9 +425,14 @@ class FakeLLM(ThreadedServer):
             state.request_headers.clear()
             state.request_times.clear()
             state.chunk_times.clear()
+            state.bytes_sent.clear()
             state.max_active = state.active
 
     # -- serving (handler threads) ---------------------------------------------------------------
+
+    def _sent(self, index: int, size: int) -> None:
+        with self._lock:
+            self._state.bytes_sent[index] += size
 
     def _chunk_written(self, piece: str) -> None:
         with self._lock:
@@ -417,18 +444,20 @@ class FakeLLM(ThreadedServer):
             state.requests.append(body)
             state.request_headers.append({k.lower(): v for k, v in h.headers.items()})
             state.request_times.append(time.monotonic())
+            state.bytes_sent.append(0)
+            index = len(state.requests) - 1
             state.active += 1
             state.max_active = max(state.max_active, state.active)
             mode = state.script.popleft() if state.script else self.default
         try:
-            self._respond(h, body, mode)
+            self._respond(h, body, mode, index)
         except OSError:  # the client went away
             h.close_connection = True
         finally:
             with self._lock:
                 self._state.active -= 1
 
-    def _respond(self, h: _Handler, body: dict[str, Any], mode: Mode) -> None:
+    def _respond(self, h: _Handler, body: dict[str, Any], mode: Mode, index: int) -> None:
         if mode.kind == "status":
             h._send(mode.code, mode.body, mode.content_type, mode.headers)
             return
@@ -440,7 +469,15 @@ class FakeLLM(ThreadedServer):
         model = str(body.get("model") or MODEL)
         text = self._text(body, mode)
         pieces = _split(text, mode.chunks)
-        sse = _SSE(h, self, model, chunked=mode.chunked)
+        if mode.kind == "runaway":
+            h.connection.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 16 * 1024)
+        sse = _SSE(h, self, model, chunked=mode.chunked, index=index)
+        if mode.kind == "runaway":
+            sse.chunk({"role": "assistant", "content": ""})
+            while sse.sent < mode.max_bytes:
+                sse.content(text)  # an OSError when the client has hung up ends it
+            sse.abort()
+            return
         if mode.kind == "slow_first_token":
             end = time.monotonic() + mode.seconds
             while (left := end - time.monotonic()) > 0:
