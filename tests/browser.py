@@ -62,7 +62,9 @@ def open_tab(
         locale=locale,
         java_script_enabled=javascript,
     )
-    context.set_default_timeout(5000)
+    # how long an action waits for its element before the test fails: only a bound, never spent
+    # by a passing test, so generous for a loaded machine
+    context.set_default_timeout(15_000)
     page = context.new_page()
     tab = Tab(page)
 

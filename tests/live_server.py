@@ -11,7 +11,8 @@ from contextlib import contextmanager
 import uvicorn
 from fastapi import FastAPI
 
-STARTUP_TIMEOUT_S = 10.0
+# a bound on waiting for uvicorn to report it started (never spent when it starts)
+STARTUP_TIMEOUT_S = 30.0
 
 
 @contextmanager

@@ -418,19 +418,19 @@ XHTML = b'<html xmlns="http://www.w3.org/1999/xhtml"><head><title>x</title></hea
     ],
 )
 def test_parse_rss_rejects_non_feeds(body: bytes) -> None:
-    started = time.monotonic()
+    started = time.thread_time()  # CPU time spent parsing: a busy machine does not count
     with pytest.raises(ParseError):
         parse_rss(body)
-    assert time.monotonic() - started < 2.0
+    assert time.thread_time() - started < 2.0
 
 
 def test_billion_laughs_fails_fast() -> None:
-    started = time.monotonic()
+    started = time.thread_time()  # CPU time spent parsing: a busy machine does not count
     with pytest.raises(ParseError, match="document type"):
         parse_rss(BILLION_LAUGHS)
     with pytest.raises(ParseError):
         parse_api(BILLION_LAUGHS)
-    assert time.monotonic() - started < 0.5
+    assert time.thread_time() - started < 0.5
 
 
 def _split_feed(raw: str) -> tuple[str, list[str], str]:

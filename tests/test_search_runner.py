@@ -38,10 +38,18 @@ def test_a_search_past_its_deadline_is_a_timeout_and_keeps_its_slot(
     runner: BoundedRunner,
 ) -> None:
     release = threading.Event()
+    finished = threading.Event()
+
+    def late() -> None:
+        release.wait(10)
+        finished.set()
+
     started = time.monotonic()
     with pytest.raises(SearchTimeout, match="too long"):
-        runner.run(lambda: release.wait(10), soon(0.2))
-    assert 0.15 < time.monotonic() - started < 2
+        runner.run(late, soon(0.2))
+    # answered at the deadline (not before), while the search still runs (not after it)
+    assert time.monotonic() - started >= 0.15
+    assert not finished.is_set()
     with pytest.raises(SearchTimeout, match="too long"):
         runner.run(lambda: release.wait(10), soon(0.2))
     # both slots are held by the two searches still running: a third is not even started
@@ -58,20 +66,24 @@ def test_a_waiting_search_gets_a_slot_that_frees_before_its_deadline(
     runner: BoundedRunner,
 ) -> None:
     release = threading.Event()
-    holders = [
-        threading.Thread(target=runner.run, args=(lambda: release.wait(10), soon(10)))
-        for _ in range(2)
-    ]
+    holding = threading.Semaphore(0)
+
+    def hold() -> None:
+        holding.release()
+        release.wait(60)
+
+    holders = [threading.Thread(target=runner.run, args=(hold, soon(60))) for _ in range(2)]
     for t in holders:
         t.start()
-    timer = threading.Timer(0.2, release.set)
-    timer.start()
     try:
-        time.sleep(0.05)  # let both holders take their slots
-        assert runner.run(lambda: "waited", soon(5)) == "waited"
+        for _ in holders:  # both slots are taken: the next search must wait for one
+            assert holding.acquire(timeout=30)
+        timer = threading.Timer(0.2, release.set)
+        timer.start()
+        # it runs only once a holder has finished, so only after the release
+        assert runner.run(lambda: release.is_set() and "waited", soon(30)) == "waited"
     finally:
         release.set()
-        timer.cancel()
         for t in holders:
             t.join()
 

@@ -141,6 +141,6 @@ def test_random_input_never_raises() -> None:
     ],
 )
 def test_pathological_input_is_linear(text: str) -> None:
-    started = time.monotonic()
+    started = time.thread_time()  # CPU time: a busy machine does not count
     decode_tex_accents(text)
-    assert time.monotonic() - started < 1.0
+    assert time.thread_time() - started < 1.0
