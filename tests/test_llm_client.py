@@ -78,6 +78,7 @@ def make_client(llm: FakeLLM, sleeps: Sleeps) -> Iterator[MakeClient]:
             "backoff_s": 0.01,
             "stall_timeout_s": 3.0,
             "deadline_s": 10.0,
+            "allow_private_networks": True,  # the fake is on 127.0.0.1
         }
         fields.update(overrides)
         config = ProviderConfig(**fields)
@@ -405,13 +406,37 @@ def test_api_key_never_appears_in_errors(llm: FakeLLM, make_client: MakeClient) 
 def test_connection_refused_is_a_server_error(sleeps: Sleeps) -> None:
     with FakeLLM() as gone:
         url = gone.base_url
-    config = ProviderConfig(base_url=url, api_key="", model="m", max_attempts=2, backoff_s=0.01)
+    config = ProviderConfig(
+        base_url=url,
+        api_key="",
+        model="m",
+        max_attempts=2,
+        backoff_s=0.01,
+        allow_private_networks=True,
+    )
     with (
         ChatClient(make_http_client(config), config, sleep=sleeps) as client,
         pytest.raises(LLMServerError, match="unreachable"),
     ):
         client.stream_chat(MESSAGES)
     assert sleeps.delays == [0.01]
+
+
+def test_a_private_address_needs_the_allowance(llm: FakeLLM, make_client: MakeClient) -> None:
+    # the client connects through the SSRF guard: loopback only for the configured host:port
+    # and only when allowed; refused before any byte is sent, and not retried
+    with pytest.raises(LLMError, match="refused") as info:
+        make_client(allow_private_networks=False).stream_chat(MESSAGES)
+    assert type(info.value) is LLMError and not info.value.retryable
+    assert llm.calls == 0
+    assert make_client().stream_chat(MESSAGES).text == default_text(1)
+
+
+def test_config_from_settings_carries_the_private_allowance() -> None:
+    settings = load_settings(
+        llm_base_url="http://127.0.0.1:8080/v1", llm_model="m", allow_private_networks=True
+    )
+    assert ProviderConfig.from_settings(settings).allow_private_networks
 
 
 # -- timeouts -----------------------------------------------------------------------------------

@@ -28,6 +28,9 @@ What this module guarantees (reference/llm.md §1):
 - Time is bounded three ways: connect timeout, a per-chunk stall timeout, and an overall deadline
   checked per chunk and enforced on a silent socket by a watchdog that shuts the socket down.
 - The API key goes only into the Authorization header; it is scrubbed from error messages.
+- Connections go through the SSRF guard of `coolpapers.http` (`guarded_transport`): the provider's
+  address is checked where the socket is opened; a loopback/private address only for the
+  configured host:port and with `allow_private_networks` (a local llama.cpp server).
 """
 
 from __future__ import annotations
@@ -45,8 +48,15 @@ from typing import TYPE_CHECKING, Any, Protocol, Self
 
 import httpx
 
-from coolpapers.errors import LLMError, LLMIncomplete, LLMRateLimited, LLMServerError, LLMTimeout
-from coolpapers.http import DeadlineWatchdog
+from coolpapers.errors import (
+    BlockedAddress,
+    LLMError,
+    LLMIncomplete,
+    LLMRateLimited,
+    LLMServerError,
+    LLMTimeout,
+)
+from coolpapers.http import DeadlineWatchdog, guarded_transport
 from coolpapers.summarize.provider_errors import error_for_event, error_for_status, retry_hint
 from coolpapers.summarize.sse import SSEDecoder, SSEEvent
 
@@ -88,6 +98,7 @@ class ProviderConfig:
     backoff_s: float = 1.0  # retry n (0-based) waits backoff_s * 2**n without Retry-After
     require_done: bool = True  # complete only with [DONE]; False for servers that never send it
     max_output_chars: int = 0  # answer + reasoning chars; 0 = CHARS_PER_OUTPUT_TOKEN x tokens
+    allow_private_networks: bool = False  # the base URL's host:port may be loopback/private
 
     def __post_init__(self) -> None:
         if self.max_tokens_field not in ("max_tokens", "max_completion_tokens"):
@@ -125,6 +136,7 @@ class ProviderConfig:
             stall_timeout_s=settings.llm_stall_timeout_s,
             deadline_s=settings.llm_deadline_s,
             max_output_chars=settings.llm_max_output_chars,
+            allow_private_networks=settings.allow_private_networks,
         )
 
     @property
@@ -187,8 +199,13 @@ class StreamIncomplete(LLMIncomplete):
 
 
 def make_http_client(config: ProviderConfig) -> httpx.Client:
-    """An httpx client suited to `config` (timeouts are set again per request)."""
+    """An httpx client suited to `config` (timeouts are set again per request), connecting only
+    to the provider's endpoint through the SSRF guard."""
+    transport = guarded_transport(
+        [config.base_url], allow_private_networks=config.allow_private_networks
+    )
     return httpx.Client(
+        transport=transport,
         timeout=httpx.Timeout(config.stall_timeout_s, connect=config.connect_timeout_s),
         follow_redirects=False,
     )
@@ -433,6 +450,8 @@ class ChatClient:
                 ) from exc
             reason = _redact(str(exc), cfg.api_key) or type(exc).__name__
             raise _Failed(LLMServerError(f"LLM endpoint unreachable or dropped: {reason}")) from exc
+        except BlockedAddress as exc:  # our own refusal: trying again cannot help
+            raise _Failed(LLMError(f"LLM endpoint refused: {exc}")) from exc
         except httpx.HTTPError as exc:  # e.g. an undecodable Content-Encoding
             reason = _redact(str(exc), cfg.api_key) or type(exc).__name__
             raise _Failed(LLMServerError(f"LLM response unusable: {reason}")) from exc
