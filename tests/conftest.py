@@ -47,6 +47,7 @@ def postgres_url() -> str:
     return url
 
 
+@pytest.hookimpl(optionalhook=True)  # an xdist hook: unknown with -p no:xdist
 def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
     """With ``-n``, tests go one at a time to whichever worker is free, except that the tests of a
     module with a module-scoped fixture (a live server, a browser, an index) stay on one worker:
