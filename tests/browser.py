@@ -29,7 +29,10 @@ def require_chromium() -> None:
     """Skip without a system Chromium; in CI (CI=true) its absence is a failure."""
     if CHROMIUM.exists():
         return
-    message = f"{CHROMIUM} is missing (apt-get install chromium)"
+    message = (
+        f"{CHROMIUM} is missing: `make test` installs it when run as root, or run "
+        "`sudo apt-get update && sudo apt-get install -y chromium`"
+    )
     if os.environ.get("CI") == "true":
         pytest.fail(message)
     pytest.skip(message)

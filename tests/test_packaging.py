@@ -189,3 +189,19 @@ def test_make_test_runs_the_chromium_step_first(tmp_path: Path) -> None:
     else:
         assert done.returncode == 1
         assert "apt-get install -y chromium" in done.stderr
+
+
+def test_in_ci_a_missing_chromium_or_postgres_fails_instead_of_skipping(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from tests import browser, conftest
+
+    monkeypatch.setattr(browser, "CHROMIUM", tmp_path / "absent")
+    monkeypatch.delenv(conftest.PG_ENV, raising=False)
+    for ci, outcome in (("true", pytest.fail.Exception), ("", pytest.skip.Exception)):
+        monkeypatch.setenv("CI", ci)
+        monkeypatch.setattr(conftest, "IN_CI", ci == "true")
+        with pytest.raises(outcome, match="is missing: `make test` installs it"):
+            browser.require_chromium()
+        with pytest.raises(outcome, match=conftest.PG_ENV):
+            conftest.postgres_url()
