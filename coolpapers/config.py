@@ -132,6 +132,14 @@ class Settings(BaseSettings):
     paper_cache_max_mb: int = Field(
         500, ge=1, description="Disk cache of downloaded paper HTML/PDF, in MiB"
     )
+    pdf_memory_mb: int = Field(
+        1024, ge=128, description="Memory a PDF's reader (a child process) may use, in MiB"
+    )
+    pdf_cpu_s: int = Field(
+        60, ge=1, description="CPU seconds a PDF's reader may use (killed after twice that)"
+    )
+    pdf_max_pages: int = Field(500, ge=1, description="Pages of a PDF read at most")
+    pdf_max_chars: int = Field(2_000_000, ge=1000, description="Characters of a PDF read at most")
     secret_key: str = Field(
         "", description="Signs cookies; generated into DATA_DIR on first run when unset"
     )

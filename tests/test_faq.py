@@ -27,6 +27,7 @@ from coolpapers.web import create_app
 from tests.conftest import FIXTURES, RSS, make_settings
 from tests.fakes.arxiv_server import FakeArxiv
 from tests.fakes.llm_server import FakeLLM, Mode
+from tests.hostile_pdfs import deflate_bomb_pdf
 from tests.live_server import serve
 
 PAPER = "2608.19234"  # on the cs.LG 2026-08-21 listing
@@ -474,6 +475,30 @@ def test_a_runaway_provider_is_cut_by_our_output_cap(
     assert sent < 8 * 1024 * 1024
     print(f"bytes a runaway provider sent before we hung up: {sent}")
     assert w.run_one() is None  # nothing left to retry
+
+
+def test_a_hostile_pdf_ends_the_faq_with_a_clear_error(
+    worker: Any,
+    faq_app: TestClient,
+    stocked: sessionmaker[Session],
+    faq_settings: Settings,
+    fake_arxiv: FakeArxiv,
+    fake_llm: FakeLLM,
+) -> None:
+    bomb = deflate_bomb_pdf()  # 2.5 MB inflating to 800 MB: it took the server to 10 GB
+    for version in ("v1", "v2", "v3"):
+        fake_arxiv.serve(f"/html/{PAPER}{version}", b"gone", status=404, content_type="text/html")
+        fake_arxiv.serve(f"/pdf/{PAPER}{version}", bomb, content_type="application/pdf")
+    settings = faq_settings.model_copy(update={"pdf_memory_mb": 512})
+    faq_app.post(f"/api/papers/{PAPER}/faq", params={"lang": "en"})
+    w = worker(stocked, settings)
+    assert w.run_one() == "failed"
+    assert w.run_one() is None  # no retry loop on a hostile file
+    faq = faq_app.get(f"/api/papers/{PAPER}/faq?lang=en").json()
+    assert faq["state"] == "failed" and faq["attempts"] == 1
+    assert "no usable text of the paper" in faq["error"]
+    assert "over the reader's limits (more than 512 MB of memory)" in faq["error"]
+    assert fake_llm.calls == 0
 
 
 def test_priority_latest_listing_first_and_queue_positions(

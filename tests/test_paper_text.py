@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import re
+import resource
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
@@ -19,9 +20,11 @@ from coolpapers.summarize.paper_text import (
     estimate_tokens,
     fit_to_budget,
 )
+from coolpapers.summarize.pdf_sandbox import PdfLimitExceeded, PdfLimits
 from coolpapers.summarize.pdf_text import pdf_to_text
 from coolpapers.summarize.text_clean import clean_text
 from tests.fakes.arxiv_server import FakeArxiv, Fault
+from tests.hostile_pdfs import deflate_bomb_pdf, many_pages_pdf
 
 PAPER_HTML = Path(__file__).parent / "fixtures" / "paper" / "latexml_paper.html"
 PDF_TYPE = "application/pdf"
@@ -444,6 +447,36 @@ def test_encrypted_pdf_fails_with_a_clear_reason(
     with pytest.raises(PaperTextError, match="encrypted"):  # the verdict is cached
         source.get(ID, 1)
     assert len(fake.requests) == 2
+
+
+def test_a_pdf_bomb_fails_in_the_reader_not_in_this_process(
+    fake: FakeArxiv, fetcher: Fetcher, tmp_path: Path
+) -> None:
+    fake.serve(f"/pdf/{ID}v1", deflate_bomb_pdf(), content_type=PDF_TYPE)
+    source = PaperTextSource(
+        fetcher, fake.web_url, tmp_path, 10_000_000, pdf_limits=PdfLimits(memory_mb=512)
+    )
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    with pytest.raises(PdfLimitExceeded) as caught:
+        source.get(ID, 1)
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before < 64 * 1024  # KiB
+    assert "arXiv has no HTML" in str(caught.value)
+    assert "the PDF is over the reader's limits (more than 512 MB of memory)" in str(caught.value)
+    assert list(tmp_path.iterdir()) == []  # a hostile file is not kept
+
+
+def test_a_pdf_of_twenty_thousand_pages_is_read_up_to_the_cap(
+    fake: FakeArxiv, fetcher: Fetcher, tmp_path: Path
+) -> None:
+    fake.serve(f"/pdf/{ID}v1", many_pages_pdf(20_000), content_type=PDF_TYPE)
+    source = PaperTextSource(
+        fetcher, fake.web_url, tmp_path, 10_000_000, pdf_limits=PdfLimits(max_pages=30)
+    )
+    text = source.get(ID, 1)
+    assert text.truncated and text.source == "pdf"
+    assert text.text.endswith("[… the PDF was read up to page 30 of 20000 …]")
+    assert text.chars == len(text.text) < 2_000
+    assert source.get(ID, 1).truncated  # the same from the cache
 
 
 def test_garbage_pdf_fails_as_corrupt(fake: FakeArxiv, fetcher: Fetcher, tmp_path: Path) -> None:

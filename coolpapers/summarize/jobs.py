@@ -54,6 +54,7 @@ from coolpapers.store import faqs as faq_store
 from coolpapers.summarize import prompts
 from coolpapers.summarize.client import ChatClient, ProviderConfig, make_http_client
 from coolpapers.summarize.paper_text import PaperTextSource, estimate_tokens, fit_to_budget
+from coolpapers.summarize.pdf_sandbox import PdfLimits
 
 log = logging.getLogger(__name__)
 
@@ -290,6 +291,7 @@ class FaqGenerator:
         body, truncated = fit_to_budget(
             prompts.clean_paper_text(text.text), self.settings.llm_input_token_budget
         )
+        truncated = truncated or text.truncated
         with session_scope(self.factory, write=True) as s:
             row = s.get(Faq, faq.id)
             if row is not None:
@@ -442,6 +444,7 @@ def build_generator(
         settings.arxiv_web_url,
         settings.data_dir / "papers",
         settings.paper_cache_max_mb * 1024 * 1024,
+        pdf_limits=PdfLimits.from_settings(settings),
     )
     return FaqGenerator(factory, settings, client, texts, fetcher)
 

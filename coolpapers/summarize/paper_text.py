@@ -1,8 +1,9 @@
 """The paper's text for the FAQ: arXiv's HTML rendering when it is usable, else the PDF.
 
-* ``PaperTextSource``: HTML first (``html_text``), PDF second (``pdf_text``), at most two
-  requests per paper through the shared polite ``Fetcher``; raw downloads cached on disk under
-  names derived only from the validated id, with an LRU size cap.
+* ``PaperTextSource``: HTML first (``html_text``), PDF second (``pdf_text``, read in a child
+  process within ``PdfLimits``: ``pdf_sandbox``), at most two requests per paper through the
+  shared polite ``Fetcher``; raw downloads cached on disk under names derived only from the
+  validated id, with an LRU size cap.
 * ``fit_to_budget``: keeps the beginning and the conclusion, cuts the middle with a marker;
   ``estimate_tokens`` is the measure it cuts by.
 
@@ -30,7 +31,7 @@ from coolpapers.errors import BadId, BlockedAddress, FetchError, PaperTextError,
 from coolpapers.http import Fetcher, FetchResult
 from coolpapers.identifiers import parse_id
 from coolpapers.summarize.html_text import html_to_text
-from coolpapers.summarize.pdf_text import pdf_to_text
+from coolpapers.summarize.pdf_sandbox import PdfLimitExceeded, PdfLimits, read_pdf
 
 __all__ = [
     "MIDDLE_MARKER",
@@ -55,6 +56,7 @@ class PaperText:
     source: str  # "html" | "pdf"
     url: str  # where it came from (final URL after redirects)
     chars: int
+    truncated: bool = False  # a PDF read only up to its page or character cap
 
 
 # -- token budget --------------------------------------------------------------------------------
@@ -233,11 +235,18 @@ class PaperTextSource:
     """
 
     def __init__(
-        self, fetcher: Fetcher, web_url: str, cache_dir: Path, cache_max_bytes: int
+        self,
+        fetcher: Fetcher,
+        web_url: str,
+        cache_dir: Path,
+        cache_max_bytes: int,
+        *,
+        pdf_limits: PdfLimits | None = None,
     ) -> None:
         if cache_max_bytes < 0:
             raise ValueError("cache_max_bytes must be >= 0 (0 disables the cache)")
         self._fetcher = fetcher
+        self._pdf_limits = pdf_limits or PdfLimits()
         self._web_url = web_url.rstrip("/")
         self._cache_dir = Path(cache_dir)
         self._cache_max_bytes = cache_max_bytes
@@ -312,15 +321,21 @@ class PaperTextSource:
                 f"{media or 'no content type'} instead of a PDF"
             )
         try:
-            text = pdf_to_text(result.body)
+            text, cut = self._read_pdf(result.body)
         except PaperTextError as exc:
-            if not str(exc).startswith("corrupt"):  # encrypted, no text: that is the paper
+            if _is_verdict(exc):  # encrypted, no text: that is the paper
                 self._store(arxiv_id, version, "pdf", result.body)
-            raise PaperTextError(
-                f"no text for {label}: {html_reason}, and {_pdf_phrase(exc)}"
-            ) from exc
+            raise type(exc)(f"no text for {label}: {html_reason}, and {_pdf_phrase(exc)}") from exc
         self._store(arxiv_id, version, "pdf", result.body)
-        return PaperText(text=text, source="pdf", url=result.url, chars=len(text))
+        return PaperText(text=text, source="pdf", url=result.url, chars=len(text), truncated=cut)
+
+    def _read_pdf(self, body: bytes) -> tuple[str, bool]:
+        """The PDF's text, read in a limited child process; True when it was cut at a cap."""
+        extract = read_pdf(body, self._pdf_limits)
+        if not extract.truncated:
+            return extract.text, False
+        note = f"[… the PDF was read up to page {extract.pages_read} of {extract.pages} …]"
+        return f"{extract.text.rstrip()}\n\n{note}", True
 
     # -- cache ------------------------------------------------------------------------------------
 
@@ -354,15 +369,15 @@ class PaperTextSource:
             log.warning("cached %s is unusable; deleting it and fetching again", path.name)
         else:
             try:
-                text = pdf_to_text(body)
+                text, cut = self._read_pdf(body)
             except PaperTextError as exc:
-                if not str(exc).startswith("corrupt"):
+                if _is_verdict(exc):
                     raise PaperTextError(f"no text for {label}: {_pdf_phrase(exc)}") from exc
                 log.warning(
-                    "cached %s is corrupt (%s); deleting it, fetching again", path.name, exc
+                    "cached %s is unreadable (%s); deleting it, fetching again", path.name, exc
                 )
             else:
-                return PaperText(text=text, source="pdf", url=url, chars=len(text))
+                return PaperText(text=text, source="pdf", url=url, chars=len(text), truncated=cut)
         with contextlib.suppress(OSError):
             path.unlink()
         return None
@@ -419,6 +434,12 @@ class PaperTextSource:
                 total -= size
 
 
+def _is_verdict(exc: PaperTextError) -> bool:
+    """An answer about the paper itself (encrypted, no text layer), worth caching; a corrupt
+    download or a PDF over the reader's limits is not kept (nor a hostile file on disk)."""
+    return not isinstance(exc, PdfLimitExceeded) and not str(exc).startswith("corrupt")
+
+
 def _pdf_phrase(exc: PaperTextError) -> str:
     """ "encrypted PDF (…)" → "the PDF is encrypted (…)", to follow the HTML's reason."""
     message = str(exc)
@@ -426,6 +447,7 @@ def _pdf_phrase(exc: PaperTextError) -> str:
         ("encrypted PDF", "the PDF is encrypted"),
         ("corrupt PDF", "the PDF is corrupt"),
         ("no text layer in the PDF", "the PDF has no text layer"),
+        ("PDF over the reader's limits", "the PDF is over the reader's limits"),
     ):
         if message.startswith(prefix):
             return phrase + message[len(prefix) :]

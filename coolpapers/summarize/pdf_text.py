@@ -1,8 +1,11 @@
-"""A paper's PDF to plain text: ``pdf_to_text``.
+"""A paper's PDF to plain text: ``pdf_to_text``, ``extract_pdf`` (with page and character caps).
 
 pypdfium2 extracts the text page by page; deterministic repairs follow: ligatures and other
 compatibility forms folded, end-of-line hyphenation and soft hyphens resolved, paragraph lines
 joined, running headers / footers, page numbers and arXiv's side stamp dropped.
+
+This runs PDFium in the calling process: a hostile PDF can take its memory and CPU. The server
+reads PDFs through ``pdf_sandbox.read_pdf``, which runs ``extract_pdf`` in a limited child.
 """
 
 from __future__ import annotations
@@ -10,12 +13,13 @@ from __future__ import annotations
 import re
 import threading
 from collections import Counter
+from dataclasses import dataclass
 from typing import Any
 
 from coolpapers.errors import PaperTextError
 from coolpapers.summarize.text_clean import clean_chars, clean_text
 
-__all__ = ["MIN_PDF_LETTERS", "pdf_to_text"]
+__all__ = ["MIN_PDF_LETTERS", "PdfExtract", "extract_pdf", "pdf_to_text"]
 
 MIN_PDF_LETTERS = 200  # fewer letters in the whole PDF: no (usable) text layer
 
@@ -64,8 +68,19 @@ def _open_pdf(body: bytes) -> Any:
         raise PaperTextError(f"corrupt PDF ({exc})") from exc
 
 
-def _pdf_pages(body: bytes) -> list[str]:
-    """The text of each page as PDFium lays it out (lines separated by "\\n")."""
+@dataclass(frozen=True)
+class PdfExtract:
+    text: str
+    pages: int  # in the document
+    pages_read: int
+    truncated: bool  # the page or character cap stopped the reading
+
+
+def _pdf_pages(
+    body: bytes, max_pages: int | None = None, max_chars: int | None = None
+) -> tuple[list[str], int]:
+    """The text of each page as PDFium lays it out (lines separated by "\\n"), at most
+    ``max_pages`` pages and no page begun past ``max_chars`` characters; and the page count."""
     import pypdfium2 as pdfium  # type: ignore[import-untyped, unused-ignore]
 
     if b"%PDF-" not in body[:_PDF_HEADER_WINDOW]:
@@ -78,7 +93,10 @@ def _pdf_pages(body: bytes) -> list[str]:
                 raise PaperTextError("corrupt PDF (no pages)")
             pages: list[str] = []
             failed = 0
-            for index in range(count):
+            chars = 0
+            for index in range(count if max_pages is None else min(count, max_pages)):
+                if max_chars is not None and chars >= max_chars:
+                    break
                 try:
                     page = document[index]
                     try:
@@ -93,9 +111,10 @@ def _pdf_pages(body: bytes) -> list[str]:
                     failed += 1
                     text = ""
                 pages.append(text.replace("\r\n", "\n").replace("\r", "\n"))
-            if failed == count:
+                chars += len(text)
+            if failed == len(pages):
                 raise PaperTextError("corrupt PDF (no page could be read)")
-            return pages
+            return pages, count
         finally:
             document.close()
 
@@ -212,8 +231,16 @@ def _repair_marks(text: str, vocab: Counter[str]) -> str:
 
 
 def pdf_to_text(body: bytes) -> str:
-    """The text of a PDF, repaired for reading. Raises PaperTextError ("encrypted PDF …",
-    "corrupt PDF …", "no text layer …").
+    """The text of a PDF, repaired for reading (all of it: see ``extract_pdf`` for the caps)."""
+    return extract_pdf(body).text
+
+
+def extract_pdf(
+    body: bytes, *, max_pages: int | None = None, max_chars: int | None = None
+) -> PdfExtract:
+    """The text of a PDF, repaired for reading: the first ``max_pages`` pages, at most
+    ``max_chars`` characters. Raises PaperTextError ("encrypted PDF …", "corrupt PDF …",
+    "no text layer …").
 
     Hyphen rule, for a word split at a line break (PDFium's U+FFFE marker, or a line ending in
     "-"): the hyphen is kept when the part before it already holds a hyphen (state-of-the-|art),
@@ -221,9 +248,10 @@ def pdf_to_text(body: bytes) -> str:
     Transformer-|XL), for "self-", and when the document itself uses the hyphenated form more
     often than the joined one; otherwise the parts are joined (trans-|former → transformer).
     """
+    raw_pages, count = _pdf_pages(body, max_pages, max_chars)
     pages = [
         [line.strip() for line in clean_chars(page, keep_hyphen_marks=True).split("\n")]
-        for page in _pdf_pages(body)
+        for page in raw_pages
     ]
     kept = _drop_page_furniture([[line for line in page if line] for page in pages])
     lines = [line for page in kept for line in page]
@@ -232,5 +260,8 @@ def pdf_to_text(body: bytes) -> str:
         raise PaperTextError("no text layer in the PDF (a scan?)")
     vocab = Counter(word.lower() for word in _VOCAB_RE.findall(all_text.replace(_HYPHEN_MARK, " ")))
     text = _join_lines(lines, vocab)
-    text = _repair_marks(text, vocab)
-    return clean_text(text)
+    text = clean_text(_repair_marks(text, vocab))
+    truncated = len(raw_pages) < count
+    if max_chars is not None and len(text) > max_chars:
+        text, truncated = text[:max_chars], True
+    return PdfExtract(text=text, pages=count, pages_read=len(raw_pages), truncated=truncated)
