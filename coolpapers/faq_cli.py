@@ -37,7 +37,7 @@ def run_faq(
         name="faq-cli",
     )
     writer.start()
-    code = _follow(factory, key)
+    code = _follow(factory, key, writer)
     writer.join()
     worker.stop()
     if not claimed.is_set():
@@ -74,8 +74,11 @@ def _note(text: str) -> None:  # progress notes go to stderr, the FAQ itself to 
     print(f"[{text}]", file=sys.stderr)
 
 
-def _follow(factory: sessionmaker[Session], key: faq_store.FaqKey) -> int:
-    """Print the content as it grows until the job ends."""
+def _follow(
+    factory: sessionmaker[Session], key: faq_store.FaqKey, writer: threading.Thread
+) -> int:
+    """Print the content as it grows until the job ends. A job our writer has left queued (the
+    provider's Retry-After, the day's token budget) is not waited for: no worker may be running."""
     shown = 0
     while True:
         faq = _get(factory, key)
@@ -89,6 +92,11 @@ def _follow(factory: sessionmaker[Session], key: faq_store.FaqKey) -> int:
                 print(f"coolpapers: the FAQ failed: {error}", file=sys.stderr)
                 return 1
             return _provenance(_get(factory, key))
+        if state == "queued" and not writer.is_alive():
+            print()
+            why = error or "it waits for a worker (`coolpapers worker` or `coolpapers serve`)"
+            print(f"coolpapers: the FAQ is queued, not written: {why}", file=sys.stderr)
+            return 1
         time.sleep(FOLLOW_POLL_S)
 
 

@@ -541,3 +541,23 @@ def test_cli_writes_and_prints_the_faq(
     assert main(["faq", PAPER, "--lang", "en"]) == 0
     out = capsys.readouterr()
     assert "Answer 6 about the paper" in out.out and "fake-model" in out.err
+
+
+def test_cli_does_not_wait_forever_for_a_job_the_provider_put_off(
+    faq_settings: Settings,
+    stocked: sessionmaker[Session],
+    fake_llm: FakeLLM,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A Retry-After puts the job back in the queue; with no worker running, the CLI says so and
+    exits instead of following a job nobody will take (it used to poll forever)."""
+    from coolpapers.cli import main
+
+    for name, value in faq_settings.model_dump().items():
+        if value is not None:
+            monkeypatch.setenv(f"COOLPAPERS_{name.upper()}", str(value))
+    fake_llm.script([Mode.rate_limited(retry_after=3000)])
+    assert main(["faq", PAPER, "--lang", "en"]) == 1
+    err = capsys.readouterr().err
+    assert "queued, not written" in err and "asked us to wait until" in err
