@@ -14,7 +14,7 @@ import re
 import shutil
 import sqlite3
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,6 +28,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from coolpapers import schema
 from coolpapers.config import Settings
 from coolpapers.db import make_engine, make_sessionmaker
+from coolpapers.models import Base
 from coolpapers.web import create_app
 from tests.fakes.arxiv_server import FakeArxiv
 
@@ -247,3 +248,134 @@ def factory(engine: Engine) -> sessionmaker[Session]:
 def client(settings: Settings, engine: Engine) -> Iterator[TestClient]:
     with TestClient(create_app(settings), follow_redirects=False) as c:
         yield c
+
+
+# --- stocked databases: a module's expensive setup built once per worker, copied into each test ---
+
+Build = Callable[[sessionmaker[Session], Settings], object]
+Stock = Callable[[str, Build], sessionmaker[Session]]
+
+
+@dataclass
+class Stocked:
+    """What a build left: the rows (a SQLite file, or a Postgres schema of plain tables) and the
+    data directory (the search index, caches)."""
+
+    data_dir: Path
+    sqlite_file: Path | None = None
+    postgres_schema: str | None = None
+
+
+class StockRoom:
+    """The builds this worker kept. ``restore`` makes a test's fresh database and data
+    directory what the build made of another: each test still gets a database of its own."""
+
+    def __init__(self, tmp: Path) -> None:
+        self.tmp = tmp
+        self.kept: dict[tuple[str, str], Stocked] = {}
+        self._schemas: list[tuple[Engine, str]] = []
+
+    def keep(self, engine: Engine, settings: Settings) -> Stocked:
+        where = self.tmp / f"stock-{uuid.uuid4().hex[:8]}"
+        where.mkdir(parents=True)
+        kept = Stocked(where / "data")
+        if settings.data_dir.exists():
+            shutil.copytree(settings.data_dir, kept.data_dir)
+        if engine.url.get_backend_name() == "sqlite":
+            kept.sqlite_file = where / "stock.db"
+            _sqlite_backup(Path(engine.url.database or ""), kept.sqlite_file)
+            return kept
+        name = f"s_{uuid.uuid4().hex[:16]}_stock"
+        with engine.begin() as conn:
+            conn.execute(text(f'CREATE SCHEMA "{name}"'))
+            for table in Base.metadata.sorted_tables:
+                conn.execute(text(f'CREATE TABLE "{name}"."{table.name}" AS TABLE "{table.name}"'))
+        kept.postgres_schema = name
+        self._schemas.append((create_engine(engine.url), name))
+        return kept
+
+    def restore(self, kept: Stocked, engine: Engine, settings: Settings) -> None:
+        if kept.data_dir.exists():
+            shutil.copytree(kept.data_dir, settings.data_dir, dirs_exist_ok=True)
+        if kept.sqlite_file is not None:
+            _sqlite_backup(kept.sqlite_file, Path(engine.url.database or ""))
+            return
+        tables = Base.metadata.sorted_tables
+        with engine.begin() as conn:
+            names = ", ".join(f'"{t.name}"' for t in tables)
+            conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+            for table in tables:
+                conn.execute(
+                    text(
+                        f'INSERT INTO "{table.name}" OVERRIDING SYSTEM VALUE '
+                        f'SELECT * FROM "{kept.postgres_schema}"."{table.name}"'
+                    )
+                )
+                # a serial key goes on after the copied rows, as it would after the build
+                for column in table.primary_key.columns:
+                    sequence = conn.execute(
+                        text("SELECT pg_get_serial_sequence(:t, :c)"),
+                        {"t": f'"{table.name}"', "c": column.name},
+                    ).scalar()
+                    if sequence:
+                        conn.execute(
+                            text(
+                                f'SELECT setval(:s, COALESCE(max("{column.name}"), 0) + 1, '
+                                f'false) FROM "{table.name}"'
+                            ),
+                            {"s": sequence},
+                        )
+
+    def close(self) -> None:
+        for engine, name in self._schemas:
+            with engine.begin() as conn:
+                conn.execute(text(f'DROP SCHEMA "{name}" CASCADE'))
+            engine.dispose()
+
+
+def _sqlite_backup(source: Path, target: Path) -> None:
+    """Copy a live SQLite database page by page (its WAL included) into another."""
+    src, dst = sqlite3.connect(source), sqlite3.connect(target)
+    try:
+        src.backup(dst)
+    finally:
+        src.close()
+        dst.close()
+
+
+@pytest.fixture(scope="session")
+def stock_room(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StockRoom]:
+    room = StockRoom(tmp_path_factory.mktemp("stock"))
+    yield room
+    room.close()
+
+
+@pytest.fixture
+def stock(
+    request: pytest.FixtureRequest,
+    settings: Settings,
+    engine: Engine,
+    factory: sessionmaker[Session],
+    stock_room: StockRoom,
+) -> Stock:
+    """``stock(name, build)``: the test's database and data directory as ``build(factory,
+    settings)`` leaves them. The first test of a module (per worker and database kind) runs the
+    build; the next get a copy of its result, for the price of a file copy. For an expensive
+    setup that many tests share, e.g. ingesting feeds and indexing them:
+
+        @pytest.fixture
+        def indexed(stock: Stock) -> sessionmaker[Session]:
+            return stock("lg+cl indexed", lambda factory, settings: ...)
+    """
+
+    def stocked(name: str, build: Build) -> sessionmaker[Session]:
+        key = (f"{request.path}:{name}", engine.url.get_backend_name())
+        kept = stock_room.kept.get(key)
+        if kept is None:
+            build(factory, settings)
+            stock_room.kept[key] = stock_room.keep(engine, settings)
+        else:
+            stock_room.restore(kept, engine, settings)
+        return factory
+
+    return stocked

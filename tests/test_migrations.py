@@ -11,12 +11,13 @@ import pytest
 from alembic import command
 from alembic.util.exc import CommandError
 from sqlalchemy import Engine, inspect, text
+from sqlalchemy.orm import Session, sessionmaker
 
-from coolpapers import schema
+from coolpapers import ingest, schema
 from coolpapers.config import Settings
 from coolpapers.db import make_engine
 from coolpapers.models import Base
-from tests.conftest import MigratedTemplates, fresh_database
+from tests.conftest import RSS, MigratedTemplates, StockRoom, fresh_database
 
 
 @pytest.fixture
@@ -116,3 +117,54 @@ def test_the_engine_fixture_is_a_copy_and_copies_are_independent(
     # and a database that is not empty is left to Alembic, never overwritten
     assert not migrated_templates.copy_into(settings)
     assert schema.current_revision(engine) == "written-by-a-test"
+
+
+def rows(engine: Engine) -> dict[str, list[tuple[str, ...]]]:
+    with engine.connect() as conn:
+        return {
+            t.name: sorted(tuple(map(str, r)) for r in conn.execute(t.select()))
+            for t in Base.metadata.sorted_tables
+        }
+
+
+def test_a_stocked_database_is_the_build_copied(
+    engine: Engine,
+    factory: sessionmaker[Session],
+    settings: Settings,
+    stock_room: StockRoom,
+    migrated_templates: MigratedTemplates,
+    tmp_path: Path,
+) -> None:
+    """conftest's ``stock``: what a build left in one test's database and data directory, put
+    into another fresh database: the same rows, the same files, and keys that go on after the
+    copied rows."""
+    reports = ingest.ingest_files(factory, [RSS / "rss-cs.CL-2026-08-20-thu.xml"])
+    assert not any(r.failed for r in reports)
+    (settings.data_dir / "index").mkdir(parents=True, exist_ok=True)
+    (settings.data_dir / "index" / "built").write_text("by the build")
+    built = rows(engine)
+    assert built["papers"] and built["listings"]
+    kept = stock_room.keep(engine, settings)
+
+    kind = engine.url.get_backend_name()
+    with fresh_database(kind, tmp_path / "next") as url:
+        following = settings.model_copy(
+            update={"database_url": url, "data_dir": tmp_path / "next-data"}
+        )
+        assert migrated_templates.copy_into(following)
+        other = make_engine(following)
+        try:
+            stock_room.restore(kept, other, following)
+            assert rows(other) == built
+            assert (following.data_dir / "index" / "built").read_text() == "by the build"
+            with other.begin() as conn:
+                top = conn.execute(text("SELECT max(id) FROM listings")).scalar()
+                if kind == "postgresql":
+                    following_id = conn.execute(
+                        text("SELECT nextval(pg_get_serial_sequence('listings', 'id'))")
+                    ).scalar()
+                    assert top is not None and following_id == top + 1
+            stock_room.restore(kept, other, following)  # again: replaces, never adds
+            assert rows(other) == built
+        finally:
+            other.dispose()
