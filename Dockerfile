@@ -14,6 +14,9 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 WORKDIR /src
 COPY pyproject.toml README.md ./
 COPY coolpapers ./coolpapers
+COPY templates ./templates
+COPY static ./static
+COPY migrations ./migrations
 RUN pip install .
 
 RUN useradd --create-home --uid 10001 --user-group coolpapers \

@@ -20,7 +20,7 @@ from coolpapers.models import Paper
 from coolpapers.search import engine, sync
 from coolpapers.search.engine import SearchIndex
 from coolpapers.sources.arxiv import parse_rss
-from tests.conftest import API, RSS
+from tests.conftest import API, RSS, Stock
 from tests.fakes.arxiv_server import FakeArxiv
 
 LG = RSS / "rss-cs.LG-2026-08-21-fri.xml"
@@ -30,11 +30,15 @@ TITLE_ID = "2608.19234"
 TITLE = "Triangular Fuzzy Rescaling Distance"
 
 
-@pytest.fixture
-def indexed(factory: sessionmaker[Session], settings: Settings) -> sessionmaker[Session]:
+def _ingest_and_index(factory: sessionmaker[Session], settings: Settings) -> None:
     ingest.ingest_files(factory, [LG, CL])
     assert sync.sync_job(factory, settings.data_dir) > 0
-    return factory
+
+
+@pytest.fixture
+def indexed(stock: Stock) -> sessionmaker[Session]:
+    """cs.LG and cs.CL ingested and indexed: built once per worker, copied into each test."""
+    return stock("lg+cl indexed", _ingest_and_index)
 
 
 def ids(client: TestClient, query: str, **params: str) -> list[str]:

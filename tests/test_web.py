@@ -12,17 +12,17 @@ from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session, sessionmaker
 
 from coolpapers import ingest
+from coolpapers.config import Settings
 from coolpapers.db import session_scope
 from coolpapers.models import Paper
-from tests.conftest import API, RSS
+from tests.conftest import API, RSS, Stock
 from tests.fakes.arxiv_server import FakeArxiv, Fault
 
 LG = RSS / "rss-cs.LG-2026-08-21-fri.xml"
 CL = RSS / "rss-cs.CL-2026-08-20-thu.xml"
 
 
-@pytest.fixture
-def stocked(factory: sessionmaker[Session]) -> sessionmaker[Session]:
+def _ingest_days(factory: sessionmaker[Session], settings: Settings) -> None:
     reports = ingest.ingest_files(
         factory,
         [
@@ -35,7 +35,12 @@ def stocked(factory: sessionmaker[Session]) -> sessionmaker[Session]:
         ],
     )
     assert not any(r.failed for r in reports)
-    return factory
+
+
+@pytest.fixture
+def stocked(stock: Stock) -> sessionmaker[Session]:
+    """Six real days ingested: built once per worker, copied into each test."""
+    return stock("six days", _ingest_days)
 
 
 class Cards(HTMLParser):
