@@ -74,9 +74,7 @@ def _note(text: str) -> None:  # progress notes go to stderr, the FAQ itself to 
     print(f"[{text}]", file=sys.stderr)
 
 
-def _follow(
-    factory: sessionmaker[Session], key: faq_store.FaqKey, writer: threading.Thread
-) -> int:
+def _follow(factory: sessionmaker[Session], key: faq_store.FaqKey, writer: threading.Thread) -> int:
     """Print the content as it grows until the job ends. A job our writer has left queued (the
     provider's Retry-After, the day's token budget) is not waited for: no worker may be running."""
     shown = 0
