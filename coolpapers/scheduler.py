@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -72,38 +73,27 @@ def build_scheduler(pipeline: Pipeline) -> BackgroundScheduler:
     the queue and the index every minute. Not started."""
     settings = pipeline.settings
     scheduler = BackgroundScheduler(timezone=UTC)
+    poll_every_s = settings.poll_interval_min * 60
+    jobs: tuple[tuple[str, Callable[..., object], tuple[object, ...], float], ...] = (
+        (POLL_JOB, poll_arxiv, (pipeline, settings), poll_every_s),
+        (QUEUE_JOB, drain_papers, (pipeline,), QUEUE_EVERY_S),
+        (SEARCH_JOB, search_sync, (pipeline,), SEARCH_EVERY_S),
+    )
     now = datetime.now(UTC)
-    scheduler.add_job(
-        poll_arxiv,
-        "interval",
-        minutes=settings.poll_interval_min,
-        args=(pipeline, settings),
-        id=POLL_JOB,
-        next_run_time=now,
-        max_instances=1,
-        coalesce=True,
-        misfire_grace_time=settings.poll_interval_min * 60,
-    )
-    scheduler.add_job(
-        drain_papers,
-        "interval",
-        seconds=QUEUE_EVERY_S,
-        args=(pipeline,),
-        id=QUEUE_JOB,
-        next_run_time=now,
-        max_instances=1,
-        coalesce=True,
-    )
-    scheduler.add_job(
-        search_sync,
-        "interval",
-        seconds=SEARCH_EVERY_S,
-        args=(pipeline,),
-        id=SEARCH_JOB,
-        next_run_time=now,
-        max_instances=1,
-        coalesce=True,
-    )
+    for job_id, func, args, every_s in jobs:
+        # each runs at once (a stale database catches up), never twice at a time, and a run
+        # missed while the process was busy is made up once, not once per missed interval
+        scheduler.add_job(
+            func,
+            "interval",
+            seconds=every_s,
+            args=args,
+            id=job_id,
+            next_run_time=now,
+            max_instances=1,
+            coalesce=True,
+            misfire_grace_time=int(every_s),
+        )
     return scheduler
 
 

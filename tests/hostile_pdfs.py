@@ -17,8 +17,9 @@ MIB = 1024 * 1024
 BOMB_UNIT = b"BT /F1 12 Tf 72 720 Td (Hello hostile world) Tj ET\n"
 
 
-def pdf_file(objects: Sequence[bytes]) -> bytes:
-    """A PDF whose objects 1..n are `objects` (1 the catalog), with a correct xref table."""
+def pdf_file(objects: Sequence[bytes], trailer: bytes = b"/Root 1 0 R") -> bytes:
+    """A PDF whose objects 1..n are `objects` (1 the catalog), with a correct xref table;
+    ``trailer`` holds the trailer's entries besides /Size."""
     out = bytearray(b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n")
     offsets: list[int] = []
     for number, body in enumerate(objects, 1):
@@ -27,8 +28,9 @@ def pdf_file(objects: Sequence[bytes]) -> bytes:
     xref = len(out)
     out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
     out += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
-    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (
+    out += b"trailer\n<< /Size %d %s >>\nstartxref\n%d\n%%%%EOF\n" % (
         len(objects) + 1,
+        trailer,
         xref,
     )
     return bytes(out)

@@ -24,7 +24,7 @@ from coolpapers.summarize.pdf_sandbox import PdfLimitExceeded, PdfLimits
 from coolpapers.summarize.pdf_text import pdf_to_text
 from coolpapers.summarize.text_clean import clean_text
 from tests.fakes.arxiv_server import FakeArxiv, Fault
-from tests.hostile_pdfs import deflate_bomb_pdf, many_pages_pdf
+from tests.hostile_pdfs import deflate_bomb_pdf, many_pages_pdf, pdf_file
 
 PAPER_HTML = Path(__file__).parent / "fixtures" / "paper" / "latexml_paper.html"
 PDF_TYPE = "application/pdf"
@@ -102,20 +102,7 @@ def make_pdf(pages: Sequence[Sequence[Line]], *, encrypt: bool = False) -> bytes
             b"<< /Filter /Standard /V 1 /R 2 /P -44 /O <%s> /U <%s> >>" % (b"1f" * 32, b"2e" * 32)
         )
         trailer += b" /Encrypt %d 0 R /ID [<%s> <%s>]" % (len(objects), b"0a" * 16, b"0a" * 16)
-    out = bytearray(b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n")
-    offsets = []
-    for number, body in enumerate(objects, 1):
-        offsets.append(len(out))
-        out += b"%d 0 obj\n%s\nendobj\n" % (number, body)
-    xref = len(out)
-    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
-    out += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
-    out += b"trailer\n<< /Size %d %s >>\nstartxref\n%d\n%%%%EOF\n" % (
-        len(objects) + 1,
-        trailer,
-        xref,
-    )
-    return bytes(out)
+    return pdf_file(objects, trailer)
 
 
 HEADER = "Preprint. Under review at a workshop on small models."
