@@ -15,14 +15,11 @@ While a hold runs, a request to that host fails at once with `HostHeld`, sending
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import re
-import socket
 import ssl
 import threading
 import time
-import zlib
 from collections.abc import Callable, Mapping
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
@@ -35,6 +32,7 @@ import httpx
 from coolpapers import __version__
 from coolpapers.config import Settings
 from coolpapers.errors import BlockedAddress, FetchError, HostHeld, RateLimited
+from coolpapers.http_body import BodyDecoder, CorruptBody, DeadlineWatchdog
 from coolpapers.http_guard import (
     Endpoint,
     Guard,
@@ -49,7 +47,6 @@ from coolpapers.http_guard import (
 )
 
 __all__ = [
-    "DeadlineWatchdog",
     "Endpoint",
     "FetchPolicy",
     "FetchResult",
@@ -67,53 +64,6 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
-
-
-# A hard deadline on reading one streamed response.
-# A read timeout bounds each wait, not the whole body, so a server that goes silent can hold a
-# read past the caller's deadline. The watchdog shuts the response's socket down at the deadline:
-# the blocked read returns (an error, or what looks like the end of a close-delimited body) and
-# the caller, seeing ``fired``, reports the deadline instead. Callers still check their clock per
-# chunk; the watchdog is for the read that never returns. Used by the arXiv fetcher and the LLM
-# client (summarize), so it lives in this lower layer.
-
-
-class DeadlineWatchdog:
-    """Shuts ``response``'s socket down ``seconds`` from now, unless cancelled first.
-
-    ``thread_name`` names the timer thread (it shows in thread dumps). Without a socket to reach
-    (a transport that exposes none) it does nothing and never fires. Always ``cancel`` it once
-    the response is done with, in a ``finally``.
-    """
-
-    def __init__(self, response: httpx.Response, seconds: float, *, thread_name: str) -> None:
-        self.fired = False
-        self._lock = threading.Lock()
-        self._sock: socket.socket | None = None
-        self._timer: threading.Timer | None = None
-        stream = response.extensions.get("network_stream")
-        sock = stream.get_extra_info("socket") if stream is not None else None
-        if isinstance(sock, socket.socket):
-            self._sock = sock
-            self._timer = threading.Timer(max(seconds, 0.0), self._fire)
-            self._timer.name = thread_name
-            self._timer.daemon = True
-            self._timer.start()
-
-    def _fire(self) -> None:
-        with self._lock:
-            if self._sock is None:  # cancelled (or nothing to cut)
-                return
-            self.fired = True
-            with contextlib.suppress(OSError):
-                self._sock.shutdown(socket.SHUT_RDWR)
-
-    def cancel(self) -> None:
-        """Stop the timer; from here on the socket is never touched."""
-        with self._lock:
-            self._sock = None
-        if self._timer is not None:
-            self._timer.cancel()
 
 
 MAX_REDIRECTS = 5
@@ -268,67 +218,6 @@ class MemoryHolds:
 
 def _utcnow() -> datetime:
     return datetime.now(UTC)
-
-
-class _Decoder:
-    """Content-Encoding decoder that never produces more than the caller has room for."""
-
-    def __init__(self, content_encoding: str | None) -> None:
-        codings = [c.strip().lower() for c in (content_encoding or "").split(",")]
-        codings = [c for c in codings if c and c != "identity"]
-        self._fed = False
-        self._zlib: zlib._Decompress | None = None
-        self._gzip = False
-        self._deflate_probe = False
-        if not codings:
-            return
-        if codings in (["gzip"], ["x-gzip"]):
-            self._gzip = True
-            self._zlib = zlib.decompressobj(zlib.MAX_WBITS | 16)
-        elif codings == ["deflate"]:
-            # "deflate" is meant to be zlib-wrapped, but some servers send raw deflate.
-            self._deflate_probe = True
-            self._zlib = zlib.decompressobj()
-        else:
-            raise FetchError(f"unsupported Content-Encoding {content_encoding!r}")
-
-    def feed(self, data: bytes, room: int) -> bytes:
-        """Decode `data`; the result exceeds `room` only to signal "too large"."""
-        if self._zlib is None:
-            return data
-        if data:
-            self._fed = True
-        out = bytearray()
-        pending = data
-        while pending:
-            limit = room - len(out) + 1  # ≥ 1: max_length 0 would mean "unlimited"
-            try:
-                out += self._zlib.decompress(pending, limit)
-            except zlib.error as exc:
-                if self._deflate_probe and not out:
-                    self._deflate_probe = False
-                    self._zlib = zlib.decompressobj(-zlib.MAX_WBITS)
-                    continue
-                raise _Retryable("undecodable compressed body") from exc
-            self._deflate_probe = False
-            if len(out) > room:
-                break
-            if self._zlib.eof:
-                pending = self._zlib.unused_data
-                if pending and self._gzip:  # concatenated gzip members
-                    self._zlib = zlib.decompressobj(zlib.MAX_WBITS | 16)
-                    continue
-                break
-            pending = self._zlib.unconsumed_tail
-        return bytes(out)
-
-    def finish(self) -> bytes:
-        if self._zlib is None or not self._fed:
-            return b""
-        tail = self._zlib.flush()
-        if not self._zlib.eof:
-            raise _Retryable("truncated compressed body")
-        return tail
 
 
 class Fetcher:
@@ -594,7 +483,7 @@ class Fetcher:
 
     def _read_body(self, response: httpx.Response, url: httpx.URL, deadline: float) -> bytes:
         cap = self._policy.max_body_bytes
-        decoder = _Decoder(response.headers.get("content-encoding"))
+        decoder = BodyDecoder(response.headers.get("content-encoding"))
         declared = response.headers.get("content-length", "")
         if (
             "content-encoding" not in response.headers
@@ -623,6 +512,8 @@ class Fetcher:
             if watchdog.fired:
                 raise self._deadline_error(url) from exc
             raise
+        except CorruptBody as exc:
+            raise _Retryable(str(exc)) from exc
         finally:
             watchdog.cancel()
         size += len(tail)

@@ -56,7 +56,8 @@ from coolpapers.errors import (
     LLMServerError,
     LLMTimeout,
 )
-from coolpapers.http import DeadlineWatchdog, guarded_transport
+from coolpapers.http import guarded_transport
+from coolpapers.http_body import DeadlineWatchdog
 from coolpapers.summarize.provider_errors import error_for_event, error_for_status, retry_hint
 from coolpapers.summarize.sse import SSEDecoder, SSEEvent
 
