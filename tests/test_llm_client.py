@@ -23,9 +23,9 @@ from coolpapers.errors import (
     LLMTimeout,
 )
 from coolpapers.summarize import prompts
-from coolpapers.summarize.client import (
+from coolpapers.summarize.client import ChatClient
+from coolpapers.summarize.provider import (
     OUTPUT_CAP,
-    ChatClient,
     CountedBudget,
     ProviderConfig,
     StreamIncomplete,

@@ -52,9 +52,10 @@ from coolpapers.http import Fetcher
 from coolpapers.models import Faq, Paper
 from coolpapers.store import faqs as faq_store
 from coolpapers.summarize import prompts
-from coolpapers.summarize.client import ChatClient, ProviderConfig, make_http_client
+from coolpapers.summarize.client import ChatClient
 from coolpapers.summarize.paper_text import PaperTextSource, estimate_tokens, fit_to_budget
 from coolpapers.summarize.pdf_sandbox import PdfLimits
+from coolpapers.summarize.provider import ProviderConfig, make_http_client
 
 log = logging.getLogger(__name__)
 
