@@ -20,7 +20,7 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
-from bench import faq, ingest_day, search, serve_list
+from bench import faq, history, ingest_day, limits, search, serve_list
 from bench._common import REPO
 
 RESULTS = Path(__file__).resolve().parent / "results" / "latest.json"
@@ -28,8 +28,10 @@ PACKAGES = ("sqlalchemy", "fastapi", "starlette", "uvicorn", "jinja2", "feedpars
 BENCHMARKS: tuple[tuple[str, Callable[[], dict[str, Any]], Callable[[Any], list[str]]], ...] = (
     ("ingest_day", ingest_day.run, ingest_day.report_lines),
     ("serve_list", serve_list.run, serve_list.report_lines),
+    ("history", history.run, history.report_lines),
     ("faq", faq.run, faq.report_lines),
     ("search", search.run, search.report_lines),
+    ("limits", limits.run, limits.report_lines),
 )
 
 
