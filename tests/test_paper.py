@@ -15,7 +15,7 @@ from coolpapers import store
 from coolpapers.db import session_scope
 from coolpapers.ingest.papers import ON_DEMAND_MAX
 from tests.conftest import API
-from tests.fakes.arxiv_server import FakeArxiv
+from tests.fakes.arxiv_server import FakeArxiv, Fault
 from tests.test_web import stocked  # noqa: F401 - the fixture
 
 PAPER = "2608.19234"
@@ -96,3 +96,22 @@ def test_many_unknown_ids_are_queued_not_fetched_in_the_request(
     api = client.get("/api/arxiv/" + ",".join([PAPER, *others])).json()
     assert api["queued"] == others[ON_DEMAND_MAX:] and api["not_found"] == others[:ON_DEMAND_MAX]
     assert api["total"] == 1 and [p["id"] for p in api["papers"]] == [PAPER]
+
+
+def test_an_unreachable_arxiv_leaves_the_stored_papers_of_a_comma_id_page_shown(
+    client: TestClient,
+    stocked: object,  # noqa: F811 - the fixture imported above
+    fake_arxiv: FakeArxiv,
+) -> None:
+    """arXiv failing for the unknown ids does not hide the papers we have: they show, and the
+    unknown ones wait in the queue (this page used to answer 503 with nothing)."""
+    unknown = "2501.00001"
+    fake_arxiv.script("/api/query", [Fault.status(500)] * 10)
+    page = client.get(f"/arxiv/{PAPER},{unknown}")
+    assert page.status_code == 200
+    assert re.findall(r'<div id="([^"]+)" class="panel paper', page.text) == [PAPER]
+    assert "1 paper is being fetched from arXiv; reload in a minute" in page.text
+    with session_scope(stocked) as s:  # type: ignore[arg-type]
+        assert store.queued_papers(s, 100, max_attempts=5) == [unknown]
+    # one paper alone, unknown, still says arXiv could not be reached
+    assert client.get(f"/arxiv/{unknown}").status_code == 503

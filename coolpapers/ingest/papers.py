@@ -73,8 +73,9 @@ def ensure_papers(pipeline: Pipeline, session: Session, ids: Sequence[str]) -> E
 
     Reads the asked rows once with the caller's session; fetched papers are written in a
     transaction of their own and attached to the caller's session without reading them again.
-    Unknown keys past ON_DEMAND_MAX are queued for the worker. A failing source raises its
-    SourceError (the page says arXiv could not be reached) after queueing what it was asked.
+    Unknown keys past ON_DEMAND_MAX are queued for the worker. When the source fails, every
+    unknown key is queued; with none of the asked papers at hand its SourceError is raised (the
+    page says arXiv could not be reached), else what is at hand is returned with the rest queued.
     """
     wanted = list(dict.fromkeys(ids))
     found = store.papers_by_id(session, wanted)
@@ -95,7 +96,9 @@ def ensure_papers(pipeline: Pipeline, session: Session, ids: Sequence[str]) -> E
                 not_found.extend(got.missing)
     except SourceError:
         _write(pipeline, [], done=[], queue=now + later)
-        raise
+        if not found:
+            raise
+        return Ensured({k: found[k] for k in wanted if k in found}, tuple(now + later), ())
     rows = _write(pipeline, fetched, done=[*(m.id for m in fetched), *not_found], queue=later)
     for key, paper in rows.items():
         found[key] = session.merge(paper, load=False)
