@@ -11,8 +11,8 @@ from sqlalchemy import (
     Select,
     and_,
     case,
-    exists,
     func,
+    literal,
     select,
     union_all,
 )
@@ -78,16 +78,28 @@ class SpecFilter:
     exclude: frozenset[str]
 
 
-def _spec_condition(spec: SpecFilter) -> ColumnElement[bool]:
-    inc = exists().where(
-        PaperCategory.paper_id == Listing.paper_id, PaperCategory.category.in_(sorted(spec.include))
+def _has_category(categories: frozenset[str]) -> ColumnElement[bool]:
+    """The listed paper has one of ``categories``. A correlated probe with LIMIT 1, not EXISTS:
+    Postgres turns EXISTS into a semi-join and, on a short history, hashes every paper of those
+    categories (12 of a 20 ms union day at 30 days of history); the LIMIT keeps it one primary-key
+    probe per listing of the day, the same cost whatever the history length."""
+    probe = (
+        select(literal(1))
+        .where(
+            PaperCategory.paper_id == Listing.paper_id,
+            PaperCategory.category.in_(sorted(categories)),
+        )
+        .limit(1)
+        .scalar_subquery()
     )
+    return probe.is_not(None)
+
+
+def _spec_condition(spec: SpecFilter) -> ColumnElement[bool]:
+    inc = _has_category(spec.include)
     if not spec.exclude:
         return inc
-    exc = exists().where(
-        PaperCategory.paper_id == Listing.paper_id, PaperCategory.category.in_(sorted(spec.exclude))
-    )
-    return and_(inc, ~exc)
+    return and_(inc, ~_has_category(spec.exclude))
 
 
 def _type_rank(spec: SpecFilter) -> ColumnElement[int]:
