@@ -106,7 +106,8 @@ def test_an_unreachable_arxiv_leaves_the_stored_papers_of_a_comma_id_page_shown(
     """arXiv failing for the unknown ids does not hide the papers we have: they show, and the
     unknown ones wait in the queue (this page used to answer 503 with nothing)."""
     unknown = "2501.00001"
-    fake_arxiv.script("/api/query", [Fault.status(500)] * 10)
+    # arXiv asks us to wait: no retry now, and the host is held for what follows
+    fake_arxiv.script("/api/query", [Fault.status(429, retry_after=3000)])
     page = client.get(f"/arxiv/{PAPER},{unknown}")
     assert page.status_code == 200
     assert re.findall(r'<div id="([^"]+)" class="panel paper', page.text) == [PAPER]
