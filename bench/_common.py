@@ -1,18 +1,23 @@
-"""Shared by the benchmarks: fixture paths, sample statistics, throwaway databases."""
+"""Shared by the benchmarks: fixture paths, sample statistics, throwaway databases, a served
+app in a subprocess."""
 
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import statistics
+import subprocess
+import sys
 import time
 import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager, suppress
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx
 from sqlalchemy import create_engine, text
 
 from coolpapers.config import Settings, load_settings
@@ -20,6 +25,10 @@ from coolpapers.config import Settings, load_settings
 REPO = Path(__file__).resolve().parent.parent
 RSS_DIR = REPO / "tests" / "fixtures" / "arxiv" / "rss"
 PG_ENV = "COOLPAPERS_TEST_DATABASE_URL"
+
+
+class BenchError(RuntimeError):
+    """The code under measurement did not do what it should have."""
 
 
 @dataclass(frozen=True)
@@ -81,6 +90,49 @@ def postgres_schema(url: str) -> Iterator[str]:
                 conn.execute(text(f'DROP SCHEMA "{name}" CASCADE'))
     finally:
         admin.dispose()
+
+
+@contextmanager
+def served(
+    module_args: list[str], start_timeout_s: float, env: Mapping[str, str] | None = None
+) -> Iterator[tuple[str, int]]:
+    """``python -m <module_args>`` in a subprocess, run from the repository with it on the path
+    and ``env`` added to this environment. The child prints its port as its first line, then
+    serves; yields the base URL and the child's pid once /status answers 200 (BenchError if it
+    does not within ``start_timeout_s`` or exits first). SIGTERM on exit, a kill after 10 s."""
+    child_env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(REPO)] + sys.path)))
+    child_env.update(env or {})
+    proc = subprocess.Popen(
+        [sys.executable, "-m", *module_args],
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=REPO,
+        env=child_env,
+    )
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline().strip()
+        if not line.isdigit():
+            raise BenchError(f"the server did not start (said {line!r})")
+        base_url = f"http://127.0.0.1:{line}"
+        deadline = time.monotonic() + start_timeout_s
+        with httpx.Client(base_url=base_url, timeout=5.0) as client:
+            while True:
+                with suppress(httpx.TransportError):
+                    if client.get("/status").status_code == 200:
+                        break
+                if time.monotonic() > deadline or proc.poll() is not None:
+                    raise BenchError("the server did not answer /status")
+                time.sleep(0.05)
+        yield base_url, proc.pid
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)  # uvicorn shuts down gracefully
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
 
 
 class RawHTTP:

@@ -46,11 +46,8 @@ import functools
 import hashlib
 import os
 import random
-import signal
 import socket
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 from collections import Counter
@@ -65,11 +62,12 @@ from sqlalchemy import bindparam, create_engine, func, insert, select, text, upd
 from sqlalchemy.orm import Session
 
 from bench._common import (
-    REPO,
     RSS_DIR,
+    BenchError,
     RawHTTP,
     postgres_schema,
     postgres_url,
+    served,
     sqlite_settings,
     timed,
 )
@@ -96,10 +94,6 @@ STATIC_NAME = "list.html"
 STATIC = f"/benchstatic/{STATIC_NAME}"
 START_TIMEOUT_S = 60.0
 TABLES = ("papers", "paper_categories", "listings", "day_categories", "feed_days")
-
-
-class BenchError(RuntimeError):
-    """The code under measurement did not do what it should have."""
 
 
 # ---------------------------------------------------------------- the history
@@ -359,40 +353,10 @@ def serve(data_dir: Path, static_dir: Path) -> None:
 @contextlib.contextmanager
 def server(data_dir: Path, static_dir: Path, database_url: str) -> Iterator[str]:
     """``serve`` in a subprocess; yields its base URL once /status answers."""
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(REPO)] + sys.path)))
-    env[DB_ENV] = database_url
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "bench.history", "--serve", "--data-dir", str(data_dir),
-         "--static-dir", str(static_dir)],
-        stdout=subprocess.PIPE,
-        text=True,
-        cwd=REPO,
-        env=env,
-    )  # fmt: skip
-    try:
-        assert proc.stdout is not None
-        line = proc.stdout.readline().strip()
-        if not line.isdigit():
-            raise BenchError(f"the server did not start (said {line!r})")
-        base_url = f"http://127.0.0.1:{line}"
-        deadline = time.monotonic() + START_TIMEOUT_S
-        with httpx.Client(base_url=base_url, timeout=5.0) as client:
-            while True:
-                with contextlib.suppress(httpx.TransportError):
-                    if client.get("/status").status_code == 200:
-                        break
-                if time.monotonic() > deadline or proc.poll() is not None:
-                    raise BenchError("the server did not answer /status")
-                time.sleep(0.05)
+    args = ["bench.history", "--serve", "--data-dir", str(data_dir)]
+    args += ["--static-dir", str(static_dir)]
+    with served(args, START_TIMEOUT_S, {DB_ENV: database_url}) as (base_url, _):
         yield base_url
-    finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)  # uvicorn shuts down gracefully
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
 
 
 def page(data_dir: Path, database_url: str, n_days: int) -> dict[str, Any]:

@@ -32,11 +32,8 @@ import argparse
 import contextlib
 import gc
 import os
-import signal
 import socket
 import statistics
-import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -50,10 +47,11 @@ import httpx
 import orjson
 
 from bench._common import (
-    REPO,
+    BenchError,
     RawHTTP,
     postgres_schema,
     postgres_url,
+    served,
     sqlite_settings,
     timed,
 )
@@ -62,7 +60,6 @@ from bench.search_corpus import (
     KEYWORD_SAMPLE,
     KINDS,
     SEED,
-    BenchError,
     build_index,
     load,
     make_corpus,
@@ -270,39 +267,9 @@ def _memory(pid: int) -> dict[str, int]:
 @contextlib.contextmanager
 def server(data_dir: Path, database_url: str = "") -> Iterator[tuple[str, int]]:
     """``serve`` in a subprocess; yields its base URL and pid once /status answers."""
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(REPO)] + sys.path)))
-    env[DB_ENV] = database_url
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "bench.search", "--serve", "--data-dir", str(data_dir)],
-        stdout=subprocess.PIPE,
-        text=True,
-        cwd=REPO,
-        env=env,
-    )
-    try:
-        assert proc.stdout is not None
-        line = proc.stdout.readline().strip()
-        if not line.isdigit():
-            raise BenchError(f"the server did not start (said {line!r})")
-        base_url = f"http://127.0.0.1:{line}"
-        deadline = time.monotonic() + START_TIMEOUT_S
-        with httpx.Client(base_url=base_url, timeout=5.0) as client:
-            while True:
-                with contextlib.suppress(httpx.TransportError):
-                    if client.get("/status").status_code == 200:
-                        break
-                if time.monotonic() > deadline or proc.poll() is not None:
-                    raise BenchError("the server did not answer /status")
-                time.sleep(0.05)
-        yield base_url, proc.pid
-    finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)  # uvicorn shuts down gracefully
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+    args = ["bench.search", "--serve", "--data-dir", str(data_dir)]
+    with served(args, START_TIMEOUT_S, {DB_ENV: database_url}) as found:
+        yield found
 
 
 # ---------------------------------------------------------------- end to end (this process)

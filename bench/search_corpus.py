@@ -43,7 +43,7 @@ from typing import Any
 
 from sqlalchemy import func, insert, select
 
-from bench._common import RSS_DIR, timed
+from bench._common import RSS_DIR, BenchError, timed
 from coolpapers import schema, taxonomy
 from coolpapers.config import Settings
 from coolpapers.db import make_engine, make_sessionmaker, session_scope
@@ -61,10 +61,6 @@ INSERT_CHUNK = 20_000
 KEYWORD_SAMPLE = 10_000
 KINDS = {"phrase": 40, "word": 40, "words": 30, "rare": 30, "author": 30, "syntax": 30}
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z])")
-
-
-class BenchError(RuntimeError):
-    """The code under measurement did not do what it should have."""
 
 
 # ---------------------------------------------------------------- the corpus

@@ -14,10 +14,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
-import signal
 import socket
-import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -27,7 +24,7 @@ from typing import Any
 
 import httpx
 
-from bench._common import REPO, RSS_DIR, Stats, sqlite_settings
+from bench._common import RSS_DIR, BenchError, Stats, served, sqlite_settings
 from coolpapers import ingest, schema
 from coolpapers.db import make_engine, make_sessionmaker
 
@@ -42,10 +39,6 @@ SEQUENTIAL = 200
 CONCURRENCY = 10
 DURATION_S = 5.0
 START_TIMEOUT_S = 30.0
-
-
-class BenchError(RuntimeError):
-    """The server did not answer as it should have."""
 
 
 # ---------------------------------------------------------------- the server (child process)
@@ -83,57 +76,6 @@ def _cpu_seconds(pid: int) -> float | None:
     except OSError:
         return None
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-class Server:
-    """The child process running ``serve``; a context manager."""
-
-    def __init__(self, data_dir: Path, static_dir: Path) -> None:
-        self.data_dir, self.static_dir = data_dir, static_dir
-        self.proc: subprocess.Popen[str] | None = None
-        self.base_url = ""
-
-    def __enter__(self) -> Server:
-        env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(REPO)] + sys.path)))
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "bench.serve_list", "--serve", "--data-dir",
-             str(self.data_dir), "--static-dir", str(self.static_dir)],
-            stdout=subprocess.PIPE,
-            text=True,
-            cwd=REPO,
-            env=env,
-        )  # fmt: skip
-        assert self.proc.stdout is not None
-        line = self.proc.stdout.readline().strip()
-        if not line.isdigit():
-            self.__exit__()
-            raise BenchError(f"the server did not start (said {line!r})")
-        self.base_url = f"http://127.0.0.1:{line}"
-        deadline = time.monotonic() + START_TIMEOUT_S
-        with httpx.Client(base_url=self.base_url, timeout=5.0) as client:
-            while True:
-                try:
-                    if client.get("/status").status_code == 200:
-                        return self
-                except httpx.TransportError:
-                    pass
-                if time.monotonic() > deadline or self.proc.poll() is not None:
-                    self.__exit__()
-                    raise BenchError("the server did not answer /status")
-                time.sleep(0.05)
-
-    def cpu_seconds(self) -> float | None:
-        return _cpu_seconds(self.proc.pid) if self.proc is not None else None
-
-    def __exit__(self, *_exc: object) -> None:
-        if self.proc is None or self.proc.poll() is not None:
-            return
-        self.proc.send_signal(signal.SIGTERM)  # uvicorn shuts down gracefully
-        try:
-            self.proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
 
 
 def _get(client: httpx.Client, path: str, expected: bytes) -> None:
@@ -185,7 +127,7 @@ class Load:
         }
 
 
-def _load(server: Server, path: str, body: bytes) -> Load:
+def _load(base_url: str, pid: int, path: str, body: bytes) -> Load:
     """CONCURRENCY threads, each with its own client, for DURATION_S after a short warm-up."""
     barrier = threading.Barrier(CONCURRENCY + 1)
     stop = threading.Event()
@@ -195,7 +137,7 @@ def _load(server: Server, path: str, body: bytes) -> Load:
 
     def worker(index: int) -> None:
         try:
-            with httpx.Client(base_url=server.base_url, timeout=30.0) as client:
+            with httpx.Client(base_url=base_url, timeout=30.0) as client:
                 for _ in range(3):
                     _get(client, path, body)
                 barrier.wait()
@@ -213,13 +155,13 @@ def _load(server: Server, path: str, body: bytes) -> Load:
         t.start()
     with contextlib.suppress(threading.BrokenBarrierError):
         barrier.wait()  # broken when a worker failed: its error is raised below
-    server_cpu, client_cpu, start = server.cpu_seconds(), time.process_time(), time.perf_counter()
+    server_cpu, client_cpu, start = _cpu_seconds(pid), time.process_time(), time.perf_counter()
     stop.wait(DURATION_S)
     stop.set()
     for t in threads:
         t.join()  # requests in flight at `stop` finish and count: measure after them
     elapsed = time.perf_counter() - start
-    server_cpu_end, client_cpu_end = server.cpu_seconds(), time.process_time()
+    server_cpu_end, client_cpu_end = _cpu_seconds(pid), time.process_time()
     if errors:
         raise BenchError(f"under load: {errors[0]!r}") from errors[0]
     server_cpu_s = None
@@ -262,8 +204,11 @@ def run() -> dict[str, Any]:
     ):
         db = build_database(Path(data))
         with (
-            Server(Path(data), Path(static)) as server,
-            httpx.Client(base_url=server.base_url, timeout=30.0) as client,
+            served(
+                ["bench.serve_list", "--serve", "--data-dir", data, "--static-dir", static],
+                START_TIMEOUT_S,
+            ) as (base_url, pid),
+            httpx.Client(base_url=base_url, timeout=30.0) as client,
         ):
             first = client.get(PAGE)
             if first.status_code != 200:
@@ -272,8 +217,8 @@ def run() -> dict[str, Any]:
             stable = client.get(PAGE).content == body  # recorded, not required
             (Path(static) / STATIC_NAME).write_bytes(body)
             api = client.get(API).json()
-            sequential = _sequential(server.base_url, body)
-            load = {path: _load(server, path, body) for path in (PAGE, STATIC)}
+            sequential = _sequential(base_url, body)
+            load = {path: _load(base_url, pid, path, body) for path in (PAGE, STATIC)}
     dyn, sta = sequential[PAGE], sequential[STATIC]
     return {
         "path": PAGE,
