@@ -31,16 +31,13 @@ import httpx
 
 from coolpapers import __version__
 from coolpapers.config import Settings
+from coolpapers.endpoints import Endpoint, endpoint_key, endpoint_of, endpoints
 from coolpapers.errors import BlockedAddress, FetchError, HostHeld, RateLimited
 from coolpapers.http_body import BodyDecoder, CorruptBody, DeadlineWatchdog
 from coolpapers.http_guard import (
-    Endpoint,
     Guard,
     GuardedTransport,
     Resolver,
-    endpoint_key,
-    endpoint_of,
-    endpoints,
     guarded_transport,
     is_blocked_ip,
     system_resolver,

@@ -26,14 +26,12 @@ from dataclasses import dataclass
 import httpcore
 import httpx
 
+from coolpapers.endpoints import Endpoint, endpoint_key, endpoints
 from coolpapers.errors import BlockedAddress
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
-Endpoint = tuple[str, int]  # (lower-case ASCII host, port): what an allowance names
 # (host, port) -> the addresses it resolves to, as text; raises OSError when it cannot resolve.
 Resolver = Callable[[str, int], Sequence[str]]
-
-_DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
 def system_resolver(host: str, port: int) -> list[str]:
@@ -43,33 +41,6 @@ def system_resolver(host: str, port: int) -> list[str]:
     for info in infos:
         seen.setdefault(str(info[4][0]).split("%", 1)[0])  # drop an IPv6 scope id
     return list(seen)
-
-
-def endpoint_of(url: str | httpx.URL) -> Endpoint:
-    """(host, port) of an http(s) URL, the port filled in from the scheme when absent."""
-    parsed = url if isinstance(url, httpx.URL) else httpx.URL(url)
-    host = parsed.raw_host.decode("ascii").lower()
-    if parsed.scheme not in _DEFAULT_PORTS or not host:
-        raise ValueError(f"not an http(s) URL with a host: {str(url)!r}")
-    return host, parsed.port or _DEFAULT_PORTS[parsed.scheme]
-
-
-def endpoints(items: Iterable[str | Endpoint]) -> frozenset[Endpoint]:
-    """Endpoints from URLs and/or (host, port) pairs; empty strings (unset URLs) are skipped."""
-    out: set[Endpoint] = set()
-    for item in items:
-        if isinstance(item, str):
-            if item:
-                out.add(endpoint_of(item))
-        else:
-            out.add((item[0].lower(), int(item[1])))
-    return frozenset(out)
-
-
-def endpoint_key(endpoint: Endpoint) -> str:
-    """ "host:port" (IPv6 literals bracketed): how an endpoint is named in holds and messages."""
-    host, port = endpoint
-    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
 def is_blocked_ip(ip: IPAddress) -> bool:

@@ -16,9 +16,10 @@ import httpcore
 import httpx
 import pytest
 
+from coolpapers.endpoints import endpoint_key, endpoint_of, endpoints
 from coolpapers.errors import BlockedAddress
 from coolpapers.http import Fetcher, FetchPolicy, default_user_agent
-from coolpapers.http_guard import endpoint_key, endpoint_of, endpoints, guarded_transport
+from coolpapers.http_guard import guarded_transport
 from tests.fakes.arxiv_server import FakeArxiv
 
 FEED = Path(__file__).parent / "fixtures" / "arxiv" / "rss" / "rss-cs.LG-2026-08-21-fri.xml"

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from coolpapers import cli, ingest, schedule, schema, store
 from coolpapers.config import Settings
 from coolpapers.db import make_engine, make_sessionmaker, session_scope
+from coolpapers.endpoints import endpoint_key, endpoint_of
 from coolpapers.web import create_app, status
 from tests.browser import chromium, require_chromium
 from tests.conftest import RSS, make_settings
@@ -230,7 +231,7 @@ def test_next_try_waits_for_arxivs_retry_after(
     assert next_try >= (told + timedelta(seconds=3000)).replace(second=0, microsecond=0)
     api = client.get("/api/status").json()
     (hold,) = api["host_holds"]
-    assert hold["arxiv"] and hold["host"] == status.host_key(fake_arxiv.rss_url)
+    assert hold["arxiv"] and hold["host"] == endpoint_key(endpoint_of(fake_arxiv.rss_url))
     assert api["fetch_failing"]["next_try"] == hold["until"]
     assert "asked us to wait until" in client.get("/status").text
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
-from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
@@ -16,6 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from coolpapers import ingest, schedule, store
 from coolpapers.config import Settings
+from coolpapers.endpoints import endpoint_key, endpoint_of, endpoints
 from coolpapers.models import IngestRun
 from coolpapers.store import faqs as faq_store
 from coolpapers.store import health
@@ -75,7 +75,7 @@ def fetch_alert(session: Session, settings: Settings) -> IngestAlert | None:
     if failing is None:
         return None
     next_try = failing.last_attempt + timedelta(minutes=settings.poll_interval_min)
-    rss_host = host_key(settings.arxiv_rss_url)
+    rss_host = endpoint_key(endpoint_of(settings.arxiv_rss_url))
     for hold in store.host_holds_active(session):
         if hold.host == rss_host:
             next_try = max(next_try, hold.until)
@@ -95,19 +95,10 @@ def ingest_alert(request: Request) -> IngestAlert | None:
         return fetch_alert(session, request.app.state.settings)
 
 
-def host_key(url: str) -> str:
-    """ "host:port" of a URL, as holds name hosts (http_guard.endpoint_key; web may not import
-    the outbound client)."""
-    parts = urlsplit(url)
-    host = (parts.hostname or "").lower()
-    port = parts.port or (443 if parts.scheme == "https" else 80)
-    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
-
-
 def _holds_json(session: Session, settings: Settings) -> list[dict[str, Any]]:
     """Active Retry-After holds, arXiv's named as such."""
     urls = (settings.arxiv_rss_url, settings.arxiv_api_url, settings.arxiv_web_url)
-    arxiv = {host_key(u) for u in urls}
+    arxiv = {endpoint_key(e) for e in endpoints(urls)}
     return [
         {
             "host": h.host,
