@@ -176,3 +176,47 @@ class RawHTTP:
 
     def __exit__(self, *_exc: object) -> None:
         self.close()
+
+
+def serve_app_with_static(settings: Settings, static_dir: Path) -> None:
+    """In a child process: the app with ``/benchstatic`` (the same bytes as a static file) on a
+    free port; print the port, then serve until SIGTERM."""
+    import uvicorn
+    from fastapi.staticfiles import StaticFiles
+
+    from coolpapers.web import create_app
+
+    app = create_app(settings, scheduler=False)
+    app.mount("/benchstatic", StaticFiles(directory=static_dir), name="benchstatic")
+    # IPPROTO_TCP explicitly: asyncio sets TCP_NODELAY on accepted sockets only when the
+    # listening socket says so (as uvicorn's own host/port binding does); without it, responses
+    # written in several pieces (StaticFiles) meet Nagle + delayed ACK and take 40 ms.
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    config = uvicorn.Config(
+        app, host="127.0.0.1", workers=1, log_level="warning", access_log=False, lifespan="on"
+    )
+    print(sock.getsockname()[1], flush=True)
+    uvicorn.Server(config).run(sockets=[sock])
+
+
+def main_with_server(
+    doc: str | None,
+    serve: Callable[[Path, Path], None],
+    run: Callable[[], dict[str, Any]],
+    report_lines: Callable[[Any], list[str]],
+) -> None:
+    """``python -m bench.X``: the report; ``--serve`` (how ``served`` starts it): the server."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description=doc)
+    parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--data-dir", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--static-dir", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.serve:
+        serve(args.data_dir, args.static_dir)
+        return
+    for line in report_lines(run()):
+        print(line)

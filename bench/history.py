@@ -40,13 +40,11 @@ EXISTS: as a semi-join Postgres hashed every union row of ``paper_categories`` o
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import functools
 import hashlib
 import os
 import random
-import socket
 import statistics
 import tempfile
 import time
@@ -65,8 +63,10 @@ from bench._common import (
     RSS_DIR,
     BenchError,
     RawHTTP,
+    main_with_server,
     postgres_schema,
     postgres_url,
+    serve_app_with_static,
     served,
     sqlite_settings,
     timed,
@@ -331,23 +331,8 @@ def lookups(settings: Settings, n_days: int) -> dict[str, Any]:
 def serve(data_dir: Path, static_dir: Path) -> None:
     """Run the app (database from DB_ENV, else SQLite in ``data_dir``) with the bench mount on
     a free port; print the port, then serve."""
-    import uvicorn
-    from fastapi.staticfiles import StaticFiles
-
-    from coolpapers.web import create_app
-
     settings = sqlite_settings(data_dir, database_url=os.environ.get(DB_ENV, ""))
-    app = create_app(settings, scheduler=False)
-    app.mount("/benchstatic", StaticFiles(directory=static_dir), name="benchstatic")
-    # IPPROTO_TCP so that accepted sockets get TCP_NODELAY (see bench.serve_list)
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    config = uvicorn.Config(
-        app, host="127.0.0.1", workers=1, log_level="warning", access_log=False, lifespan="on"
-    )
-    print(sock.getsockname()[1], flush=True)
-    uvicorn.Server(config).run(sockets=[sock])
+    serve_app_with_static(settings, static_dir)
 
 
 @contextlib.contextmanager
@@ -510,16 +495,7 @@ def report_lines(result: dict[str, Any]) -> list[str]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
-    parser.add_argument("--data-dir", type=Path, help=argparse.SUPPRESS)
-    parser.add_argument("--static-dir", type=Path, help=argparse.SUPPRESS)
-    args = parser.parse_args()
-    if args.serve:
-        serve(args.data_dir, args.static_dir)
-        return
-    for line in report_lines(run()):
-        print(line)
+    main_with_server(__doc__, serve, run, report_lines)
 
 
 if __name__ == "__main__":

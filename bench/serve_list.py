@@ -11,10 +11,8 @@ httpx client: sequential latency (interleaved), then throughput at 10 concurrent
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import os
-import socket
 import tempfile
 import threading
 import time
@@ -24,7 +22,15 @@ from typing import Any
 
 import httpx
 
-from bench._common import RSS_DIR, BenchError, Stats, served, sqlite_settings
+from bench._common import (
+    RSS_DIR,
+    BenchError,
+    Stats,
+    main_with_server,
+    serve_app_with_static,
+    served,
+    sqlite_settings,
+)
 from coolpapers import ingest, schema
 from coolpapers.db import make_engine, make_sessionmaker
 
@@ -46,24 +52,7 @@ START_TIMEOUT_S = 30.0
 
 def serve(data_dir: Path, static_dir: Path) -> None:
     """Run the app with the bench mount on a free port; print the port, then serve."""
-    import uvicorn
-    from fastapi.staticfiles import StaticFiles
-
-    from coolpapers.web import create_app
-
-    app = create_app(sqlite_settings(data_dir), scheduler=False)
-    app.mount("/benchstatic", StaticFiles(directory=static_dir), name="benchstatic")
-    # IPPROTO_TCP explicitly: asyncio sets TCP_NODELAY on accepted sockets only when the
-    # listening socket says so (as uvicorn's own host/port binding does); without it, responses
-    # written in several pieces (StaticFiles) meet Nagle + delayed ACK and take 40 ms.
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    config = uvicorn.Config(
-        app, host="127.0.0.1", workers=1, log_level="warning", access_log=False, lifespan="on"
-    )
-    print(sock.getsockname()[1], flush=True)
-    uvicorn.Server(config).run(sockets=[sock])
+    serve_app_with_static(sqlite_settings(data_dir), static_dir)
 
 
 # ---------------------------------------------------------------- the client (this process)
@@ -273,16 +262,7 @@ def report_lines(result: dict[str, Any]) -> list[str]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
-    parser.add_argument("--data-dir", type=Path, help=argparse.SUPPRESS)
-    parser.add_argument("--static-dir", type=Path, help=argparse.SUPPRESS)
-    args = parser.parse_args()
-    if args.serve:
-        serve(args.data_dir, args.static_dir)
-        return
-    for line in report_lines(run()):
-        print(line)
+    main_with_server(__doc__, serve, run, report_lines)
 
 
 if __name__ == "__main__":
