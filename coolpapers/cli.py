@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
 import logging
 import os
 import signal
+import socket
 import sys
 import threading
 from collections.abc import Iterator, Sequence
@@ -196,11 +196,33 @@ def _serve(settings: Settings, host: str, port: int, *, scheduler: bool) -> int:
 
     from coolpapers.web import create_app
 
+    class Server(uvicorn.Server):
+        """uvicorn's server, told how we stop. Its own way re-raises the Ctrl+Cs it shut down
+        for once the loop is ending, and on a second one skips the app's shutdown: either way
+        the app's lifespan task is cancelled mid-wait and starlette logs that as a traceback."""
+
+        @contextmanager
+        def capture_signals(self) -> Iterator[None]:
+            previous = {sig: signal.signal(sig, self.handle_exit) for sig in STOP_SIGNALS}
+            try:
+                yield
+            finally:
+                for sig, handler in previous.items():
+                    signal.signal(sig, handler)
+
+        async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+            await super().shutdown(sockets)
+            # a second Ctrl+C before the app's shutdown began: connections were dropped, not
+            # waited for, and the app is shut down all the same
+            if self.force_exit and not self.lifespan.shutdown_event.is_set():
+                await self.lifespan.shutdown()
+
     app = create_app(settings, scheduler=scheduler)
-    # uvicorn re-raises the Ctrl+C it shut down for: that is how we were asked to stop
-    with contextlib.suppress(KeyboardInterrupt):
-        uvicorn.run(app, host=host, port=port)
-    # A second Ctrl+C makes uvicorn skip the app's shutdown: stop the jobs here (idempotent).
+    server = Server(uvicorn.Config(app, host=host, port=port))
+    server.run()
+    if not server.started:  # uvicorn has logged why (the port is taken, the app failed to start)
+        return EXIT_FAILED
+    # The app's shutdown stopped the jobs; this is idempotent and bounds a stuck one.
     with _stop_on_signals(threading.Event()):
         background = getattr(app.state, "background", None)
         if background is not None and not background.stop():
