@@ -140,6 +140,15 @@ class Settings(BaseSettings):
     )
     pdf_max_pages: int = Field(500, ge=1, description="Pages of a PDF read at most")
     pdf_max_chars: int = Field(2_000_000, ge=1000, description="Characters of a PDF read at most")
+    pdf_proxy_max_mb: int = Field(
+        50, ge=1, le=1024, description="Largest PDF the inline viewer's proxy passes on, in MiB"
+    )
+    clicks_per_minute: int = Field(
+        30, ge=1, description="[PDF]/[FAQ] clicks one visitor may count per minute"
+    )
+    feedback_url: str = Field(
+        "", description="Where the bottom bar's Feedback button leads; unset hides it"
+    )
     secret_key: str = Field(
         "", description="Signs cookies; generated into DATA_DIR on first run when unset"
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from coolpapers.web import day_list, faq, home, paper, search, status, urls
+from coolpapers.web import clicks, day_list, faq, home, paper, pdf, search, stars, status, urls
 
 
 def routers() -> list[APIRouter]:
@@ -16,5 +16,8 @@ def routers() -> list[APIRouter]:
         paper.router(),
         search.router(),
         faq.router(),
+        clicks.router(),
+        pdf.router(),
+        stars.router(),
         status.router,
     ]

@@ -14,6 +14,7 @@ from fastapi import Request
 from fastapi.responses import Response
 from fastapi.templating import Jinja2Templates
 from jinja2 import Environment, FileSystemLoader, pass_context, select_autoescape
+from markupsafe import Markup, escape
 
 from coolpapers import taxonomy
 from coolpapers.config import Settings
@@ -65,6 +66,23 @@ def iso(value: date | datetime | None) -> str:
     return value.isoformat() if value is not None else ""
 
 
+# One sheet per reading feature (static/css/), after app.css: each owns its part of the page.
+STYLESHEETS = (
+    "css/cards.css",
+    "css/lists.css",
+    "css/bar.css",
+    "css/reading.css",
+    "css/pdf.css",
+    "css/math.css",
+    "css/home.css",
+)
+
+
+def text_with_math(text: str, terms: Sequence[str] | None = None) -> Markup:
+    """A title or abstract as HTML: escaped, query terms marked."""
+    return highlight(text, terms) if terms else escape(text)
+
+
 def make_templates(settings: Settings, directory: Path) -> Jinja2Templates:
     env = Environment(
         loader=FileSystemLoader(directory),
@@ -93,8 +111,12 @@ def make_templates(settings: Settings, directory: Path) -> Jinja2Templates:
         now_utc=lambda: datetime.now(UTC),
         faq_label=settings.faq_label,
         faq_enabled=settings.llm_configured,
+        feedback_url=settings.feedback_url,
+        stylesheets=STYLESHEETS,
     )
-    env.filters.update(highlight=highlight, xml_safe=xml_safe, thousands=thousands, iso=iso)
+    env.filters.update(
+        highlight=highlight, math=text_with_math, xml_safe=xml_safe, thousands=thousands, iso=iso
+    )
     env.tests["http_url"] = is_http_url
     return Jinja2Templates(env=env)
 

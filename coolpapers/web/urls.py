@@ -21,7 +21,7 @@ this module as ``urls``); links to arXiv go through :class:`ArxivLinks`, absolut
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 from urllib.parse import quote, quote_plus
 
@@ -110,6 +110,19 @@ def status() -> str:
 
 def static(name: str) -> str:
     return "/static/" + quote(name)
+
+
+def pdf_proxy(paper_id: str) -> str:
+    """The paper's PDF through our proxy: same-origin, for the inline viewer."""
+    return f"/api/papers/{_id_path(paper_id)}/pdf"
+
+
+def stars() -> str:
+    return "/stars"
+
+
+def bibtex(ids: Sequence[str]) -> str:
+    return "/api/bibtex" + _query({"ids": ",".join(ids)})
 
 
 def go() -> str:

@@ -1,0 +1,3 @@
+// Card actions: [Copy], fold, subject +/−, back-to-top/bottom.
+
+export function init() {}

@@ -1,0 +1,3 @@
+// The home page: tri-state chooser, preference keywords, word cloud.
+
+export function init() {}

@@ -1,0 +1,3 @@
+// Keyboard: j/k, s, p, f, c, /, ?.
+
+export function init() {}
