@@ -9,6 +9,9 @@ default list shows every one of them.
 
 from __future__ import annotations
 
+import atexit
+import shutil
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -107,26 +110,46 @@ class UnionSite:
         return f"{self.url}/arxiv/{UNION_SPEC}"
 
 
-@contextmanager
-def union_site(tmp: Path, **overrides: object) -> Iterator[UnionSite]:
-    """The real app on SQLite over HTTP, stocked with the union day and its search index."""
-    from coolpapers import ingest, schema
-    from coolpapers.db import make_engine, make_sessionmaker
-    from coolpapers.search import sync
-    from coolpapers.web import create_app
-    from tests.conftest import make_settings
-    from tests.live_server import serve
+_BUILT: dict[str, Path] = {}  # this process's built union day: database file and data dir
 
-    with FakeArxiv() as fake:
-        settings = make_settings(f"sqlite:///{tmp / 'union.db'}", tmp / "data", fake, **overrides)
+
+def _built() -> Path:
+    """The union day ingested and indexed once per test process (3 s), copied for each site."""
+    if "root" not in _BUILT:
+        from coolpapers import ingest, schema
+        from coolpapers.db import make_engine, make_sessionmaker
+        from coolpapers.search import sync
+        from tests.conftest import make_settings
+
+        root = Path(tempfile.mkdtemp(prefix="union-day-"))
+        atexit.register(shutil.rmtree, root, True)
+        with FakeArxiv() as fake:  # never asked: the day comes from a file
+            settings = make_settings(f"sqlite:///{root / 'union.db'}", root / "data", fake)
         engine = make_engine(settings)
         schema.upgrade(engine)
         try:
             factory = make_sessionmaker(engine)
-            [report] = ingest.ingest_files(factory, [write_union_feed(tmp)])
+            [report] = ingest.ingest_files(factory, [write_union_feed(root)])
             assert not report.failed, report.line()
             sync.sync_job(factory, settings.data_dir)
         finally:
             engine.dispose()
+        _BUILT["root"] = root
+    return _BUILT["root"]
+
+
+@contextmanager
+def union_site(tmp: Path, **overrides: object) -> Iterator[UnionSite]:
+    """The real app on SQLite over HTTP, stocked with the union day and its search index (a copy:
+    the site's tests may write, e.g. click counts)."""
+    from coolpapers.web import create_app
+    from tests.conftest import make_settings
+    from tests.live_server import serve
+
+    built = _built()
+    shutil.copyfile(built / "union.db", tmp / "union.db")
+    shutil.copytree(built / "data", tmp / "data")
+    with FakeArxiv() as fake:
+        settings = make_settings(f"sqlite:///{tmp / 'union.db'}", tmp / "data", fake, **overrides)
         with serve(create_app(settings)) as base_url:
             yield UnionSite(base_url, fake, settings)
