@@ -12,6 +12,7 @@ CoolpapersError
     ├── FetchError         transport: timeout, refused, too large, HTTP error
     │   ├── RateLimited    429/503 with Retry-After after our retries ran out
     │   │   └── HostHeld   the host's Retry-After still runs: nothing was sent
+    │   ├── TooLarge       the body is over the request's cap
     │   └── BlockedAddress destination is private/loopback and not allowed
     └── ParseError         the body is not a usable feed / API response
 """
@@ -78,6 +79,14 @@ class HostHeld(RateLimited):
     def __init__(self, message: str, *, host: str, until: datetime, retry_after_s: float) -> None:
         super().__init__(message, retry_after_s, until=until)
         self.host = host
+
+
+class TooLarge(FetchError):
+    """The response's decoded body passed `max_bytes` (nothing of it is kept)."""
+
+    def __init__(self, message: str, *, max_bytes: int) -> None:
+        super().__init__(message)
+        self.max_bytes = max_bytes
 
 
 class BlockedAddress(FetchError):

@@ -32,7 +32,7 @@ import httpx
 from coolpapers import __version__
 from coolpapers.config import Settings
 from coolpapers.endpoints import Endpoint, endpoint_key, endpoint_of, endpoints
-from coolpapers.errors import BlockedAddress, FetchError, HostHeld, RateLimited
+from coolpapers.errors import BlockedAddress, FetchError, HostHeld, RateLimited, TooLarge
 from coolpapers.http_body import BodyDecoder, CorruptBody, DeadlineWatchdog
 from coolpapers.http_guard import (
     Guard,
@@ -271,8 +271,12 @@ class Fetcher:
         etag: str | None = None,
         last_modified: str | None = None,
         accept_statuses: AbstractSet[int] = frozenset({200, 304}),
+        max_body_bytes: int | None = None,
     ) -> FetchResult:
         """GET `url` (+ `params`), conditionally if `etag`/`last_modified` are given.
+
+        `max_body_bytes` caps this response's decoded body instead of the policy's cap (the PDF
+        proxy passes its own); going over raises TooLarge.
 
         Returns the response when its status is in `accept_statuses`. Raises BlockedAddress for a
         refused destination, HostHeld (sending nothing) while the host's Retry-After runs,
@@ -293,20 +297,23 @@ class Fetcher:
         for name, value in headers.items():
             if "\r" in value or "\n" in value:
                 raise ValueError(f"{name} header contains a line break")
+        cap = self._policy.max_body_bytes if max_body_bytes is None else max_body_bytes
+        if cap < 0:
+            raise ValueError(f"max_body_bytes must be >= 0, got {cap}")
         with self._lock:
-            return self._get_with_retries(target, headers, frozenset(accept_statuses))
+            return self._get_with_retries(target, headers, frozenset(accept_statuses), cap)
 
     # -- retries ---------------------------------------------------------------------------------
 
     def _get_with_retries(
-        self, url: httpx.URL, headers: dict[str, str], accept: frozenset[int]
+        self, url: httpx.URL, headers: dict[str, str], accept: frozenset[int], cap: int
     ) -> FetchResult:
         policy = self._policy
         attempt = 0
         waited: datetime | None = None  # the end of a hold this call has itself slept through
         while True:
             try:
-                return self._attempt(url, headers, accept, waited)
+                return self._attempt(url, headers, accept, waited, cap)
             except _Retryable as exc:
                 attempt += 1
                 until = self._record_hold(exc)
@@ -370,12 +377,13 @@ class Fetcher:
         headers: dict[str, str],
         accept: frozenset[int],
         waited: datetime | None,
+        cap: int,
     ) -> FetchResult:
         current = url
         for _hop in range(MAX_REDIRECTS + 1):
             key = self._check_destination(current)
             self._check_hold(key, waited)
-            outcome = self._exchange(current, key, headers, accept)
+            outcome = self._exchange(current, key, headers, accept, cap)
             if isinstance(outcome, FetchResult):
                 return outcome
             try:
@@ -425,7 +433,7 @@ class Fetcher:
         self._last_start = self._clock()
 
     def _exchange(
-        self, url: httpx.URL, key: str, headers: dict[str, str], accept: frozenset[int]
+        self, url: httpx.URL, key: str, headers: dict[str, str], accept: frozenset[int], cap: int
     ) -> FetchResult | str:
         """One request. A FetchResult, or the Location of a redirect to follow."""
         policy = self._policy
@@ -445,7 +453,7 @@ class Fetcher:
                 status = response.status_code
                 log.debug("GET %s -> %d", url, status)
                 if status in accept:
-                    body = self._read_body(response, url, deadline)
+                    body = self._read_body(response, url, deadline, cap)
                     return FetchResult(
                         url=str(url),
                         status=status,
@@ -478,8 +486,9 @@ class Fetcher:
         except httpx.TransportError as exc:
             raise _Retryable(f"transport error ({type(exc).__name__}: {exc})") from exc
 
-    def _read_body(self, response: httpx.Response, url: httpx.URL, deadline: float) -> bytes:
-        cap = self._policy.max_body_bytes
+    def _read_body(
+        self, response: httpx.Response, url: httpx.URL, deadline: float, cap: int
+    ) -> bytes:
         decoder = BodyDecoder(response.headers.get("content-encoding"))
         declared = response.headers.get("content-length", "")
         if (
@@ -487,7 +496,7 @@ class Fetcher:
             and declared.isdigit()
             and int(declared) > cap
         ):
-            raise self._too_large(url)
+            raise self._too_large(url, cap)
         parts: list[bytes] = []
         size = 0
         watchdog = DeadlineWatchdog(
@@ -500,7 +509,7 @@ class Fetcher:
                 chunk = decoder.feed(raw, cap - size)
                 size += len(chunk)
                 if size > cap:
-                    raise self._too_large(url)
+                    raise self._too_large(url, cap)
                 parts.append(chunk)
             if watchdog.fired:  # a close-delimited body "ended" because we cut it
                 raise self._deadline_error(url)
@@ -515,15 +524,15 @@ class Fetcher:
             watchdog.cancel()
         size += len(tail)
         if size > cap:
-            raise self._too_large(url)
+            raise self._too_large(url, cap)
         parts.append(tail)
         return b"".join(parts)
 
     def _deadline_error(self, url: httpx.URL) -> FetchError:
         return FetchError(f"deadline exceeded ({self._policy.deadline_s:g} s): {url}")
 
-    def _too_large(self, url: httpx.URL) -> FetchError:
-        return FetchError(f"response larger than {self._policy.max_body_bytes} bytes: {url}")
+    def _too_large(self, url: httpx.URL, cap: int) -> TooLarge:
+        return TooLarge(f"response larger than {cap} bytes: {url}", max_bytes=cap)
 
 
 def arxiv_fetcher(settings: Settings, holds: HoldKeeper | None = None) -> Fetcher:
