@@ -14,13 +14,14 @@ from fastapi import Request
 from fastapi.responses import Response
 from fastapi.templating import Jinja2Templates
 from jinja2 import Environment, FileSystemLoader, pass_context, select_autoescape
-from markupsafe import Markup, escape
+from markupsafe import Markup
 
 from coolpapers import taxonomy
 from coolpapers.config import Settings
 from coolpapers.store import PaperView, as_utc
 from coolpapers.web import urls
 from coolpapers.web.highlight import highlight
+from coolpapers.web.math import text_html
 from coolpapers.web.present import published_text
 
 # Characters XML 1.0 forbids; arXiv text has been seen with stray control characters.
@@ -79,8 +80,10 @@ STYLESHEETS = (
 
 
 def text_with_math(text: str, terms: Sequence[str] | None = None) -> Markup:
-    """A title or abstract as HTML: escaped, query terms marked."""
-    return highlight(text, terms) if terms else escape(text)
+    """A title or abstract as HTML: formulas as MathML (web.math), the rest escaped with the
+    query terms marked. Only HTML pages use it: feeds, citation meta and the JSON API keep the
+    TeX as written."""
+    return text_html(text, terms)
 
 
 def make_templates(settings: Settings, directory: Path) -> Jinja2Templates:
