@@ -16,8 +16,9 @@ import * as insearch from "./js/insearch.js";
 import * as keys from "./js/keys.js";
 import * as home from "./js/home.js";
 import * as starsPage from "./js/stars_page.js";
+import * as themeToggle from "./js/theme_toggle.js";
 
-for (const [name, feature] of Object.entries({ faq, stars, bar, cards, pdf, lazy, insearch, keys, home, starsPage })) {
+for (const [name, feature] of Object.entries({ faq, stars, bar, cards, pdf, lazy, insearch, keys, home, starsPage, themeToggle })) {
   try {
     feature.init();
   } catch (err) {
