@@ -34,7 +34,7 @@ import os
 import threading
 import time
 import unicodedata
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -430,6 +430,40 @@ class SearchIndex:
         else:
             hits = [Hit(id=_doc_id(searcher, addr), score=float(s)) for s, addr in found.hits]
         return Result(total=_count(found), hits=hits, terms=terms)
+
+    def score(
+        self, query: SearchQuery, ids: Collection[str], *, deadline_s: float | None = None
+    ) -> dict[str, float]:
+        """The BM25 score of ``query`` for each of ``ids`` it matches, the very score
+        :meth:`search` gives (the same query, IDF over the whole index: the papers are only
+        filtered, at no score); the papers it does not match are left out. For the preference
+        sort (❤): a page's papers ranked by the reader's keywords. No MAX_RESULTS cap: every
+        one of ``ids`` can be scored. Raises as :meth:`search`."""
+        if not ids or query.empty:
+            return {}
+        deadline = time.monotonic() + (SEARCH_DEADLINE_S if deadline_s is None else deadline_s)
+        self.reload()
+        searcher = self._live().searcher()
+        translator = _Translator(
+            self._schema,
+            searcher,
+            self._tokens,
+            deadline,
+            max_clauses=MAX_CLAUSES,
+            max_prefix_expansions=MAX_PREFIX_EXPANSIONS,
+        )
+        built = translator.query(query)
+        if time.monotonic() > deadline:
+            raise SearchTimeout("the search took too long to prepare")
+        Query, Occur = tantivy.Query, tantivy.Occur
+        among = Query.const_score_query(Query.term_set_query(self._schema, "id", list(ids)), 0.0)
+        restricted = Query.boolean_query([(Occur.Must, built), (Occur.Must, among)])
+
+        def run() -> tantivy.SearchResult:
+            return searcher.search(restricted, limit=len(ids), count=False)
+
+        found = self._runner.run(run, deadline) if translator.heavy else run()
+        return {_doc_id(searcher, addr): float(s) for s, addr in found.hits}
 
     # --- for the translator -----------------------------------------------------------------
 

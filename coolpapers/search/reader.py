@@ -4,12 +4,16 @@ it when the writer (the worker) has committed, so every web process sees new pap
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable, Collection
 from pathlib import Path
+from typing import TypeVar
 
 from coolpapers.errors import CoolpapersError
 from coolpapers.search import sync
 from coolpapers.search.ast import SearchQuery
 from coolpapers.search.engine import IndexCorrupt, Result, SearchIndex
+
+_T = TypeVar("_T")
 
 
 class IndexUnavailable(CoolpapersError):
@@ -46,13 +50,20 @@ class SearchReader:
             return self._index
 
     def search(self, query: SearchQuery, *, limit: int, offset: int, sort: str) -> Result:
+        return self._read(lambda index: index.search(query, limit=limit, offset=offset, sort=sort))
+
+    def score(self, query: SearchQuery, ids: Collection[str]) -> dict[str, float]:
+        """``SearchIndex.score``: the BM25 of ``query`` for those of ``ids`` it matches."""
+        return self._read(lambda index: index.score(query, ids))
+
+    def _read(self, action: Callable[[SearchIndex], _T]) -> _T:
         try:
-            return self._open().search(query, limit=limit, offset=offset, sort=sort)
+            return action(self._open())
         except IndexCorrupt:
             # rebuilt or deleted under us since we opened it: reopen once
             self.close()
             try:
-                return self._open().search(query, limit=limit, offset=offset, sort=sort)
+                return action(self._open())
             except IndexCorrupt:
                 self.close()
                 status = sync.read_status(self.data_dir)

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
+from coolpapers.search.reader import SearchReader
 from coolpapers.web import lists, urls
 from coolpapers.web.deps import ListParamsDep, SessionDep, SettingsDep, TemplatesDep
 from coolpapers.web.present import JSONBody, paper_json
@@ -17,14 +18,35 @@ from coolpapers.web.templating import atom_response
 FEED_MAX = 2000
 
 
+def search_reader(request: Request) -> SearchReader:
+    """The app's search index (it ranks the preference sort)."""
+    reader: SearchReader = request.app.state.search_reader
+    return reader
+
+
 def day_page(
     request: Request,
     spec: str,
     session: SessionDep,
     templates: TemplatesDep,
     params: ListParamsDep,
+    fragment: str | None = None,
 ) -> Response:
-    page = lists.load_day(session, lists.parse_list_spec(spec), params)
+    """The page, or with ``fragment=1`` its cards alone (``templates/_cards.html``): what lazy
+    loading appends, each fragment naming the next in ``data-more``."""
+    cards_only = lists.parse_fragment(fragment)
+    parsed = lists.parse_list_spec(spec)
+    page = lists.load_day(
+        session, parsed, params, search_reader(request), surroundings=not cards_only
+    )
+    if cards_only:
+        context = {
+            "cards": page.cards(),
+            "terms": None,
+            "more": page.more_url(fragment=True),
+            "total": page.listing.total if page.listing else 0,
+        }
+        return templates.TemplateResponse(request, "_cards.html", context)
     return templates.TemplateResponse(request, "list.html", {"page": page})
 
 
@@ -48,18 +70,21 @@ def day_feed(request: Request, spec: str, session: SessionDep, templates: Templa
 
 
 def api_day(
-    spec: str, session: SessionDep, settings: SettingsDep, params: ListParamsDep
+    request: Request, spec: str, session: SessionDep, settings: SettingsDep, params: ListParamsDep
 ) -> JSONBody:
     """A day of a category spec: new + cross in arXiv's order (`replace=1` adds replacements;
-    `sort=1` orders by clicks, `sort=0` by submission time). A spec of arXiv ids
+    `sort=1` orders by clicks, `sort=0` by submission time, `sort=kw1,kw2,…` by preference
+    keywords, scored by the search engine; `sort` in the answer is the order given, `arxiv`
+    when the search index is not there for the keywords). A spec of arXiv ids
     (`2401.00001,2401.00002`) answers those papers instead, with the ids still being fetched
     from arXiv in `queued` and those arXiv does not have in `not_found`."""
-    page = lists.load_day(session, lists.parse_list_spec(spec), params)
+    page = lists.load_day(session, lists.parse_list_spec(spec), params, search_reader(request))
     listing = page.listing
     return JSONBody(
         {
             "spec": page.spec.text(),
             "date": page.day,
+            "sort": page.sort,
             "total": listing.total if listing else 0,
             "counts": listing.counts if listing else {},
             "previous_date": page.previous,

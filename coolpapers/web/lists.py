@@ -7,22 +7,15 @@ from datetime import date
 
 from sqlalchemy.orm import Session
 
-from coolpapers import store, taxonomy
+from coolpapers import search, store, taxonomy
 from coolpapers.errors import BadInput, BadSpec
 from coolpapers.models import FeedDay
+from coolpapers.search.reader import SearchReader
+from coolpapers.store.ranking import day_order
+from coolpapers.web import urls
+from coolpapers.web.sorts import LIST_ORDERS, PREFERENCE, Sort, parse_sort
 
 MAX_SHOW = 1000
-# papers.cool's sort=1 ("by stars") orders by its public [PDF]/[Kimi] counters: our clicks.
-# "stars" stays an alias of it in URLs; a reader's stars are another thing (their own list).
-SORTS = {
-    "": "arxiv",
-    "arxiv": "arxiv",
-    "0": "time",
-    "time": "time",
-    "1": "clicks",
-    "clicks": "clicks",
-    "stars": "clicks",
-}
 
 
 @dataclass(frozen=True)
@@ -31,7 +24,13 @@ class ListParams:
     show: int
     skip: int
     replacements: bool
-    sort: str
+    sort: str  # arxiv | time | clicks | preference
+    keywords: tuple[str, ...] = ()  # the preference sort's (❤), in the reader's order
+
+    @property
+    def sort_param(self) -> str | None:
+        """``sort=`` of links that keep this order (None: arXiv's, the default)."""
+        return Sort(self.sort, self.keywords).param
 
 
 def parse_params(
@@ -53,9 +52,15 @@ def parse_params(
     n_skip = _int_param("skip", skip, 0, 0, 10_000_000)
     if replace not in (None, "", "0", "1"):
         raise BadInput("replace must be 0 or 1")
-    if (sort or "") not in SORTS:
-        raise BadInput("sort must be time (or 0) or clicks (or 1)")
-    return ListParams(day, n_show, n_skip, replace == "1", SORTS[sort or ""])
+    order = parse_sort(sort, LIST_ORDERS)
+    return ListParams(day, n_show, n_skip, replace == "1", order.name, order.keywords)
+
+
+def parse_fragment(text: str | None) -> bool:
+    """``?fragment=1``: the page's cards alone (lazy loading); ``0`` or absent: the page."""
+    if text not in (None, "", "0", "1"):
+        raise BadInput("fragment must be 0 or 1")
+    return text == "1"
 
 
 def _int_param(name: str, text: str | None, default: int, low: int, high: int) -> int:
@@ -100,6 +105,8 @@ class DayPage:
     previous: date | None = None
     following: date | None = None
     feed_days: list[FeedDay] = field(default_factory=list)  # what arXiv's feeds said that day
+    # Why the page is not in the order asked for (the preference sort without a search index).
+    sort_fallback: str | None = None
 
     @property
     def partial(self) -> bool:
@@ -119,31 +126,102 @@ class DayPage:
         shown = self.params.skip + len(self.listing.papers)
         return shown if shown < self.listing.total else None
 
+    @property
+    def sort(self) -> str:
+        """The order the papers are in: the one asked for, or arXiv's when it fell back."""
+        return "arxiv" if self.sort_fallback else self.params.sort
 
-def load_day(session: Session, spec: taxonomy.Spec, params: ListParams) -> DayPage:
+    def cards(self) -> list[tuple[store.PaperView, str, int]]:
+        """(paper, announce type, its #number on the day) of the page's slice."""
+        if self.listing is None:
+            return []
+        first = self.params.skip + 1
+        return [(p, kind, first + n) for n, (p, kind) in enumerate(self.listing.papers)]
+
+    def sort_url(self, sort: str | None) -> str:
+        """This day in another order (``sort``: its URL value), from #1; the day stays what
+        the reader asked for (the latest, or a date), so do the replacements."""
+        p = self.params
+        return urls.day_list(self.spec.text(), date=p.day, replace=p.replacements, sort=sort)
+
+    def more_url(self, *, fragment: bool = False) -> str | None:
+        """The next slice of the day (None at the end): a page, or the cards alone."""
+        if self.more_skip is None:
+            return None
+        return urls.day_list(
+            self.spec.text(),
+            date=self.day,
+            skip=self.more_skip,
+            show=self.params.show,
+            replace=self.params.replacements,
+            sort=self.params.sort_param,
+            fragment=fragment,
+        )
+
+
+def load_day(
+    session: Session,
+    spec: taxonomy.Spec,
+    params: ListParams,
+    reader: SearchReader | None = None,
+    *,
+    surroundings: bool = True,
+) -> DayPage:
+    """The day's slice for ``params``; ``reader`` ranks the preference sort (without it, or
+    without an index, the day stays in arXiv's order and the page says why). Without
+    ``surroundings`` (the cards alone: lazy loading) the neighbouring days and the feeds'
+    reports are not read."""
     filt = spec_filter(spec)
     day = params.day or store.latest_day(session, filt)
     if day is None:
         return DayPage(spec, params, None, None)
-    listing = store.day_listing(
-        session,
-        filt,
-        day,
-        replacements=params.replacements,
-        show=params.show,
-        skip=params.skip,
-        sort=params.sort,
-    )
-    page = DayPage(
-        spec,
-        params,
-        day,
-        listing,
-        previous=store.latest_day(session, filt, before=day),
-        following=store.next_day(session, filt, day),
-        feed_days=store.feed_days(session, day),
-    )
+    fallback = None
+    listing = None
+    if params.sort == PREFERENCE:
+        try:
+            listing = _preferred_listing(session, filt, day, params, reader)
+        except search.IndexUnavailable as exc:
+            fallback = f"In arXiv's order: the preference sort needs the search index ({exc})."
+    if listing is None:
+        listing = store.day_listing(
+            session,
+            filt,
+            day,
+            replacements=params.replacements,
+            show=params.show,
+            skip=params.skip,
+            sort="arxiv" if fallback else params.sort,
+        )
+    page = DayPage(spec, params, day, listing, sort_fallback=fallback)
+    if surroundings:
+        page.previous = store.latest_day(session, filt, before=day)
+        page.following = store.next_day(session, filt, day)
+        page.feed_days = store.feed_days(session, day)
     return page
+
+
+def _preferred_listing(
+    session: Session,
+    filt: store.SpecFilter,
+    day: date,
+    params: ListParams,
+    reader: SearchReader | None,
+) -> store.DayListing:
+    """The day ranked by the preference keywords: the whole day's ids (arXiv's order) scored by
+    the search engine, best first, those matching no keyword after them in arXiv's order; then
+    the slice, whose rows alone are loaded."""
+    if reader is None:
+        raise search.IndexUnavailable("no search index is at hand", None)
+    order = day_order(session, filt, day, replacements=params.replacements)
+    kinds = dict(order.listed)
+    ranked = search.preference_order(reader, params.keywords, [i for i, _ in order.listed])
+    shown = ranked[params.skip : params.skip + params.show]
+    rows = store.papers_by_id(session, shown)
+    return store.DayListing(
+        total=len(order.listed),
+        counts=order.counts,
+        papers=[(rows[i], kinds[i]) for i in shown if i in rows],
+    )
 
 
 def parse_list_spec(text: str) -> taxonomy.Spec:

@@ -11,6 +11,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
 
 from coolpapers import ingest, store
 from coolpapers.errors import BadInput, NoSuchPaper
@@ -19,6 +20,7 @@ from coolpapers.models import Paper
 from coolpapers.summarize.prompts import LANGS
 from coolpapers.web import urls
 from coolpapers.web.deps import ListParamsDep, PipelineDep, SessionDep, SettingsDep, TemplatesDep
+from coolpapers.web.lists import ListParams, parse_fragment
 from coolpapers.web.present import JSONBody, paper_json, read_faqs
 
 MAX_IDS = 1000
@@ -53,26 +55,53 @@ def paper_page(
     settings: SettingsDep,
     templates: TemplatesDep,
     pipeline: PipelineDep,
+    params: ListParamsDep,
+    fragment: str | None = None,
 ) -> Response:
+    """One paper's page; several papers (``/arxiv/<id>,<id>,…``) a slice at a time
+    (``show``/``skip``, lazy loading the rest); ``fragment=1``: the slice's cards alone."""
+    cards_only = parse_fragment(fragment)
     parsed = parse_ids(ids)
     wanted = _unique(parsed)
     if ",".join(wanted) != ids:  # versions, prefixes, old widths, repeats: the canonical page
         target = urls.papers(wanted, query=request.url.query)
         return RedirectResponse(target, status_code=301)
     got = ingest.ensure_papers(pipeline, session, wanted)
-    if len(wanted) == 1:
-        paper = one_paper(got, wanted[0])
-        context: dict[str, Any] = {
-            "paper": paper,
-            "listings": store.paper_listings(session, paper.id),
-            "faqs": read_faqs(session, settings, paper.id, LANGS, clicks=paper.faq_clicks),
-        }
-        return templates.TemplateResponse(request, "paper.html", context)
-    context = {
-        "papers": [got.papers[i] for i in wanted if i in got.papers],
-        "queued": got.queued,
-        "not_found": got.not_found,
+    if cards_only or len(wanted) > 1:
+        return _several(request, templates, wanted, got, params, cards_only=cards_only)
+    paper = one_paper(got, wanted[0])
+    context: dict[str, Any] = {
+        "paper": paper,
+        "listings": store.paper_listings(session, paper.id),
+        "faqs": read_faqs(session, settings, paper.id, LANGS, clicks=paper.faq_clicks),
     }
+    return templates.TemplateResponse(request, "paper.html", context)
+
+
+def _several(
+    request: Request,
+    templates: Jinja2Templates,
+    wanted: list[str],
+    got: ingest.Ensured,
+    params: ListParams,
+    *,
+    cards_only: bool,
+) -> Response:
+    """The comma-id page's slice of the papers at hand (numbered among them), or its cards."""
+    papers = [got.papers[i] for i in wanted if i in got.papers]
+    shown = papers[params.skip : params.skip + params.show]
+    following = params.skip + len(shown)
+    more = None
+    if shown and following < len(papers):
+        more = urls.papers(wanted, skip=following, show=params.show, fragment=cards_only)
+    context: dict[str, Any] = {
+        "cards": [(p, None, params.skip + n) for n, p in enumerate(shown, 1)],
+        "total": len(papers),
+        "more": more,
+    }
+    if cards_only:
+        return templates.TemplateResponse(request, "_cards.html", {**context, "terms": None})
+    context.update(queued=got.queued, not_found=got.not_found)
     return templates.TemplateResponse(request, "papers.html", context)
 
 

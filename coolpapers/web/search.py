@@ -18,29 +18,21 @@ from coolpapers.search.reader import SearchReader
 from coolpapers.store import PaperView
 from coolpapers.web import urls
 from coolpapers.web.deps import FactoryDep, SessionDep, SettingsDep, TemplatesDep
+from coolpapers.web.lists import parse_fragment
 from coolpapers.web.present import JSONBody, found_json
+from coolpapers.web.sorts import SEARCH_ORDERS, Sort, parse_sort
 from coolpapers.web.templating import atom_response
 
-# papers.cool's sort=1 ("by stars") ranks by its public counters, our clicks; "stars" is kept
-# as an alias in URLs, the word itself now belongs to a reader's own stars.
-SORTS = {
-    "": "relevance",
-    "relevance": "relevance",
-    "time": "time",
-    "0": "time",
-    "clicks": "clicks",
-    "1": "clicks",
-    "stars": "clicks",
-}
 FEED_SIZE = 50
 
 
 @dataclass(frozen=True)
 class SearchParams:
-    sort: str
+    sort: str  # relevance | time | clicks | preference
     show: int
     skip: int
     exclude: frozenset[str]
+    keywords: tuple[str, ...] = ()  # the preference sort's (❤)
 
 
 def _int(name: str, text: str | None, default: int, high: int) -> int:
@@ -58,21 +50,67 @@ def _int(name: str, text: str | None, default: int, high: int) -> int:
 def parse_params(
     sort: str | None, show: str | None, skip: str | None, exclude: str | None = None
 ) -> SearchParams:
-    """``?sort=&show=&skip=&exclude=`` of the page, the feed and the API (400 when odd)."""
-    if (sort or "") not in SORTS:
-        raise BadInput("sort must be relevance, time (or 0) or clicks (or 1)")
+    """``?sort=&show=&skip=&exclude=`` of the page, the feed and the API (400 when odd):
+    ``sort`` is relevance (the default), time (0), clicks (1) or preference keywords
+    (``kw1,kw2,…``, see ``web.sorts``)."""
+    order = parse_sort(sort, SEARCH_ORDERS)
     return SearchParams(
-        SORTS[sort or ""],
+        order.name,
         max(1, _int("show", show, search.SHOW_DEFAULT, search.SHOW_MAX)),
         _int("skip", skip, 0, search.RESULTS_MAX),
         frozenset(parse_id(x).id for x in (exclude or "").split(",") if x.strip()),
+        order.keywords,
     )
 
 
 def _find(session: Session, reader: SearchReader, text: str, p: SearchParams) -> search.Found:
     return search.find(
-        session, reader, text, sort=p.sort, show=p.show, skip=p.skip, exclude=p.exclude
+        session,
+        reader,
+        text,
+        sort=p.sort,
+        show=p.show,
+        skip=p.skip,
+        exclude=p.exclude,
+        keywords=p.keywords,
     )
+
+
+@dataclass(frozen=True)
+class SearchLinks:
+    """The links of one search page: the same query in each order, the next slice."""
+
+    query: str
+    found: search.Found
+    highlight: bool
+    exclude: str
+
+    @property
+    def sort_param(self) -> str | None:
+        return Sort(self.found.sort, self.found.keywords).param
+
+    def sort_url(self, sort: str | None) -> str:
+        """The search in another order (``sort``: its URL value), from #1."""
+        return urls.search(self.query, sort=sort, highlight=self.highlight, exclude=self.exclude)
+
+    def more_url(self, *, fragment: bool = False) -> str | None:
+        """The next slice (None past the last match or the first RESULTS_MAX)."""
+        f = self.found
+        following = f.skip + len(f.papers)
+        if not f.papers or following >= min(f.total, search.RESULTS_MAX):
+            return None
+        return urls.search(
+            self.query,
+            sort=self.sort_param,
+            skip=following,
+            show=f.show,
+            highlight=self.highlight,
+            exclude=self.exclude or None,
+            fragment=fragment,
+        )
+
+    def cards(self) -> list[tuple[PaperView, None, int]]:
+        return [(p, None, self.found.skip + n) for n, p in enumerate(self.found.papers, 1)]
 
 
 def _reader(request: Request) -> SearchReader:
@@ -90,17 +128,32 @@ def search_page(
     skip: str | None = None,
     highlight: str | None = None,
     exclude: str | None = None,
+    fragment: str | None = None,
 ) -> Response:
+    """The page, or with ``fragment=1`` its cards alone (lazy loading, as on the lists)."""
+    cards_only = parse_fragment(fragment)
     found = _find(session, _reader(request), query, parse_params(sort, show, skip, exclude))
     if found.query.paper_id:
         return RedirectResponse(urls.paper(found.query.paper_id), status_code=303)
+    links = SearchLinks(query, found, highlight == "1", exclude or "")
+    status = 503 if found.unavailable and found.unavailable.status is None else 200
+    if cards_only:
+        if found.unavailable is not None:
+            raise found.unavailable
+        cards: dict[str, object] = {
+            "cards": links.cards(),
+            "terms": found.terms if links.highlight else None,
+            "more": links.more_url(fragment=True),
+            "total": min(found.total, search.RESULTS_MAX),
+        }
+        return templates.TemplateResponse(request, "_cards.html", cards)
     context = {
         "found": found,
         "query": query,
-        "highlight": highlight == "1",
-        "exclude": exclude or "",
+        "highlight": links.highlight,
+        "exclude": links.exclude,
+        "links": links,
     }
-    status = 503 if found.unavailable and found.unavailable.status is None else 200
     return templates.TemplateResponse(request, "search.html", context, status_code=status)
 
 
@@ -148,7 +201,8 @@ async def api_search(
 ) -> Response:
     """Search titles and abstracts (BM25): words, "phrases", -exclusions, OR, prefix*,
     ti: au: abs: cat:, after: before:; a bare arXiv id names that paper. `sort`: relevance,
-    time (or 0), clicks (or 1)."""
+    time (or 0), clicks (or 1), or preference keywords `kw1,kw2,…` (the first 1,000 matches
+    ranked by the keywords' score; one keyword: `kw,`)."""
     params = parse_params(sort, show, skip)
     # All of it in one trip to the thread pool: a sync route with a session dependency makes
     # three (the dependency's enter and exit, the handler), ~0.1 ms each.

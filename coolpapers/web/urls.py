@@ -137,10 +137,20 @@ def paper(paper_id: str, *, faq: str | None = None, fragment: str = "") -> str:
     return f"{path}#{fragment}" if fragment else path
 
 
-def papers(paper_ids: Iterable[str], *, query: str = "") -> str:
-    """Several papers on one page; ``query`` is a request's own query string, kept as is."""
+def papers(
+    paper_ids: Iterable[str],
+    *,
+    query: str = "",
+    skip: int | None = None,
+    show: int | None = None,
+    fragment: bool = False,
+) -> str:
+    """Several papers on one page; ``query`` is a request's own query string, kept as is, or
+    the slice (``skip``, ``show``), ``fragment``: its cards alone (lazy loading)."""
     path = "/arxiv/" + ",".join(_id_path(i) for i in paper_ids)
-    return f"{path}?{query}" if query else path
+    if query:
+        return f"{path}?{query}"
+    return path + _query({"skip": skip, "show": show, "fragment": fragment})
 
 
 def day_list(
@@ -151,10 +161,13 @@ def day_list(
     skip: int | None = None,
     sort: str | None = None,
     replace: bool = False,
+    fragment: bool = False,
 ) -> str:
-    """A list page; ``sort`` is left out when it is arXiv's own order."""
+    """A list page; ``sort`` is left out when it is arXiv's own order; ``fragment``: the
+    page's cards alone (what lazy loading fetches)."""
     path = "/arxiv/" + quote(spec, safe=",+")
-    if date is None and show is None and skip is None and not replace and sort in (None, "arxiv"):
+    plain = date is None and show is None and skip is None and not replace and not fragment
+    if plain and sort in (None, "arxiv"):
         return path  # a subject link: most links of a list page
     day = date.isoformat() if isinstance(date, dt.date) else date
     params = {
@@ -163,6 +176,7 @@ def day_list(
         "show": show,
         "replace": replace,
         "sort": None if sort in (None, "arxiv") else sort,
+        "fragment": fragment,
     }
     return path + _query(params)
 
@@ -179,14 +193,17 @@ def search(
     show: int | None = None,
     highlight: bool = False,
     exclude: str | None = None,
+    fragment: bool = False,
 ) -> str:
+    """A search page (``fragment``: its cards alone); ``sort`` left out for relevance."""
     params = {
         "query": query,
-        "sort": sort,
+        "sort": None if sort == "relevance" else sort,
         "skip": skip,
         "show": show,
         "highlight": highlight,
         "exclude": exclude,
+        "fragment": fragment,
     }
     return "/arxiv/search" + _query(params)
 

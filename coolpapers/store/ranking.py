@@ -1,0 +1,41 @@
+"""A day's listing as ids only, in arXiv's order: what a ranking made outside the database (the
+preference sort, ranked by the search engine) reorders before the page's slice is loaded."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from coolpapers.models import Listing, Paper
+from coolpapers.store.listings import SpecFilter, _spec_condition, _type_rank
+from coolpapers.store.papers import TYPE_ORDER
+
+
+@dataclass(frozen=True)
+class DayOrder:
+    counts: dict[str, int]  # per announce type, for this spec and day (as DayListing's)
+    listed: list[tuple[str, str]]  # (paper id, announce type) of what the page lists, in order
+
+
+def day_order(session: Session, spec: SpecFilter, day: date, *, replacements: bool) -> DayOrder:
+    """Every paper the spec lists on ``day`` (new + cross, plus replacements when asked) in
+    arXiv's order, as :func:`coolpapers.store.day_listing` orders them: two narrow columns, no
+    paper rows (a 1,000-paper union day: the rows are loaded for the page's 25 only)."""
+    rank = _type_rank(spec).label("rank")
+    rows = session.execute(
+        select(Listing.paper_id, rank)
+        .join(Paper, Paper.id == Listing.paper_id)
+        .where(Listing.date == day, _spec_condition(spec))
+        .order_by(rank, Listing.paper_id)
+    ).all()
+    counts = dict.fromkeys(TYPE_ORDER, 0)
+    listed = []
+    for paper_id, r in rows:
+        kind = TYPE_ORDER[r]
+        counts[kind] += 1
+        if replacements or kind in ("new", "cross"):
+            listed.append((paper_id, kind))
+    return DayOrder(counts, listed)
