@@ -232,7 +232,9 @@ def test_hostile_llm_output_renders_as_text(tab: Tab, llm: FakeLLM) -> None:
     expect(body).to_contain_text("<script>alert(1)</script>")  # shown, not run
     expect(body).to_contain_text("<img src=x onerror=alert(1)>")
     expect(body.locator("strong", has_text="attention").first).to_be_visible()  # Markdown works
-    expect(body.locator("span.math").first).to_have_text("$a^2 + b^2 = c^2$")
+    formula = body.locator("math").first  # rendered on the server as MathML
+    expect(formula).to_have_attribute("alttext", "$a^2 + b^2 = c^2$")
+    expect(formula.locator("msup")).to_have_count(3)
     assert pane.locator("script, img, iframe, object, embed, [onerror]").count() == 0
     assert page.locator('a[href^="javascript:" i]').count() == 0
     page.wait_for_timeout(200)  # give a would-be handler a moment

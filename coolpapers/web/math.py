@@ -166,63 +166,31 @@ _MACROS = {
 _ENTITIES = {"&ApplyFunction;": "&#x2061;", "&InvisibleTimes;": "&#x2062;"}
 _ENTITY_RE = re.compile("|".join(map(re.escape, _ENTITIES)))
 
-# MathML Core's elements, each with the attributes kept (others are dropped); every other
-# element rejects the formula. ``menclose`` is not Core (it renders as an mrow) but \boxed
-# makes one. HTML inside <mtext> (\textbf, \emph, \texttt) keeps its plain formatting tags.
+# MathML Core's elements, each with the attributes kept from math-core (others are dropped);
+# any other element rejects the formula. ``menclose`` is not Core (it renders as an mrow) but
+# \boxed makes one; ``merror`` holds an unknown command's name. HTML inside <mtext> (\textbf,
+# \emph, \texttt) keeps its plain formatting tags, without attributes.
 _COMMON = frozenset({"mathvariant", "displaystyle", "scriptlevel"})
-_ELEMENTS: dict[str, frozenset[str]] = {
-    name: _COMMON | extra
-    for name, extra in {
-        "math": frozenset({"display"}),
-        "mrow": frozenset(),
-        "mi": frozenset(),
-        "mn": frozenset(),
-        "mo": frozenset(
-            {
-                "stretchy",
-                "fence",
-                "separator",
-                "form",
-                "lspace",
-                "rspace",
-                "minsize",
-                "maxsize",
-                "largeop",
-                "movablelimits",
-                "symmetric",
-            }
-        ),  # fmt: skip
-        "ms": frozenset(),
-        "mtext": frozenset(),
-        "mspace": frozenset({"width", "height", "depth"}),
-        "msub": frozenset(),
-        "msup": frozenset(),
-        "msubsup": frozenset(),
-        "munder": frozenset({"accentunder"}),
-        "mover": frozenset({"accent"}),
-        "munderover": frozenset({"accent", "accentunder"}),
-        "mfrac": frozenset({"linethickness"}),
-        "msqrt": frozenset(),
-        "mroot": frozenset(),
-        "mtable": frozenset(),
-        "mtr": frozenset(),
-        "mtd": frozenset({"columnspan", "rowspan"}),
-        "mstyle": frozenset(),
-        "mpadded": frozenset({"width", "height", "depth", "lspace", "voffset"}),
-        "mphantom": frozenset(),
-        "mmultiscripts": frozenset(),
-        "mprescripts": frozenset(),
-        "menclose": frozenset(),
-        "merror": frozenset(),
-        "semantics": frozenset(),
-        "b": frozenset(),
-        "i": frozenset(),
-        "em": frozenset(),
-        "strong": frozenset(),
-        "code": frozenset(),
-    }.items()
-}
+_MO = "stretchy fence separator form lspace rspace minsize maxsize largeop movablelimits symmetric"
+_KEPT: dict[str, str] = {
+    "math": "", "mrow": "", "mi": "", "mn": "", "mo": _MO, "ms": "", "mtext": "",
+    "mspace": "width height depth", "msub": "", "msup": "", "msubsup": "",
+    "munder": "accentunder", "mover": "accent", "munderover": "accent accentunder",
+    "mfrac": "linethickness", "msqrt": "", "mroot": "", "mtable": "", "mtr": "",
+    "mtd": "columnspan rowspan", "mstyle": "", "mpadded": "width height depth lspace voffset",
+    "mphantom": "", "mmultiscripts": "", "mprescripts": "", "menclose": "", "merror": "",
+    "semantics": "",
+}  # fmt: skip
+_ELEMENTS = {tag: _COMMON | frozenset(kept.split()) for tag, kept in _KEPT.items()}
 _HTML_IN_TEXT = frozenset({"b", "i", "em", "strong", "code"})
+_ELEMENTS.update((tag, frozenset()) for tag in _HTML_IN_TEXT)
+MATHML_ELEMENTS = frozenset(_KEPT)
+# What the writer puts out, for nh3's allowlist where MathML meets Markdown: the kept
+# attributes, the classes of static/css/math.css, and on <math> its display and TeX source.
+MATHML_ATTRIBUTES = {
+    tag: _ELEMENTS[tag] | {"class"} | ({"display", "alttext"} if tag == "math" else set())
+    for tag in MATHML_ELEMENTS
+}
 _UNWRAPPED = frozenset({"span", "a"})  # small caps, fonts, \eqref links: their text stays
 # Attribute values math-core writes: keywords, numbers and lengths ("0.2777778em", "-1").
 _VALUE = re.compile(r"[A-Za-z0-9.%+\- ]{0,40}")
