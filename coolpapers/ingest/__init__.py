@@ -6,6 +6,8 @@ the CLI and the web.
 - ``ensure_papers`` (``papers.py``): the papers a page, the FAQ or the CLI needs, a handful
   fetched on demand, more queued for the worker (``drain_due``).
 - ``ingest_files`` (``feeds.py``): saved feed documents (``--feed-file``, the demo).
+- ``request_pdf`` (``pdfs.py``): a stored paper's PDF for the inline viewer, from the disk cache
+  or fetched once through the same arXiv client.
 - ``Pipeline`` (``pipeline.py``): settings, session factory, sources and their one arXiv client,
   and the stop event that ends every wait on shutdown.
 
@@ -39,6 +41,7 @@ from coolpapers.ingest.papers import (
     fetch_papers,
     store_papers,
 )
+from coolpapers.ingest.pdfs import PaperPdf, request_pdf
 from coolpapers.ingest.pipeline import Pipeline
 from coolpapers.ingest.runs import (
     DatabaseFailed,
@@ -57,6 +60,7 @@ __all__ = [
     "Ensured",
     "IngestStopped",
     "LeaseHeld",
+    "PaperPdf",
     "Pipeline",
     "RunReport",
     "SessionFactory",
@@ -72,6 +76,7 @@ __all__ = [
     "ingest_listing",
     "ingest_rss",
     "record_skip",
+    "request_pdf",
     "store_feed",
     "store_papers",
     "sync_index",

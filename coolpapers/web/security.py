@@ -1,8 +1,10 @@
 """Browser security headers on every response, and /docs served without a CDN.
 
-The headers are added by a pure ASGI wrapper around the whole app (``SecureApp`` puts it outside
-Starlette's error middleware, so 500 pages carry them too). Not ``BaseHTTPMiddleware``: that one
-buffers through a task group and breaks the FAQ's server-sent events.
+No response may be framed, except those a route marks with ``frameable_by_self`` (the PDF
+proxy): our own pages may frame those. The headers are added by a pure ASGI wrapper around the
+whole app (``SecureApp`` puts it outside Starlette's error middleware, so 500 pages carry them
+too). Not ``BaseHTTPMiddleware``: that one buffers through a task group and breaks the FAQ's
+server-sent events.
 """
 
 from __future__ import annotations
@@ -12,37 +14,57 @@ from importlib.resources import files
 from pathlib import Path
 
 from fastapi import FastAPI, Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 # Scripts and styles only from our own files: no inline script, no inline style attribute, no
-# CDN. data: images are Swagger UI's icons (inlined SVG in its stylesheet).
-CONTENT_SECURITY_POLICY = "; ".join(
-    (
-        "default-src 'self'",
-        "script-src 'self'",
-        "style-src 'self'",
-        "img-src 'self' data:",
-        "connect-src 'self'",
-        "object-src 'none'",
-        "base-uri 'none'",
-        "form-action 'self'",
-        "frame-ancestors 'none'",
+# CDN. data: images are Swagger UI's icons (inlined SVG in its stylesheet). Frames: default-src
+# 'self' lets our pages frame our own URLs (the inline PDF viewer) and nothing else.
+_DIRECTIVES = (
+    "default-src 'self'",
+    "script-src 'self'",
+    "style-src 'self'",
+    "img-src 'self' data:",
+    "connect-src 'self'",
+    "object-src 'none'",
+    "base-uri 'none'",
+    "form-action 'self'",
+)
+
+
+def _headers(frame_ancestors: str, frame_options: bytes) -> tuple[tuple[bytes, bytes], ...]:
+    policy = "; ".join((*_DIRECTIVES, f"frame-ancestors {frame_ancestors}"))
+    return (
+        (b"content-security-policy", policy.encode()),
+        (b"x-content-type-options", b"nosniff"),
+        (b"referrer-policy", b"strict-origin-when-cross-origin"),
+        (b"x-frame-options", frame_options),  # frame-ancestors for browsers that predate it
+        (b"cross-origin-opener-policy", b"same-origin"),
     )
-)
-SECURITY_HEADERS: tuple[tuple[bytes, bytes], ...] = (
-    (b"content-security-policy", CONTENT_SECURITY_POLICY.encode()),
-    (b"x-content-type-options", b"nosniff"),
-    (b"referrer-policy", b"strict-origin-when-cross-origin"),
-    (b"x-frame-options", b"DENY"),  # frame-ancestors for browsers that predate it
-    (b"cross-origin-opener-policy", b"same-origin"),
-)
-_NAMES = {name for name, _ in SECURITY_HEADERS}
+
+
+# Every response: no page of ours may be framed, by anyone (clickjacking).
+SECURITY_HEADERS = _headers("'none'", b"DENY")
+CONTENT_SECURITY_POLICY = SECURITY_HEADERS[0][1].decode()
+# A response marked with ``frameable_by_self`` (the PDF proxy, for the viewer under a card): the
+# same policy, except that our own pages may frame it. Chromium's PDF viewer runs under it (its
+# synthetic page's styles are exempt from the PDF response's policy; tests/test_browser_pdf.py).
+SELF_FRAMEABLE_HEADERS = _headers("'self'", b"SAMEORIGIN")
+# The mark a route sets on its response; this layer removes it before anything goes out.
+_FRAME_MARK = b"x-coolpapers-frameable"
+_NAMES = {name for name, _ in SECURITY_HEADERS} | {_FRAME_MARK}
+
+
+def frameable_by_self(response: Response) -> Response:
+    """Let this site's own pages frame ``response`` (every other response stays unframeable)."""
+    response.headers[_FRAME_MARK.decode()] = "self"
+    return response
 
 
 class SecurityHeaders:
-    """Adds ``SECURITY_HEADERS`` to every response start; the body streams through untouched."""
+    """Adds ``SECURITY_HEADERS`` (``SELF_FRAMEABLE_HEADERS`` when the route marked the response
+    with ``frameable_by_self``) to every response start; the body streams through untouched."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -54,8 +76,11 @@ class SecurityHeaders:
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                kept = [(k, v) for k, v in message.get("headers", ()) if k.lower() not in _NAMES]
-                message = {**message, "headers": [*kept, *SECURITY_HEADERS]}
+                headers = message.get("headers", ())
+                marked = any(k.lower() == _FRAME_MARK and v == b"self" for k, v in headers)
+                kept = [(k, v) for k, v in headers if k.lower() not in _NAMES]
+                added = SELF_FRAMEABLE_HEADERS if marked else SECURITY_HEADERS
+                message = {**message, "headers": [*kept, *added]}
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
