@@ -1,13 +1,16 @@
 """Browser security headers on every response (pages, errors, JSON, docs, static files,
-redirects), and pages that run under that policy: no Content-Security-Policy violation in a real
-Chromium, and /docs rendered from our own files with every other host unreachable."""
+redirects), the PDF proxy's alone frameable and by our own pages only, and pages that run under
+that policy: no Content-Security-Policy violation in a real Chromium, and /docs rendered from our
+own files with every other host unreachable."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
+from fastapi.responses import Response
 from fastapi.testclient import TestClient
 from playwright.sync_api import Browser, ConsoleMessage, expect
 
@@ -51,6 +54,15 @@ def client(stocked: Settings) -> Iterator[TestClient]:
     def boom() -> None:  # an unexpected exception: the 500 page of the outermost handler
         raise RuntimeError("boom")
 
+    @app.get("/test-weaker", include_in_schema=False)
+    def weaker() -> Response:  # a route cannot loosen the policy, nor mark itself wrongly
+        headers = {
+            "Content-Security-Policy": "frame-ancestors *",
+            "X-Frame-Options": "ALLOWALL",
+            "X-Coolpapers-Frameable": "*",
+        }
+        return Response("weaker", headers=headers)
+
     with TestClient(app, follow_redirects=False, raise_server_exceptions=False) as c:
         yield c
 
@@ -81,6 +93,7 @@ PATHS = [
     ("/api/arxiv/cs.LG?show=-1", 400),
     ("/arxiv/no.such", 404),
     ("/test-boom", 500),
+    ("/test-weaker", 200),
 ]
 
 
@@ -107,6 +120,49 @@ def test_every_response_carries_the_security_headers(
     assert headers["referrer-policy"] == "strict-origin-when-cross-origin"
     assert headers["x-frame-options"] == "DENY"
     assert len(headers.get_list("content-security-policy")) == 1
+    assert len(headers.get_list("x-frame-options")) == 1
+    assert "x-coolpapers-frameable" not in headers
+
+
+def _policy(response: httpx.Response) -> dict[str, list[str]]:
+    return {
+        d.split()[0]: d.split()[1:]
+        for d in (p.strip() for p in response.headers["content-security-policy"].split(";"))
+        if d
+    }
+
+
+# The PDF proxy's answers (the PDF, its 400/404/502 pages, its redirect) are shown in the viewer's
+# frame: our own pages may frame them, no one else's. Here the fake arXiv has no PDF: a 404.
+FRAMEABLE = [
+    (f"/api/papers/{PAPER}/pdf", 404),
+    ("/api/papers/not-an-id/pdf", 400),
+    ("/api/papers/2608.99999/pdf", 404),
+    (f"/api/papers/{PAPER}v1/pdf", 301),
+]
+
+
+@pytest.mark.parametrize(("path", "status"), FRAMEABLE)
+def test_only_the_pdf_proxy_may_be_framed_and_only_by_our_pages(
+    client: TestClient, path: str, status: int
+) -> None:
+    page = client.get("/arxiv/cs.LG")
+    response = client.get(path, headers={"Accept": "text/html"})
+    assert response.status_code == status
+    policy = _policy(response)
+    assert policy["frame-ancestors"] == ["'self'"]
+    assert response.headers["x-frame-options"] == "SAMEORIGIN"
+    # every other directive and header exactly as on a page
+    assert {k: v for k, v in policy.items() if k != "frame-ancestors"} == {
+        k: v for k, v in _policy(page).items() if k != "frame-ancestors"
+    }
+    for name in ("x-content-type-options", "referrer-policy", "cross-origin-opener-policy"):
+        assert response.headers[name] == page.headers[name]
+    assert len(response.headers.get_list("content-security-policy")) == 1
+    assert "x-coolpapers-frameable" not in response.headers  # the route's mark stays inside
+    # and the pages may frame it: no frame-src or child-src narrows default-src 'self'
+    assert _policy(page)["default-src"] == ["'self'"]
+    assert "frame-src" not in _policy(page) and "child-src" not in _policy(page)
 
 
 @pytest.mark.parametrize("path", ["/", "/docs", "/static/app.css", "/no/such/page"])
