@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     Boolean,
+    CheckConstraint,
     Date,
     DateTime,
     ForeignKey,
@@ -62,6 +63,8 @@ class Paper(Base):
     published: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     updated: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     first_announced: Mapped[date | None] = mapped_column(Date)
+    # the public counters after [PDF] and [FAQ]: one per visitor, paper and UTC day (Click)
+    pdf_clicks: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     faq_clicks: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     # ~10 TF-IDF keywords from title + abstract, set when the paper is indexed ([REL])
     keywords: Mapped[list[Any] | None] = mapped_column(JSON)
@@ -279,3 +282,25 @@ class QueuedPaper(Base):
 
     # the worker takes the fewest-tried, oldest first
     __table_args__ = (Index("ix_paper_queue_attempts_requested", "attempts", "requested_at"),)
+
+
+class Click(Base):
+    """A visitor's [PDF] or [FAQ] click on a paper on a UTC day, kept for a couple of days: the
+    key makes a second click that day (a reload) no second count, and the visitor's rows of
+    the last minute are its rate limit (``store.clicks``)."""
+
+    __tablename__ = "clicks"
+
+    # day first: the prune deletes old days by a range on the key's leading column
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    paper_id: Mapped[str] = mapped_column(
+        ForeignKey("papers.id", ondelete="CASCADE"), primary_key=True
+    )
+    kind: Mapped[str] = mapped_column(String(8), primary_key=True)  # "pdf" | "faq"
+    visitor: Mapped[str] = mapped_column(String(80), primary_key=True)  # visitors.identify
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (
+        CheckConstraint("kind IN ('pdf', 'faq')", name="kind"),
+        Index("ix_clicks_visitor_created", "visitor", "created_at"),
+    )

@@ -1,5 +1,6 @@
 """The background jobs of a process: poll arXiv until the day's listing is in, drain the paper
-queue, keep the search index caught up, and the FAQ worker. Thin: the work is in ingest.
+queue, keep the search index caught up, prune the recorded clicks, and the FAQ worker. Thin: the
+work is in ingest (and store).
 
 Stopping (Ctrl+C, SIGTERM, the web's shutdown) goes through :meth:`Background.stop`: it sets the
 pipeline's stop event, which ends an ingest between feeds and during any wait of a fetch (the run
@@ -19,8 +20,9 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from coolpapers import ingest
+from coolpapers import ingest, store
 from coolpapers.config import Settings
+from coolpapers.db import session_scope
 from coolpapers.errors import CoolpapersError
 from coolpapers.ingest import Pipeline
 from coolpapers.summarize.jobs import FaqWorker
@@ -30,8 +32,12 @@ log = logging.getLogger(__name__)
 POLL_JOB = "poll_arxiv"
 QUEUE_JOB = "paper_queue"
 SEARCH_JOB = "search_sync"
+CLICKS_JOB = "prune_clicks"
 SEARCH_EVERY_S = 60  # papers fetched on demand by web requests reach the index within this
 QUEUE_EVERY_S = 60  # papers queued by a request are fetched within about this
+# the recorded clicks of days gone only cost space; pruned here rather than on each click so a
+# request never pays for deleting a whole day's rows at midnight
+CLICKS_EVERY_S = 3600
 STOP_TIMEOUT_S = 10.0  # how long a stop waits for a running job before the process exits anyway
 
 
@@ -68,9 +74,19 @@ def search_sync(pipeline: Pipeline) -> int:
         return 0
 
 
+def prune_clicks(pipeline: Pipeline, now: datetime | None = None) -> int:
+    """Delete the recorded [PDF]/[FAQ] clicks that no longer decide anything."""
+    try:
+        with session_scope(pipeline.factory, write=True) as session:
+            return store.prune_clicks(session, now or datetime.now(UTC))
+    except SQLAlchemyError as exc:
+        log.error("click pruning: %s", ingest.describe_db_error(exc))
+        return 0
+
+
 def build_scheduler(pipeline: Pipeline) -> BackgroundScheduler:
     """The poll job runs at once (catching up a stale database) and then every few minutes;
-    the queue and the index every minute. Not started."""
+    the queue and the index every minute, the clicks' pruning hourly. Not started."""
     settings = pipeline.settings
     scheduler = BackgroundScheduler(timezone=UTC)
     poll_every_s = settings.poll_interval_min * 60
@@ -78,6 +94,7 @@ def build_scheduler(pipeline: Pipeline) -> BackgroundScheduler:
         (POLL_JOB, poll_arxiv, (pipeline, settings), poll_every_s),
         (QUEUE_JOB, drain_papers, (pipeline,), QUEUE_EVERY_S),
         (SEARCH_JOB, search_sync, (pipeline,), SEARCH_EVERY_S),
+        (CLICKS_JOB, prune_clicks, (pipeline,), CLICKS_EVERY_S),
     )
     now = datetime.now(UTC)
     for job_id, func, args, every_s in jobs:

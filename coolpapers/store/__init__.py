@@ -1,6 +1,13 @@
 """Every query, split by table. Callers pass a Session; nothing here commits (the caller's
 scope does). The package re-exports each table's functions so callers write ``store.name``."""
 
+from coolpapers.store.clicks import (
+    ClickResult,
+    Clicks,
+    count_click,
+    paper_clicks,
+    prune_clicks,
+)
 from coolpapers.store.feeds import (
     feed_day,
     feed_days,
@@ -84,6 +91,11 @@ from coolpapers.store.runs import (
 )
 
 __all__ = [
+    "ClickResult",
+    "Clicks",
+    "count_click",
+    "paper_clicks",
+    "prune_clicks",
     "FailingFetches",
     "FeedCoverage",
     "failing_fetches",

@@ -17,7 +17,7 @@ from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from coolpapers.models import Faq, FaqQuota, LlmUsage, Paper, utcnow
+from coolpapers.models import Faq, FaqQuota, LlmUsage, utcnow
 from coolpapers.store import as_utc
 
 PRIORITY_ADMIN, PRIORITY_LATEST, PRIORITY_OLDER = 0, 1, 2
@@ -221,16 +221,6 @@ def finish(session: Session, faq_id: int, holder: str, **values: object) -> bool
         .execution_options(synchronize_session=False)
     )
     return getattr(result, "rowcount", 0) == 1
-
-
-def count_click(session: Session, paper_id: str) -> int:
-    session.execute(
-        update(Paper)
-        .where(Paper.id == paper_id)
-        .values(faq_clicks=Paper.faq_clicks + 1)
-        .execution_options(synchronize_session=False)
-    )
-    return int(session.scalar(select(Paper.faq_clicks).where(Paper.id == paper_id)) or 0)
 
 
 # ---------------------------------------------------------------- quotas and spend

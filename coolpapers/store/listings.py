@@ -227,7 +227,7 @@ def day_listing(
         # RSS-only papers have no submission time yet: they go last, newest id first
         q = q.order_by(Paper.published.is_(None), Paper.published.desc(), Paper.id.desc())
     elif sort == "clicks":  # papers.cool's sort=1: most clicked first, ties in arXiv's order
-        q = q.order_by(Paper.faq_clicks.desc(), rank, Paper.id)
+        q = q.order_by((Paper.pdf_clicks + Paper.faq_clicks).desc(), rank, Paper.id)
     else:
         q = q.order_by(rank, Paper.id)
     rows = session.execute(q.offset(skip).limit(show)).all()

@@ -13,11 +13,11 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, RedirectResponse, Response, StreamingResponse
 
-from coolpapers import ingest
+from coolpapers import ingest, store
 from coolpapers.db import session_scope
 from coolpapers.errors import BadInput
 from coolpapers.identifiers import parse_id
-from coolpapers.store import faqs as faq_store
+from coolpapers.models import utcnow
 from coolpapers.summarize import jobs, prompts
 from coolpapers.web import urls, visitors
 from coolpapers.web.deps import FactoryDep, PipelineDep, SessionDep, SettingsDep
@@ -52,7 +52,8 @@ def faq_click(
     pipeline: PipelineDep,
     lang: str | None = None,
 ) -> Click:
-    """A click on the FAQ button: count it, then return the FAQ or queue its generation."""
+    """A click on the FAQ button: count it (once per visitor and day, rate limited: a limited
+    visitor still gets the FAQ, uncounted), then return the FAQ or queue its generation."""
     language = parse_lang(lang)
     arxiv_id = parse_id(paper_id).id
     paper = one_paper(ingest.ensure_papers(pipeline, session, [arxiv_id]), arxiv_id)
@@ -61,7 +62,9 @@ def faq_click(
     session.close()
     visitor, cookie = visitors.identify(request, settings.ensure_secret_key())
     with session_scope(factory, write=True) as s:
-        clicks = faq_store.count_click(s, paper.id)
+        clicks = store.count_click(
+            s, paper.id, "faq", visitor, utcnow(), settings.clicks_per_minute
+        ).clicks.faq
         asked = jobs.request_faq(s, settings, paper.id, language, visitor)
         data = faq_json(asked.faq, settings, position=asked.position, clicks=clicks)
     worker = getattr(request.app.state, "faq_worker", None)

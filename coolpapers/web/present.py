@@ -73,6 +73,8 @@ def paper_json(
         "license": paper.license,
         "abs_url": arxiv.abs(paper.id),
         "pdf_url": arxiv.pdf(paper.id),
+        "pdf_clicks": paper.pdf_clicks,
+        "faq_clicks": paper.faq_clicks,
     }
     if announce_type is not None:
         data["announce_type"] = announce_type
@@ -147,6 +149,7 @@ def read_faqs(
 
 
 def read_faq(session: Session, settings: Settings, paper_id: str, lang: str) -> dict[str, Any]:
-    """One language's FAQ with the paper's clicks (the API and the stream)."""
-    clicks = store.click_counts(session, [paper_id]).get(paper_id)
+    """One language's FAQ with the paper's [FAQ] clicks (the API and the stream)."""
+    counters = store.paper_clicks(session, paper_id)
+    clicks = counters.faq if counters is not None else None
     return read_faqs(session, settings, paper_id, (lang,), clicks=clicks)[lang]
