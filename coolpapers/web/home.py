@@ -1,4 +1,5 @@
-"""/ — archives and categories with names, the latest day's counts, feeds and a date picker."""
+"""/ — archives and categories with names, the latest day's counts, feeds and a date picker;
+the script adds the tri-state chooser and the Track section (preferences, word cloud)."""
 
 from __future__ import annotations
 
@@ -26,6 +27,12 @@ def home(request: Request, session: SessionDep, templates: TemplatesDep) -> Resp
         "day": day,
         "counts": counts,
         "latest_spec": latest_spec,
+        # the tri-state chooser (static/js/home.js) builds /arxiv/a+b-c from this prefix and the
+        # boxes' canonical ids, so an alias (cs.NA, listed under cs) and its category (math.NA)
+        # are one box state
+        "list_prefix": urls.day_list(""),
+        "canonical": taxonomy.canonical,
+        "max_spec_terms": taxonomy.MAX_SPEC_TERMS,
     }
     return templates.TemplateResponse(request, "home.html", context)
 
