@@ -19,10 +19,12 @@ import re
 import statistics
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from markupsafe import escape
 
 from bench._common import REPO
 from coolpapers.sources.arxiv_parse import parse_api, parse_rss
@@ -163,12 +165,12 @@ def coverage(papers: list[FixturePaper]) -> dict[str, Any]:
     }
 
 
-def _card_us(papers: list[FixturePaper]) -> list[float]:
+def _card_us(papers: list[FixturePaper], render: Callable[[str], object]) -> list[float]:
     samples = []
     for paper in papers:
         start = time.perf_counter()
-        math.text_html(paper.title)
-        math.text_html(paper.abstract)
+        render(paper.title)
+        render(paper.abstract)
         samples.append((time.perf_counter() - start) * 1e6)
     return samples
 
@@ -177,9 +179,11 @@ def card_cost(papers: list[FixturePaper]) -> dict[str, Any]:
     """µs per card for the filter over title and abstract, cold caches then warm."""
     with_math = [math.may_hold_math(p.title) or math.may_hold_math(p.abstract) for p in papers]
     math.rendered.cache_clear()
-    cold = _card_us(papers)
-    passes = [_card_us(papers) for _ in range(WARM_PASSES)]
+    cold = _card_us(papers, math.text_html)
+    passes = [_card_us(papers, math.text_html) for _ in range(WARM_PASSES)]
     warm = [min(samples) for samples in zip(*passes, strict=True)]
+    passes = [_card_us(papers, escape) for _ in range(WARM_PASSES)]
+    escaped = [min(samples) for samples in zip(*passes, strict=True)]
 
     def median(samples: list[float], only_math: bool = False) -> float:
         chosen = [s for s, m in zip(samples, with_math, strict=True) if m or not only_math]
@@ -193,6 +197,7 @@ def card_cost(papers: list[FixturePaper]) -> dict[str, Any]:
         "warm_median_us": median(warm),
         "warm_median_us_with_math": median(warm, True),
         "cold_total_ms": sum(cold) / 1000,
+        "escape_only_median_us": median(escaped),
     }
 
 
@@ -225,7 +230,8 @@ def report_lines(result: dict[str, Any]) -> list[str]:
         f"{cost['warm_median_us_with_math']:.1f} µs warm, "
         f"{cost['cold_median_us_with_math']:.1f} µs cold "
         f"({cost['cards_with_math']} of {cost['cards']}; all cards cold: "
-        f"{cost['cold_total_ms']:.0f} ms)",
+        f"{cost['cold_total_ms']:.0f} ms); escaping alone (the filter before): "
+        f"{cost['escape_only_median_us']:.1f} µs",
     ]
     for f in result["failures"]:
         lines.append(f"  fell back: {f['paper']} {f['field']}: {f['source']}  ({f['reason']})")

@@ -41,7 +41,7 @@ _DISPLAY_OPENERS = {"$$": "$$", "\\[": "\\]"}
 
 
 def _math_inline(state: StateInline, silent: bool) -> bool:
-    found = math.formula_at(state.src[: state.posMax], state.pos)
+    found = math.formula_at(state.src, state.pos, state.posMax)
     if found is None:
         return False
     formula, end = found

@@ -52,41 +52,42 @@ class Formula:
     display: bool
 
 
-def _next_dollar(text: str, start: int) -> int:
-    """Index of the next ``$`` at or after ``start`` that no backslash escapes, or -1."""
-    i = start
-    n = len(text)
-    while i < n:
-        c = text[i]
-        if c == "\\":
-            i += 2  # ``\$`` is a dollar sign in the formula, ``\\`` a line break
-        elif c == "$":
-            return i
-        else:
-            i += 1
-    return -1
+_DOLLAR_OR_ESCAPE = re.compile(r"\\.|\$", re.DOTALL)
+# How far a \( or \[ looks for its closer: a display formula of an FAQ is a few hundred
+# characters; without a bound, text full of unclosed \( would cost its length squared.
+_LONGEST = 5000
 
 
-def _bracketed(text: str, i: int, closer: str, display: bool) -> tuple[Formula, int] | None:
-    end = text.find(closer, i + 2)
-    if end < 0:
+def _next_dollar(text: str, start: int, end: int) -> int:
+    """Index of the next ``$`` in ``text[start:end]`` that no backslash escapes, or -1."""
+    for match in _DOLLAR_OR_ESCAPE.finditer(text, start, end):
+        if match.group() == "$":
+            return match.start()
+    return -1  # (``\$`` is a dollar sign in a formula, ``\\`` a line break)
+
+
+def _bracketed(
+    text: str, i: int, end: int, closer: str, display: bool
+) -> tuple[Formula, int] | None:
+    close = text.find(closer, i + 2, min(end, i + 2 + _LONGEST))
+    if close < 0:
         return None
-    tex = text[i + 2 : end]
+    tex = text[i + 2 : close]
     if not tex.strip() or _BLANK_LINE.search(tex):
         return None
-    return Formula(text[i : end + 2], tex, display), end + 2
+    return Formula(text[i : close + 2], tex, display), close + 2
 
 
-def _dollars(text: str, i: int) -> tuple[Formula, int] | None:
-    if text.startswith("$$", i):
-        close = _next_dollar(text, i + 2)
-        if close < 0 or not text.startswith("$$", close):
+def _dollars(text: str, i: int, end: int) -> tuple[Formula, int] | None:
+    if text.startswith("$$", i, end):
+        close = _next_dollar(text, i + 2, end)
+        if close < 0 or not text.startswith("$$", close, end):
             return None
         tex = text[i + 2 : close]
         if not tex.strip() or _BLANK_LINE.search(tex):
             return None
         return Formula(text[i : close + 2], tex, True), close + 2
-    close = _next_dollar(text, i + 1)
+    close = _next_dollar(text, i + 1, end)
     if close < 0:
         return None
     tex = text[i + 1 : close]
@@ -94,22 +95,24 @@ def _dollars(text: str, i: int) -> tuple[Formula, int] | None:
         return None
     if (tex[0].isspace() or tex[-1].isspace()) and not _CONTROL_WORD.search(tex):
         return None  # "$5 and $10", or the text between two formulas
-    if text[close + 1 : close + 2].isdigit():
+    if close + 1 < end and text[close + 1].isdigit():
         return None  # "$5-$10"
     return Formula(text[i : close + 1], tex, False), close + 1
 
 
-def formula_at(text: str, i: int) -> tuple[Formula, int] | None:
-    """The formula that starts at ``text[i]`` and the index just after it, or None."""
+def formula_at(text: str, i: int, end: int | None = None) -> tuple[Formula, int] | None:
+    """The formula that starts at ``text[i]`` and ends before ``end`` (the text's end when
+    None), and the index just after it; None when none starts there."""
+    end = len(text) if end is None else min(end, len(text))
     c = text[i : i + 1]
     if c == "$":
-        return _dollars(text, i)
-    if c == "\\":
-        nxt = text[i + 1 : i + 2]
+        return _dollars(text, i, end)
+    if c == "\\" and i + 1 < end:
+        nxt = text[i + 1]
         if nxt == "(":
-            return _bracketed(text, i, "\\)", False)
+            return _bracketed(text, i, end, "\\)", False)
         if nxt == "[":
-            return _bracketed(text, i, "\\]", True)
+            return _bracketed(text, i, end, "\\]", True)
     return None
 
 
@@ -343,12 +346,12 @@ def formula_html(formula: Formula) -> str:
 def text_html(text: str, terms: Sequence[str] | None = None) -> Markup:
     """``text`` as HTML: its formulas as MathML, the rest escaped, with the query ``terms``
     marked (outside formulas only)."""
-
-    def plain(part: str) -> str:
-        return str(highlight(part, terms) if terms else escape(part))
-
     if not may_hold_math(text):
-        return Markup(plain(text))
-    return Markup(
-        "".join(formula_html(p) if isinstance(p, Formula) else plain(p) for p in split(text))
-    )
+        return highlight(text, terms) if terms else escape(text)
+    out: list[str] = []
+    for part in split(text):
+        if isinstance(part, Formula):
+            out.append(formula_html(part))
+        else:
+            out.append(highlight(part, terms) if terms else escape(part))
+    return Markup("".join(out))
