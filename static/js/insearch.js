@@ -39,6 +39,7 @@ let observer = null;
 let state = { active: false, key: "", includes: [], excludes: [], and: false, filter: false, fields: [], markRe: null };
 let idleHandle = 0;
 let quietTimer = 0;
+let prefilling = false;
 let idleStart = 0;
 
 class Record {
@@ -90,7 +91,9 @@ function fieldElements(card, field) {
     case "title":
       return Array.from(card.querySelectorAll(".title-link"));
     case "authors":
-      return Array.from(card.querySelectorAll(".authors a.author"));
+      // every a.author of the card: those past the fold sit in details.etal, which the HTML
+      // parser puts after p.authors (a <details> cannot be inside a <p>)
+      return Array.from(card.querySelectorAll("a.author"));
     case "summary":
       return Array.from(card.querySelectorAll("p.summary"));
     case "subjects":
@@ -453,7 +456,13 @@ function prefill() {
     .map((s) => s.trim())
     .filter(Boolean)
     .join("\n");
-  openPanel();
+  // shown, not focused: the reader came to read the list (j/k work at once)
+  prefilling = true;
+  try {
+    openPanel();
+  } finally {
+    prefilling = false;
+  }
   return true;
 }
 
@@ -482,7 +491,9 @@ export function init() {
     for (const rec of records.values()) readCard(rec);
   };
   document.addEventListener("cp:panel", (event) => {
-    if (event.detail && event.detail.id === "search-panel" && event.detail.open) readAll();
+    if (!event.detail || event.detail.id !== "search-panel" || !event.detail.open) return;
+    if (!prefilling) include.focus(); // opened by the reader: ready to type
+    readAll();
   });
   include.addEventListener("focus", readAll);
 
