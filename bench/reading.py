@@ -36,10 +36,11 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import urlsplit
 
 import httpx
+from playwright.sync_api import Browser, Page, Response, ViewportSize, sync_playwright
 
 from bench._common import (
     BenchError,
@@ -51,6 +52,8 @@ from bench._common import (
 )
 from coolpapers import ingest, schema
 from coolpapers.db import make_engine, make_sessionmaker
+from tests.browser import CHROMIUM, CHROMIUM_ARGS
+from tests.union_day import write_union_feed
 
 SPEC = "cs.AI,cs.CL,cs.CV,cs.LG"
 PAGE = f"/arxiv/{SPEC}"
@@ -58,7 +61,7 @@ API = f"/api/arxiv/{SPEC}"
 SHOW_ALL = 1000  # the most one page shows (coolpapers.web.lists.MAX_SHOW)
 STATIC_NAME = "list.html"
 STATIC = f"/benchstatic/{STATIC_NAME}"
-VIEWPORT = {"width": 1280, "height": 900}
+VIEWPORT: ViewportSize = {"width": 1280, "height": 900}
 WARMUP = 2
 LOADS = 15
 ALL_RUNS = 5
@@ -81,8 +84,6 @@ def serve(data_dir: Path, static_dir: Path) -> None:
 
 def build_database(data_dir: Path) -> dict[str, Any]:
     """The union day, ingested as the test suite does."""
-    from tests.union_day import write_union_feed
-
     settings = sqlite_settings(data_dir)
     engine = make_engine(settings)
     try:
@@ -174,19 +175,19 @@ def _ms_stats(samples_ms: list[float]) -> dict[str, Any]:
     return Stats.of([x / 1000 for x in samples_ms]).as_dict()
 
 
-def _new_page(browser: Any, base_url: str) -> Any:
+def _new_page(browser: Browser, base_url: str) -> Page:
     context = browser.new_context(base_url=base_url, viewport=VIEWPORT)
     context.set_default_timeout(ALL_TIMEOUT_MS)
     return context.new_page()
 
 
-def _goto(page: Any, path: str, wait_until: str = "load") -> None:
+def _goto(page: Page, path: str, wait_until: Literal["commit", "load"] = "load") -> None:
     response = page.goto(path, wait_until=wait_until)
     if response is None or response.status != 200:
         raise BenchError(f"GET {path}: {None if response is None else response.status}")
 
 
-def first_paint(browser: Any, base_url: str) -> dict[str, Any]:
+def first_paint(browser: Browser, base_url: str) -> dict[str, Any]:
     """FCP of the page and of its static copy, fresh contexts, interleaved."""
     samples: dict[str, list[float]] = {PAGE: [], STATIC: []}
     for round_ in range(WARMUP + LOADS):
@@ -208,11 +209,11 @@ def first_paint(browser: Any, base_url: str) -> dict[str, Any]:
     }
 
 
-def _assets(page: Any) -> Callable[[], list[tuple[str, bytes, str | None]]]:
+def _assets(page: Page) -> Callable[[], list[tuple[str, bytes, str | None]]]:
     """Record every .js and .css response of ``page``: (path, body, content-encoding)."""
-    seen: list[Any] = []
+    seen: list[Response] = []
 
-    def on_response(response: Any) -> None:
+    def on_response(response: Response) -> None:
         if urlsplit(response.url).path.endswith((".js", ".css")):
             seen.append(response)
 
@@ -240,7 +241,7 @@ def _bytes(assets: list[tuple[str, bytes, str | None]]) -> dict[str, Any]:
     }
 
 
-def all_batches(browser: Any, base_url: str, total: int) -> tuple[dict[str, Any], Any]:
+def all_batches(browser: Browser, base_url: str, total: int) -> tuple[dict[str, Any], Page]:
     """ALL_RUNS runs until every card is on the page; returns the figures and the last run's
     page (every card on it, still open) for the in-page search."""
     lazy = True
@@ -248,7 +249,7 @@ def all_batches(browser: Any, base_url: str, total: int) -> tuple[dict[str, Any]
     times: list[float] = []
     assets: dict[str, Any] = {}
     first = 0
-    page = None
+    page: Page | None = None
     for run in range(ALL_RUNS):
         if page is not None:
             page.context.close()
@@ -282,7 +283,7 @@ def all_batches(browser: Any, base_url: str, total: int) -> tuple[dict[str, Any]
     }, page
 
 
-def in_page_search(page: Any) -> dict[str, Any]:
+def in_page_search(page: Page) -> dict[str, Any]:
     """Per keystroke, over every card on ``page``: the module's own figures and the external one."""
     if not page.locator("#bar-search").is_visible():
         return {"found": False, "why": "no visible #bar-search"}
@@ -325,11 +326,8 @@ def in_page_search(page: Any) -> dict[str, Any]:
 
 
 def run() -> dict[str, Any]:
-    from tests.browser import CHROMIUM, CHROMIUM_ARGS
-
     if not CHROMIUM.exists():
         return {"skipped": f"{CHROMIUM} is missing (make chromium, or apt-get install chromium)"}
-    from playwright.sync_api import sync_playwright
 
     with (
         tempfile.TemporaryDirectory(prefix="coolpapers-bench-") as data,
