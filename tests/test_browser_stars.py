@@ -319,6 +319,38 @@ def test_a_star_of_this_day_not_loaded_yet_is_listed_and_opens_its_page(tab: Wat
     expect(star_of(page, far)).to_have_attribute("aria-pressed", "true")
 
 
+def test_lazily_loaded_cards_show_their_stars_and_join_the_list(tab: Watched) -> None:
+    """A star of this day on card #31 (the second batch): listed from the start; once lazy
+    loading brings its card, the card shows it starred and the entry scrolls to it."""
+    page = tab.page
+    tab.goto(LIST)
+    more = page.locator("p.more a[rel=next]").get_attribute("href")
+    assert more
+    second = page.request.get(more + "&fragment=1")
+    batch = re.findall(r'<div id="([^"]+)" class="panel paper', second.text())
+    assert len(batch) == FIRST_CARDS
+    far = batch[5]
+    seed(tab, [{"id": far, "at": "2026-09-01T12:00:00Z", "title": "Card 31", "page": LIST_KEY}])
+    page.reload()
+    page.click("#bar-stars")
+    expect(entry(page, far)).to_have_count(1)
+    expect(page.locator(f'[id="{far}"]')).to_have_count(0)
+    page.keyboard.press("Escape")
+    page.locator("p.more").scroll_into_view_if_needed()
+    expect(star_of(page, far)).to_have_attribute("aria-pressed", "true")
+    # a card of the batch starred now joins the list too
+    star_of(page, batch[6]).click()
+    page.evaluate("scrollTo(0, 0)")
+    page.click("#bar-stars")
+    expect(page.locator("#star-list a[href^='#']")).to_have_count(2)
+    entry(page, far).click()
+    in_view(page, far)
+    assert page.url.endswith(f"{LIST}#{far}")
+    expect(page.locator("#star-panel a.export")).to_have_attribute(
+        "href", f"/arxiv/{far},{batch[6]}"
+    )
+
+
 def test_export_and_bibtex_of_the_star_list(tab: Watched) -> None:
     page = tab.page
     tab.goto(LIST)

@@ -59,7 +59,8 @@ function missingCard(star, why) {
 }
 
 async function fetchCards(ids) {
-  const url = `/arxiv/${ids.map((id) => encodeURI(id)).join(",")}?fragment=1`;
+  // show: the batch whole, whatever the site's page size
+  const url = `/arxiv/${ids.map((id) => encodeURI(id)).join(",")}?fragment=1&show=${ids.length}`;
   const response = await fetch(url, { headers: { Accept: "text/html" } });
   const found = new Map();
   if (!response.ok && response.status !== 404) throw new Error(`${response.status} ${response.statusText}`);
