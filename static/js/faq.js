@@ -1,13 +1,22 @@
 // The [FAQ] button: expands the FAQ under its card and follows it live as the worker writes it.
 // Without the script the button is a link to the paper page's FAQ section.
 
+// Storage may be blocked (site data off) or refuse writes (quota, private modes): the language
+// then lasts for the page.
+function remembered() {
+  try { return localStorage.getItem("faq-lang"); } catch { return null; }
+}
+
+function remember(value) {
+  try { localStorage.setItem("faq-lang", value); } catch { /* kept for this page only */ }
+}
+
 export function init() {
   const langSelect = document.getElementById("faq-lang");
-  const stored = localStorage.getItem("faq-lang");
   const lang = () => langSelect.value;
-  langSelect.value = stored || ((navigator.language || "").startsWith("zh") ? "zh" : "en");
+  langSelect.value = remembered() || ((navigator.language || "").startsWith("zh") ? "zh" : "en");
   langSelect.parentElement.hidden = false;
-  langSelect.addEventListener("change", () => localStorage.setItem("faq-lang", lang()));
+  langSelect.addEventListener("change", () => remember(lang()));
 
   const streams = new Map();
 
