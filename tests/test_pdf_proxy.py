@@ -129,8 +129,9 @@ def test_readers_asking_at_once_share_one_fetch(
     settings: Settings, fake_arxiv: FakeArxiv, lg: sessionmaker[Session], upstream: str
 ) -> None:
     fake_arxiv.serve(upstream, PDF, content_type="application/pdf")
-    fake_arxiv.script(upstream, [Fault.stall(1.5)])  # the fetch is still running when they ask
-    pipeline = ingest.Pipeline.open(settings.model_copy(update={"fetch_timeout_s": 10.0}), lg)
+    fake_arxiv.script(upstream, [Fault.stall(3)])  # the fetch is still running when they ask
+    slow = {"fetch_timeout_s": 20.0, "fetch_deadline_s": 20.0}
+    pipeline = ingest.Pipeline.open(settings.model_copy(update=slow), lg)
     try:
         with session_scope(lg) as s:
             flights = [ingest.request_pdf(pipeline, s, PAPER) for _ in range(3)]
