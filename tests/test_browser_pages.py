@@ -222,6 +222,11 @@ def test_dark_follows_the_system_unless_the_reader_chose(
         page.emulate_media(color_scheme="light")
         page.evaluate("() => { document.documentElement.dataset.theme = 'dark'; }")
         assert page.evaluate(BACKGROUND) < 0.05, "data-theme=dark on a light system"
+        # and as the settings switch leaves it (cp.theme, read by theme.js before the first paint)
+        page.evaluate("() => localStorage.setItem('cp.theme', 'light')")
+        page.emulate_media(color_scheme="dark")
+        page.reload()
+        assert page.evaluate(BACKGROUND) > 0.8, "cp.theme=light on a dark system, reloaded"
         assert not v.trouble(), v.trouble()
     finally:
         page.context.close()
