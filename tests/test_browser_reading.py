@@ -356,8 +356,7 @@ def test_query_on_a_list_pre_fills_the_search(reader: Reader, papers: list[Paper
     # shown, not focused: the keys still move through the list
     expect(reader.page.locator("#search-include")).not_to_be_focused()
 
-
-def test_search_page_query_is_the_site_search_not_a_filter(reader: Reader) -> None:
+    # on the site search page, query is the search itself, not a filter of its results
     reader.page.goto("/arxiv/search?query=diffusion")
     expect(reader.page.locator("div.paper").first).to_be_visible()
     expect(reader.page.locator(PANEL)).to_be_hidden()
@@ -483,6 +482,8 @@ def test_keys_typed_in_a_field_or_with_a_modifier_are_left_alone(reader: Reader)
     page.keyboard.press("Alt+j")
     page.keyboard.press("Control+j")
     assert page.evaluate(CURRENT) == []
+    page.keyboard.press("j")  # out of the box and alone: the key works
+    assert len(page.evaluate(CURRENT)) == 1
 
 
 # ---- theme --------------------------------------------------------------------------------------
