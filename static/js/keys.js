@@ -135,6 +135,10 @@ function helpDialog() {
   close.textContent = "Close (Esc)";
   form.append(close);
   help.append(title, list, form);
+  // Esc closes the dialog (the browser does), and only the dialog: not the bar's open panel too
+  help.addEventListener("keydown", (event) => {
+    if (event.key === "Escape") event.stopPropagation();
+  });
   document.body.append(help);
   return help;
 }
