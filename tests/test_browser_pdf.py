@@ -157,6 +157,7 @@ def test_pdf_opens_inline_from_the_proxy_and_toggles_a_modified_click_keeps_the_
     expect(arxiv).to_have_attribute("target", "_blank")
     # the frame was allowed (frame-ancestors 'self') and holds the PDF, in Chromium's viewer
     page.wait_for_function(FRAME_HAS_PDF, arg=pid)
+    expect(viewer.locator("iframe.pdf-frame")).to_have_class("pdf-frame")  # a PDF's height
     wait_until(
         page,
         lambda: any(
@@ -223,6 +224,8 @@ def test_a_pdf_arxiv_cannot_give_says_why_inside_the_frame(
     expect(frame.locator("a.pdf-error-arxiv")).to_have_attribute(
         "href", f"{site.fake.web_url}/pdf/{pid}"
     )
+    # a page of a few lines, not a PDF's height
+    expect(card.locator("iframe.pdf-frame")).to_have_class("pdf-frame pdf-failed")
     assert page.evaluate("window.__csp") == []
     # the frame's 404, as Chromium reports any answer of that status, and nothing else
     assert reader.errors == [

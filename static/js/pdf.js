@@ -44,6 +44,11 @@ function buildViewer(id, proxy, arxivUrl) {
   frame.className = "pdf-frame";
   frame.src = proxy;
   frame.title = `PDF of ${id}`;
+  // the proxy's error page (same origin: readable) needs a line or two, not a page's height
+  frame.addEventListener("load", () => {
+    const doc = frame.contentDocument;
+    frame.classList.toggle("pdf-failed", !!doc && doc.contentType !== "application/pdf");
+  });
   viewer.append(tools, frame);
   return viewer;
 }
