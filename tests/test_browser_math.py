@@ -144,6 +144,14 @@ def test_every_formula_fits_a_phone_in_the_dark(visit: Open, site: UnionSite) ->
     formulas = list(page.evaluate(LAYOUT, "div.paper p.summary math, div.paper .title math"))
     assert len(formulas) >= 250
     assert page.locator("div.paper .title math").count() >= 4
+    # the browser read each formula as the server wrote it: MathML throughout, HTML only
+    # inside <mtext>, every element still inside its <math>
+    stray = page.evaluate(
+        """() => [...document.querySelectorAll("div.paper math *")].filter((e) =>
+             e.namespaceURI !== "http://www.w3.org/1998/Math/MathML" && !e.closest("mtext")
+           ).map((e) => e.outerHTML).slice(0, 5)"""
+    )
+    assert stray == []
     assert page.locator('div.paper p.summary math[display="block"]').count() >= 1
     assert [m["card"] for m in formulas if not m["inside"]] == []
     assert page.evaluate("() => document.documentElement.scrollWidth") <= PHONE

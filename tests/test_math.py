@@ -188,6 +188,20 @@ def test_the_allowlist_rejects_and_rewrites() -> None:
         clean_mathml("<svg><mi>x</mi></svg>", "$x$", False)
     with pytest.raises(ET.ParseError):
         clean_mathml("<math><mi>x</math>", "$x$", False)
+    # where the HTML parser would not keep them inside the formula (<b> outside <mtext> ends
+    # the <math>), or would not read them as MathML (<mi> in <mtext>), nested <math>
+    for misplaced in [
+        "<math><mrow><b>x</b></mrow></math>",
+        "<math><mtext><mi>x</mi></mtext></math>",
+        "<math><mi><mi>x</mi></mi></math>",
+        "<math><mrow><math><mi>x</mi></math></mrow></math>",
+        "<b>x</b>",
+    ]:
+        with pytest.raises(RejectedMathML):
+            clean_mathml(misplaced, "$x$", False)
+    assert clean_mathml("<math><mtext><b><i>x</i></b></mtext></math>", "$x$", False).endswith(
+        "<mtext><b><i>x</i></b></mtext></math>"
+    )
     out = clean_mathml(
         '<math display="inline" onload="x()"><mtd style="text-align: left;justify-items: start;'
         'color:#FF0000" id="a"><mi mathvariant="script" href="javascript:x">x</mi>'

@@ -270,17 +270,24 @@ def _classes(element: Element) -> list[str]:
     return found
 
 
-def _write(element: Element, out: list[str], extra: str = "") -> None:
+_TOKENS = frozenset({"mi", "mn", "mo", "ms"})  # text only: no element inside
+
+
+def _write(element: Element, out: list[str], where: str, extra: str = "") -> None:
+    """``element`` written to ``out`` from the allowlist. ``where`` it stands decides what may:
+    in "math" layout MathML elements, in "text" (inside <mtext>) plain formatting only, which
+    the HTML parser reads as HTML there and nowhere else (elsewhere <b> would end the <math>)."""
     tag = element.tag
     if tag in _UNWRAPPED:
         out.append(html.escape(element.text or ""))
         for child in element:
-            _write(child, out)
+            _write(child, out, where)
             out.append(html.escape(child.tail or ""))
         return
     allowed = _ELEMENTS.get(tag) if isinstance(tag, str) else None
-    if allowed is None:
-        raise RejectedMathML(f"<{tag}>")
+    fits = {"math": tag in MATHML_ELEMENTS and tag != "math", "text": tag in _HTML_IN_TEXT}
+    if allowed is None or not (fits.get(where, False) or (where == "top" and tag == "math")):
+        raise RejectedMathML(f"<{tag}> in {where}")
     attrs: list[str] = []
     for name, value in element.attrib.items():
         if name not in allowed or not _VALUE.fullmatch(value):
@@ -292,10 +299,9 @@ def _write(element: Element, out: list[str], extra: str = "") -> None:
         attrs.append(f' class="{" ".join(classes)}"')
     out.append(f"<{tag}{extra}{''.join(attrs)}>")
     out.append(html.escape(element.text or ""))
+    inside = "text" if tag == "mtext" or where == "text" else "token" if tag in _TOKENS else "math"
     for child in element:
-        if tag in _HTML_IN_TEXT and child.tag not in _HTML_IN_TEXT | _UNWRAPPED:
-            raise RejectedMathML(f"<{child.tag}> in <{tag}>")
-        _write(child, out)
+        _write(child, out, inside)
         out.append(html.escape(child.tail or ""))
     out.append(f"</{tag}>")  # explicit end tags: no void-element guessing by the parser
 
@@ -305,12 +311,10 @@ def clean_mathml(mathml: str, source: str, display: bool) -> str:
     its ``alttext`` (for copying and screen readers). RejectedMathML if it holds anything else;
     XML errors (``ParseError``) if it is not well-formed."""
     root = SafeET.fromstring(_ENTITY_RE.sub(lambda m: _ENTITIES[m.group(0)], mathml))
-    if root.tag != "math":
-        raise RejectedMathML(f"<{root.tag}> at the top")
     root.attrib.pop("display", None)
     extra = f' alttext="{html.escape(source)}"'
     out: list[str] = []
-    _write(root, out, f' display="block"{extra}' if display else extra)
+    _write(root, out, "top", f' display="block"{extra}' if display else extra)
     return "".join(out)
 
 
