@@ -120,18 +120,21 @@ def _failure(request: Request, status: int, message: str, arxiv_url: str | None)
     return frameable_by_self(response)
 
 
+# What OpenAPI says of the route (its answers are not JSON).
+_ROUTE_DOCS: dict[str, Any] = {
+    "tags": ["papers"],
+    "response_model": None,
+    "response_class": FileResponse,
+    "responses": {
+        200: {"content": {"application/pdf": {}}, "description": "The PDF"},
+        404: {"description": "Not a paper of this site, or arXiv has no PDF of it"},
+        502: {"description": "arXiv failed, was slow, rate limited us, or the PDF is too big"},
+    },
+}
+
+
 def router() -> APIRouter:
     """Built on demand: the path shapes are registered by ``create_app`` first."""
     r = APIRouter()
-    r.get(
-        "/api/papers/{paper_id:paper_id}/pdf",
-        tags=["papers"],
-        response_model=None,
-        response_class=FileResponse,
-        responses={
-            200: {"content": {"application/pdf": {}}, "description": "The PDF"},
-            404: {"description": "Not a paper of this site, or arXiv has no PDF of it"},
-            502: {"description": "arXiv failed, was slow, rate limited us, or the PDF is too big"},
-        },
-    )(pdf_proxy)
+    r.get("/api/papers/{paper_id:paper_id}/pdf", **_ROUTE_DOCS)(pdf_proxy)
     return r
