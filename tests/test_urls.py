@@ -28,6 +28,17 @@ def test_builders() -> None:
     full = urls.day_list("cs.AI", date="2025-01-06", skip=25, show=25, replace=True, sort="clicks")
     assert full == "/arxiv/cs.AI?date=2025-01-06&skip=25&show=25&replace=1&sort=clicks"
     assert urls.day_list("cs.AI", sort="arxiv") == "/arxiv/cs.AI"  # arXiv's order is the default
+    # the cards alone (lazy loading); preference keywords keep their commas
+    assert urls.day_list("cs.AI", fragment=True) == "/arxiv/cs.AI?fragment=1"
+    assert urls.day_list("cs.AI", skip=25, sort="a b,c", fragment=True) == (
+        "/arxiv/cs.AI?skip=25&sort=a%20b,c&fragment=1"
+    )
+    assert urls.papers(["2401.00001", "2401.00002"], skip=25, show=25, fragment=True) == (
+        "/arxiv/2401.00001,2401.00002?skip=25&show=25&fragment=1"
+    )
+    assert urls.search("x", sort="relevance", skip=25, fragment=True) == (
+        "/arxiv/search?query=x&skip=25&fragment=1"
+    )
     assert urls.day_feed("cs.AI+cs.LG") == "/arxiv/cs.AI+cs.LG/feed"
     assert urls.search('"a b"&c', exclude="2401.00001") == (
         "/arxiv/search?query=%22a%20b%22%26c&exclude=2401.00001"
