@@ -45,7 +45,7 @@ function sourceText(node) {
   return out;
 }
 
-export function copyText(card) {
+function copyText(card) {
   const title = sourceText(card.querySelector("h2.title .title-link")).trim();
   const authors = [...card.querySelectorAll("p.authors a.author")]
     .map((a) => a.textContent.trim())
