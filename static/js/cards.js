@@ -9,9 +9,10 @@
 //   <abstract>
 //
 // Title and abstract are their text as the card shows it, with each rendered formula given back
-// as its TeX source between the delimiters it was written with ($…$, or $$…$$ for display math;
-// from the <annotation encoding="application/x-tex"> the math renderer keeps inside <math>), so
-// a pasted abstract reads as arXiv's own. Highlight marks add nothing. The reader's text selection
+// as its TeX source as written, delimiters included: the alttext that coolpapers/web/math.py puts
+// on each <math> (an <annotation encoding="application/x-tex"> is read first, should a renderer
+// keep the TeX there; a bare TeX gets $…$, or $$…$$ for display math). So a pasted abstract reads
+// as arXiv's own (the JSON API's text). Highlight marks add nothing. The reader's text selection
 // (papers.cool fixed its [Copy] clobbering the find-in-page selection, 2024-01-02) is put back.
 //
 // Everything is delegated from document, so cards added later (lazy loading, /stars) need nothing.
@@ -70,8 +71,8 @@ function restoreSelection(ranges) {
   for (const range of ranges) selection.addRange(range);
 }
 
-/** The old way, for pages not served from a secure origin (http on a LAN address): an
- * off-screen textarea selected and copied — which is what moves the reader's selection. */
+/** The old way, for pages not served from a secure origin (http on a LAN address): a textarea
+ * out of sight, selected and copied — which is what moves the reader's selection. */
 function copyByCommand(text) {
   const area = document.createElement("textarea");
   area.value = text;
