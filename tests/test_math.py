@@ -154,6 +154,7 @@ def test_a_missing_dollar_does_not_turn_the_abstract_inside_out() -> None:
         r"$\newcommand{\x}{<script>}\x$",
         r"$\begin{array}{c|l} a & b\end{array}\boxed{c}$",
         r"$\left( x $",
+        "$a\x00b \\text{\x01}$",  # controls XML forbids, in the alttext and the text
     ],
 )
 def test_hostile_tex_is_inert_and_well_formed(tex: str) -> None:

@@ -270,6 +270,8 @@ def _classes(element: Element) -> list[str]:
     return found
 
 
+# Characters XML 1.0 forbids (a NUL in the source would reach the alttext attribute).
+_XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]")
 _TOKENS = frozenset({"mi", "mn", "mo", "ms"})  # text only: no element inside
 
 
@@ -312,7 +314,7 @@ def clean_mathml(mathml: str, source: str, display: bool) -> str:
     XML errors (``ParseError``) if it is not well-formed."""
     root = SafeET.fromstring(_ENTITY_RE.sub(lambda m: _ENTITIES[m.group(0)], mathml))
     root.attrib.pop("display", None)
-    extra = f' alttext="{html.escape(source)}"'
+    extra = f' alttext="{html.escape(_XML_ILLEGAL.sub("", source))}"'
     out: list[str] = []
     _write(root, out, "top", f' display="block"{extra}' if display else extra)
     return "".join(out)
@@ -344,7 +346,7 @@ def formula_html(formula: Formula) -> str:
     mathml = rendered(formula.source, formula.tex, formula.display)
     if mathml is not None:
         return mathml
-    return f'<span class="tex-source">{html.escape(formula.source)}</span>'
+    return f'<span class="tex-source">{html.escape(_XML_ILLEGAL.sub("", formula.source))}</span>'
 
 
 def text_html(text: str, terms: Sequence[str] | None = None) -> Markup:
