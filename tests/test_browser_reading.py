@@ -23,7 +23,7 @@ from playwright.sync_api import Browser, ConsoleMessage, Page, expect
 from coolpapers.web import math
 from coolpapers.web.templating import subject_links
 from tests.browser import chromium, open_tab, require_chromium
-from tests.union_day import UNION_SPEC, UnionSite, union_site
+from tests.union_day import FIRST_CARDS, UNION_SPEC, UnionSite, union_site
 
 pytestmark = pytest.mark.browser
 
@@ -126,13 +126,25 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[UnionSite]:
 
 
 @pytest.fixture(scope="module")
-def papers(site: UnionSite) -> list[Paper]:
+def day(site: UnionSite) -> list[Paper]:
+    """Every paper of the union day, in the list's order (the API's pages of at most 1,000)."""
+    found: list[Paper] = []
     with httpx.Client(base_url=site.url, timeout=30) as client:
-        r = client.get(f"/api/arxiv/{UNION_SPEC}", params={"show": SHOW})
-    r.raise_for_status()
-    found = [Paper.of(p) for p in r.json()["papers"]]
-    assert len(found) == SHOW
+        while True:
+            r = client.get(f"/api/arxiv/{UNION_SPEC}", params={"show": SHOW, "skip": len(found)})
+            r.raise_for_status()
+            body = r.json()
+            found += [Paper.of(p) for p in body["papers"]]
+            if not body["papers"] or len(found) >= body["total"]:
+                break
+    assert len(found) > SHOW
     return found
+
+
+@pytest.fixture(scope="module")
+def papers(day: list[Paper]) -> list[Paper]:
+    """The 1,000 papers of ``?show=1000``."""
+    return day[:SHOW]
 
 
 @pytest.fixture(scope="module")
@@ -361,6 +373,29 @@ def test_query_on_a_list_pre_fills_the_search(reader: Reader, papers: list[Paper
     expect(reader.page.locator("div.paper").first).to_be_visible()
     expect(reader.page.locator(PANEL)).to_be_hidden()
     expect(reader.page.locator("#search-include")).to_have_value("")
+
+
+def test_search_applies_to_batches_loaded_after_typing(reader: Reader, day: list[Paper]) -> None:
+    page = reader.page
+    page.goto(f"/arxiv/{UNION_SPEC}")  # the first cards; the others come in lazily loaded batches
+    expect(page.locator("div.paper")).to_have_count(FIRST_CARDS)
+    reader.open_search()
+    q = Query(include=["benchmark", "graph"], exclude=["language model"])
+    reader.search(q, filtered=True)
+    reader.count_is(len(q.expected(day[:FIRST_CARDS])), FIRST_CARDS)
+    # to the end of the day, batch after batch (the filter leaves the page short, so the loader
+    # keeps finding its link in reach; the scroll makes sure of it)
+    page.wait_for_function(
+        """(n) => { window.scrollTo(0, document.body.scrollHeight);
+                    return document.querySelectorAll("div.paper").length === n; }""",
+        arg=len(day),
+        timeout=LOAD_TIMEOUT_MS,
+    )
+    want = q.expected(day)
+    assert want[-1] not in {p.id for p in day[:FIRST_CARDS]}
+    reader.count_is(len(want), len(day))
+    assert page.evaluate(SHOWN) == want
+    assert reader.marked() == want
 
 
 # ---- keys ---------------------------------------------------------------------------------------
