@@ -4,7 +4,8 @@ Every distinct paper of the fixtures (the RSS days, the API answers, the Kaggle 
 the newest version of each id) is taken as the site stores it: titles and abstracts with TeX
 accents decoded, formulas as written. Each formula the page would find (``web.math.split``) is
 converted as the card filter converts it: rendered to MathML, or fell back to its source. The
-failures are listed with the converter's reason.
+failures are listed with the converter's reason, and so is every ``$`` left as text (money, or an
+author's missing dollar: one the rules paired wrongly would show there).
 
 Cost per card: the ``math`` filter over one paper's title and abstract, fresh caches for the
 first pass over the papers (every formula converted once) and warm ones after (what a page
@@ -115,10 +116,14 @@ def coverage(papers: list[FixturePaper]) -> dict[str, Any]:
     unknown: Counter[str] = Counter()
     with_unknown = 0
     by_delimiter: Counter[str] = Counter()
+    stray: list[dict[str, str]] = []  # a dollar left as text: money, or a formula missed
     by_origin: dict[str, Counter[str]] = {}
     for paper in papers:
         counts = by_origin.setdefault(_kind(paper.origin), Counter())
         for field, text in (("title", paper.title), ("abstract", paper.abstract)):
+            for run in math.split(text):
+                if isinstance(run, str) and (at := run.find("$")) >= 0:
+                    stray.append({"paper": paper.id, "text": run[max(0, at - 40) : at + 40]})
             for formula in math.formulas(text):
                 by_delimiter[_delimiter(formula)] += 1
                 counts["formulas"] += 1
@@ -151,6 +156,7 @@ def coverage(papers: list[FixturePaper]) -> dict[str, Any]:
         },
         "with_unknown_commands": with_unknown,
         "unknown_commands": dict(unknown.most_common()),
+        "dollars_left_as_text": stray,
         "fully_rendered_pct": 100.0 * (rendered - with_unknown) / total if total else 100.0,
         "papers": len(papers),
         "papers_with_math": sum(
@@ -233,6 +239,8 @@ def report_lines(result: dict[str, Any]) -> list[str]:
         f"{cost['cold_total_ms']:.0f} ms); escaping alone (the filter before): "
         f"{cost['escape_only_median_us']:.1f} µs",
     ]
+    for d in result["dollars_left_as_text"]:
+        lines.append(f"  a $ left as text: {d['paper']}: …{' '.join(d['text'].split())}…")
     for f in result["failures"]:
         lines.append(f"  fell back: {f['paper']} {f['field']}: {f['source']}  ({f['reason']})")
     return lines

@@ -118,6 +118,16 @@ def test_stray_dollars_are_text(text: str) -> None:
     assert text_html(text) == text.replace("&", "&amp;")
 
 
+def test_a_number_right_after_a_formula() -> None:
+    # 2501.01496, 2608.19026, 2408.05093 of the fixture days
+    for text, tex in [
+        (r"Training on $\sim$0.5M events", r"\sim"),
+        (r"all $\approx$250 languages", r"\approx"),
+        ('infer that "9.11$>$9.9".', ">"),
+    ]:
+        assert [p.tex for p in split(text) if isinstance(p, Formula)] == [tex]
+
+
 def test_escaped_dollars_and_backslashes() -> None:
     assert split(r"costs \$5, not $x$") == ["costs $5, not ", Formula("$x$", "x", False)]
     assert split(r"$a \$ b$") == [Formula(r"$a \$ b$", r"a \$ b", False)]

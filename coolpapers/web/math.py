@@ -5,10 +5,11 @@ Finding them. The delimiters are MathJax's: ``$…$`` and ``\\(…\\)`` inline, 
 $10", "$5-$10"), so ``$…$`` follows pandoc's rules, with one allowance: the opening ``$`` is not
 followed by a space and the closing one is not preceded by a space (unless the formula holds a
 control word: ``$B \\to D W $`` is math, ``$ and $`` between two broken formulas is not) nor
-followed by a digit; the closing ``$`` is the next unescaped one, and no formula spans a blank
-line. ``\\$`` is an escaped dollar, shown as ``$``. On the bundled arXiv days these rules pair
-every dollar the way the authors meant, including two abstracts with a missing ``$`` where
-MathJax's plain pairing turns the rest of the abstract inside out.
+followed by a digit when the formula is a bare number ("$5-$10"; ``$\\sim$10`` is math); the
+closing ``$`` is the next unescaped one, and no formula spans a blank line. ``\\$`` is an
+escaped dollar, shown as ``$``. On the bundled arXiv days every dollar is paired as its author
+meant, but in two abstracts that lack one, where the rules keep the rest of the abstract as
+text (MathJax's plain pairing would turn it inside out) and the other formulas whole.
 
 Rendering. ``math-core`` (a compiled converter that a Python wheel ships, no Node, no network)
 writes MathML Core, the subset browsers render natively; its Unicode letters (``𝒪``, ``ℝ``)
@@ -95,8 +96,9 @@ def _dollars(text: str, i: int, end: int) -> tuple[Formula, int] | None:
         return None
     if (tex[0].isspace() or tex[-1].isspace()) and not _CONTROL_WORD.search(tex):
         return None  # "$5 and $10", or the text between two formulas
-    if close + 1 < end and text[close + 1].isdigit():
-        return None  # "$5-$10"
+    price = tex[0].isdigit() and not _CONTROL_WORD.search(tex)
+    if price and close + 1 < end and text[close + 1].isdigit():
+        return None  # "$5-$10", but "$\sim$10" and "9.11$>$9.9" are formulas
     return Formula(text[i : close + 1], tex, False), close + 1
 
 
