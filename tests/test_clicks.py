@@ -123,27 +123,26 @@ def test_the_scheduler_prunes_old_clicks(
 def test_visitors_are_told_apart_by_cookie_else_by_address(
     settings: Settings, stocked: sessionmaker[Session]
 ) -> None:
-    app = create_app(settings)
-    with (
-        TestClient(app, client=("192.0.2.1", 1000)) as a,
-        TestClient(app, client=("192.0.2.2", 1000)) as b,
-    ):
+    def browser(address: str) -> TestClient:  # a cookie jar of its own at that address
+        return TestClient(create_app(settings), client=(address, 1000))
+
+    with browser("192.0.2.1") as a, browser("192.0.2.2") as b:
         assert click(a, PAPER).json()["counted"] is True
         assert click(b, PAPER).json()["pdf_clicks"] == 2  # another address: another visitor
-        # one address, a second browser: counted once it has a cookie of its own
-        with TestClient(app, client=("192.0.2.1", 1000)) as c:
-            assert click(c, OTHERS[0]).json()["counted"] is True  # its first click: a cookie
-            assert click(c, PAPER).json() == {
-                "id": PAPER,
-                "pdf_clicks": 3,
-                "faq_clicks": 0,
-                "counted": True,
-            }
-        # a client that drops its cookie every time is one visitor: its address
-        for _ in range(3):
-            with TestClient(app, client=("192.0.2.3", 1000)) as cookieless:
-                click(cookieless, PAPER)
-        assert counters(stocked, PAPER) == (4, 0)
+    # one address, a second browser: counted once it has a cookie of its own
+    with browser("192.0.2.1") as c:
+        assert click(c, OTHERS[0]).json()["counted"] is True  # its first click: a cookie
+        assert click(c, PAPER).json() == {
+            "id": PAPER,
+            "pdf_clicks": 3,
+            "faq_clicks": 0,
+            "counted": True,
+        }
+    # a client that drops its cookie every time is one visitor: its address
+    for _ in range(3):
+        with browser("192.0.2.3") as cookieless:
+            click(cookieless, PAPER)
+    assert counters(stocked, PAPER) == (4, 0)
 
 
 def test_rate_limit_answers_429_and_counts_nothing(
