@@ -125,8 +125,15 @@ def test_copy_puts_the_documented_text_and_keeps_the_selection(reader: Reader, w
     selected = page.evaluate(SELECT, [other["id"], 10, 60])
     assert len(selected) == 50
     before = page.evaluate(SELECTION)
-    card.locator("button.title-copy").click()
-    expect(card.locator("button.title-copy")).to_have_text("[Copied]")
+    button = card.locator("button.title-copy")
+    # every label the button shows, recorded as it changes: "[Copied]" only lasts a moment
+    button.evaluate(
+        "(b) => { window.__labels = []; new MutationObserver(() => "
+        "window.__labels.push(b.textContent)).observe(b, {childList: true}); }"
+    )
+    button.click()
+    page.wait_for_function("() => window.__labels.length > 0")
+    assert page.evaluate("window.__labels[0]") == "[Copied]"
 
     expected = "\n".join(
         [
@@ -139,7 +146,7 @@ def test_copy_puts_the_documented_text_and_keeps_the_selection(reader: Reader, w
     )
     assert page.evaluate("navigator.clipboard.readText()") == expected
     assert page.evaluate(SELECTION) == before  # the reader's selection, untouched
-    expect(card.locator("button.title-copy")).to_have_text("[Copy]")  # the feedback goes away
+    expect(button).to_have_text("[Copy]")  # the feedback goes away
     assert reader.errors == []
 
 
