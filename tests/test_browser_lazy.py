@@ -84,8 +84,12 @@ class Reader:
         self.page.evaluate("() => window.scrollTo(0, document.body.scrollHeight)")
 
     def wait_for_cards(self, count: int) -> None:
-        expect(self.page.locator(f"{CARDS} >> nth={count - 1}")).to_be_attached(
-            timeout=BATCH_WAIT_MS
+        # polled in the page at each frame: expect()'s back-off (up to 1 s between looks) made
+        # the 40 batches of the day cost 40 s of waiting for nothing
+        self.page.wait_for_function(
+            f"() => document.querySelectorAll({CARDS!r}).length >= {count}",
+            polling="raf",
+            timeout=BATCH_WAIT_MS,
         )
 
     def close(self) -> None:
