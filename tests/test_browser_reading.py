@@ -276,6 +276,7 @@ def test_fields_limit_where_lines_match_and_marks_go(listed: Reader, papers: lis
     people = Query(include=["wang"], fields=["authors"])
     listed.search(people)
     listed.count_is(len(people.expected(papers)))
+    listed.page.wait_for_function(SETTLED)  # the last search's marks go in idle time too
     assert listed.page.eval_on_selector_all(
         "mark.insearch", "(ms) => ms.every((m) => m.closest('a.author'))"
     )
