@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Literal
 
 import pytest
-from playwright.sync_api import Browser, ConsoleMessage, Page
+from playwright.sync_api import Browser, ConsoleMessage, Page, expect
 
 from tests.browser import chromium, require_chromium
 from tests.union_day import UNION_SPEC, UnionSite, union_site
@@ -230,3 +230,23 @@ def test_dark_follows_the_system_unless_the_reader_chose(
         assert not v.trouble(), v.trouble()
     finally:
         page.context.close()
+
+
+def test_the_et_al_fold_stays_in_the_authors_line_without_the_script(
+    browser: Browser, site: UnionSite
+) -> None:
+    """A paper of 671 authors: 40 shown, the rest behind "et al." — inside p.authors (where the
+    in-page search and the Zotero translator look), and opened by a click with no script."""
+    context = browser.new_context(java_script_enabled=False)
+    try:
+        page = context.new_page()
+        page.goto(f"{site.url}/arxiv/2403.05530")
+        authors = page.locator("p.authors a.author")
+        expect(authors).to_have_count(671)
+        expect(authors.nth(39)).to_be_visible()
+        expect(authors.nth(40)).to_be_hidden()
+        page.locator("p.authors .etal label").click()
+        expect(authors.nth(670)).to_be_visible()
+        expect(page.locator("p.authors .etal label")).to_be_hidden()
+    finally:
+        context.close()

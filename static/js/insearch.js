@@ -93,8 +93,7 @@ function fieldElements(card, field) {
     case "title":
       return Array.from(card.querySelectorAll(".title-link"));
     case "authors":
-      // every a.author of the card: those past the fold sit in details.etal, which the HTML
-      // parser puts after p.authors (a <details> cannot be inside a <p>)
+      // every a.author of the card, those folded behind "et al." included
       return Array.from(card.querySelectorAll("a.author"));
     case "summary":
       return Array.from(card.querySelectorAll("p.summary"));
