@@ -2,7 +2,9 @@
 // feature lives in one module of static/js/ and exports init(), called once per page here.
 //
 // Cards arrive after the first paint too (lazy loading, the /stars page). Modules talk through
-// events on document, never by reaching into each other:
+// events on document, never by reaching into each other; what a reader keeps in this browser has
+// two doors any module may import: js/stars.js (cp.stars) and js/interests.js (cp.cats, cp.prefs,
+// cp.cloud).
 //   cp:cards   {cards: Element[]}     new div.paper cards were put on the page
 //   cp:opened  {id, kind: pdf|faq}    a reader opened a card's PDF or FAQ
 //   cp:stars   {}                    the reader's stars changed (static/js/stars.js)

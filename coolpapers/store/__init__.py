@@ -78,6 +78,7 @@ from coolpapers.store.papers import (
     set_keywords,
     upsert_paper,
 )
+from coolpapers.store.ranking import day_order
 from coolpapers.store.runs import (
     finish_run,
     get_fetch_state,
@@ -109,6 +110,7 @@ __all__ = [
     "host_holds_active",
     "put_host_hold",
     "DayListing",
+    "day_order",
     "LeaseHeld",
     "LeaseLost",
     "PaperView",

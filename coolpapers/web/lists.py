@@ -11,7 +11,6 @@ from coolpapers import search, store, taxonomy
 from coolpapers.errors import BadInput, BadSpec
 from coolpapers.models import FeedDay
 from coolpapers.search.reader import SearchReader
-from coolpapers.store.ranking import day_order
 from coolpapers.web import urls
 from coolpapers.web.sorts import LIST_ORDERS, PREFERENCE, Sort, parse_sort
 
@@ -212,7 +211,7 @@ def _preferred_listing(
     the slice, whose rows alone are loaded."""
     if reader is None:
         raise search.IndexUnavailable("no search index is at hand", None)
-    order = day_order(session, filt, day, replacements=params.replacements)
+    order = store.day_order(session, filt, day, replacements=params.replacements)
     kinds = dict(order.listed)
     ranked = search.preference_order(reader, params.keywords, [i for i, _ in order.listed])
     shown = ranked[params.skip : params.skip + params.show]
