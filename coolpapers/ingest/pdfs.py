@@ -19,13 +19,9 @@ polite arXiv client and kept in a disk cache.
 
 from __future__ import annotations
 
-import contextlib
 import logging
-import os
 import re
-import tempfile
 import threading
-import time
 from concurrent.futures import Future
 from dataclasses import dataclass
 from functools import partial
@@ -34,6 +30,7 @@ from pathlib import Path
 from sqlalchemy.orm import Session
 
 from coolpapers import store
+from coolpapers.disk_cache import DiskCache
 from coolpapers.errors import BadId, NoSuchPaper, ParseError
 from coolpapers.identifiers import parse_id
 from coolpapers.ingest.pipeline import Pipeline
@@ -46,9 +43,7 @@ MIB = 1024 * 1024
 PDF_DIR = "pdfs"  # under DATA_DIR
 # A file read or written this recently is never evicted: a response may be about to open it.
 IN_USE_S = 60.0
-STALE_TEMP_S = 3600.0  # a temporary file this old was left by a crashed writer
 _NAME_RE = re.compile(r"(?:\d{4}\.\d{4,5}|[a-z]+(?:-[a-z]+)?_\d{7})v\d{1,4}\.pdf")
-_TEMP_PREFIX = ".tmp-"
 
 
 @dataclass(frozen=True)
@@ -71,19 +66,12 @@ def looks_like_pdf(body: bytes) -> bool:
     return body[:1024].lstrip()[:5] == b"%PDF-"
 
 
-class PdfCache:
-    """PDFs on disk by name, least recently used evicted past ``max_bytes`` (0: keep nothing).
-
-    Names are checked against the one shape ``name_for`` makes, and paths must stay inside the
-    directory. A read touches the file's mtime: the LRU order is the mtime order.
-    """
+class PdfCache(DiskCache):
+    """The viewer's PDFs (``coolpapers.disk_cache``): names of the one shape ``name_for`` makes;
+    a file opened in the last ``IN_USE_S`` is not evicted."""
 
     def __init__(self, directory: Path, max_bytes: int) -> None:
-        if max_bytes < 0:
-            raise ValueError("max_bytes must be >= 0 (0 disables the cache)")
-        self.directory = directory
-        self.max_bytes = max_bytes
-        self._lock = threading.Lock()
+        super().__init__(directory, max_bytes, _NAME_RE, in_use_s=IN_USE_S)
 
     @staticmethod
     def name_for(paper_id: str, version: int) -> str:
@@ -91,80 +79,6 @@ class PdfCache:
         if not _NAME_RE.fullmatch(name):
             raise ValueError(f"refusing cache file name {name!r}")
         return name
-
-    def path(self, name: str) -> Path:
-        if not _NAME_RE.fullmatch(name):
-            raise ValueError(f"refusing cache file name {name!r}")
-        root = self.directory.resolve()
-        path = (root / name).resolve()
-        if path.parent != root:
-            raise ValueError(f"cache path {path} escapes {root}")
-        return path
-
-    def get(self, name: str) -> Path | None:
-        """The cached file (touched), or None."""
-        if self.max_bytes == 0:
-            return None
-        path = self.path(name)
-        try:
-            os.utime(path)
-        except OSError:
-            return None
-        return path
-
-    def put(self, name: str, body: bytes) -> Path | None:
-        """Keep ``body`` under ``name``; None when it cannot be kept (bigger than the cache, a
-        full or read-only disk: the reader still gets the bytes, the next one fetches again)."""
-        if self.max_bytes == 0 or len(body) > self.max_bytes:
-            return None
-        path = self.path(name)
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            fd, temp = tempfile.mkstemp(dir=path.parent, prefix=_TEMP_PREFIX, suffix=".pdf")
-            try:
-                with os.fdopen(fd, "wb") as handle:
-                    handle.write(body)
-                os.replace(temp, path)
-            except BaseException:
-                with contextlib.suppress(OSError):
-                    os.unlink(temp)
-                raise
-            self._evict(path)
-        except OSError as exc:
-            log.warning("could not cache %s: %s", path.name, exc)
-            return None
-        return path
-
-    def _evict(self, keep: Path) -> None:
-        """Delete least recently used PDFs until the total fits ``max_bytes``. ``keep`` and files
-        used in the last ``IN_USE_S`` stay (the total may then pass the cap for a while); temp
-        files of crashed writers go after an hour; files that are not ours are left alone."""
-        with self._lock:
-            now = time.time()
-            entries: list[tuple[float, int, Path]] = []
-            with os.scandir(keep.parent) as scan:
-                for entry in scan:
-                    try:
-                        if not entry.is_file(follow_symlinks=False):
-                            continue
-                        stat = entry.stat(follow_symlinks=False)
-                    except OSError:
-                        continue
-                    if entry.name.startswith(_TEMP_PREFIX):
-                        if now - stat.st_mtime > STALE_TEMP_S:
-                            with contextlib.suppress(OSError):
-                                os.unlink(entry.path)
-                    elif _NAME_RE.fullmatch(entry.name):
-                        entries.append((stat.st_mtime, stat.st_size, Path(entry.path)))
-            total = sum(size for _, size, _ in entries)
-            for mtime, size, path in sorted(entries, key=lambda e: e[0]):
-                if total <= self.max_bytes:
-                    break
-                if path == keep or now - mtime < IN_USE_S:
-                    continue
-                with contextlib.suppress(FileNotFoundError):
-                    path.unlink()
-                total -= size
 
 
 def pdf_cache(pipeline: Pipeline) -> PdfCache:

@@ -13,20 +13,16 @@ Everything returned is cleaned of control and invisible characters (``text_clean
 from __future__ import annotations
 
 import bisect
-import contextlib
 import itertools
 import logging
 import math
-import os
 import re
-import tempfile
-import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from coolpapers.disk_cache import DiskCache
 from coolpapers.errors import BadId, BlockedAddress, FetchError, PaperTextError, RateLimited
 from coolpapers.http import Fetcher, FetchResult
 from coolpapers.identifiers import parse_id
@@ -207,7 +203,6 @@ _HTML_TYPES = ("text/html", "application/xhtml+xml")
 _CACHE_NAME_RE = re.compile(
     r"(?:\d{4}\.\d{4,5}|[a-z]+(?:-[a-z]+)?_\d{7})(?:v\d{1,4})?\.(?:html|pdf)"
 )
-_STALE_TEMP_S = 3600.0
 
 
 def _media_type(content_type: str | None) -> str:
@@ -248,9 +243,7 @@ class PaperTextSource:
         self._fetcher = fetcher
         self._pdf_limits = pdf_limits or PdfLimits()
         self._web_url = web_url.rstrip("/")
-        self._cache_dir = Path(cache_dir)
-        self._cache_max_bytes = cache_max_bytes
-        self._cache_lock = threading.Lock()
+        self._cache = DiskCache(Path(cache_dir), cache_max_bytes, _CACHE_NAME_RE)
 
     # -- public --------------------------------------------------------------------------------
 
@@ -339,27 +332,20 @@ class PaperTextSource:
 
     # -- cache ------------------------------------------------------------------------------------
 
-    def _path(self, arxiv_id: str, version: int | None, kind: Kind) -> Path:
+    @staticmethod
+    def _name(arxiv_id: str, version: int | None, kind: Kind) -> str:
         name = arxiv_id.replace("/", "_") + (f"v{version}" if version is not None else "")
-        name = f"{name}.{kind}"
-        if not _CACHE_NAME_RE.fullmatch(name):
-            raise ValueError(f"refusing cache file name {name!r}")
-        root = self._cache_dir.resolve()
-        path = (root / name).resolve()
-        if path.parent != root:
-            raise ValueError(f"cache path {path} escapes {root}")
-        return path
+        return f"{name}.{kind}"
 
     def _from_cache(self, arxiv_id: str, version: int | None, kind: Kind) -> PaperText | None:
-        if self._cache_max_bytes == 0:
-            return None
-        path = self._path(arxiv_id, version, kind)
+        name = self._name(arxiv_id, version, kind)
+        path = self._cache.get(name)
         try:
-            body = path.read_bytes()
+            body = path.read_bytes() if path else None
         except OSError:
+            body = None
+        if path is None or body is None:
             return None
-        with contextlib.suppress(OSError):
-            os.utime(path)
         label = arxiv_id if version is None else f"{arxiv_id}v{version}"
         url = f"{self._web_url}/{kind}/{label}"
         if kind == "html":
@@ -378,60 +364,11 @@ class PaperTextSource:
                 )
             else:
                 return PaperText(text=text, source="pdf", url=url, chars=len(text), truncated=cut)
-        with contextlib.suppress(OSError):
-            path.unlink()
+        self._cache.forget(name)
         return None
 
     def _store(self, arxiv_id: str, version: int | None, kind: Kind, body: bytes) -> None:
-        if self._cache_max_bytes == 0 or len(body) > self._cache_max_bytes:
-            return
-        path = self._path(arxiv_id, version, kind)
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            fd, temp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=f".{kind}")
-            try:
-                with os.fdopen(fd, "wb") as handle:
-                    handle.write(body)
-                os.replace(temp, path)
-            except BaseException:
-                with contextlib.suppress(OSError):
-                    os.unlink(temp)
-                raise
-            self._evict(path)
-        except OSError as exc:  # a full or read-only disk costs a refetch, not the FAQ
-            log.warning("could not cache %s: %s", path.name, exc)
-
-    def _evict(self, keep: Path) -> None:
-        """Delete least recently used files (oldest mtime; reads touch) until the cache fits
-        ``cache_max_bytes``; ``keep`` (just written) goes last. Temp files of crashed writers
-        are removed after an hour; files that are not ours are left alone and not counted."""
-        with self._cache_lock:
-            entries: list[tuple[float, int, Path]] = []
-            now = time.time()
-            with os.scandir(keep.parent) as scan:
-                for entry in scan:
-                    try:
-                        if not entry.is_file(follow_symlinks=False):
-                            continue
-                        stat = entry.stat(follow_symlinks=False)
-                    except OSError:
-                        continue
-                    if entry.name.startswith(".tmp-"):
-                        if now - stat.st_mtime > _STALE_TEMP_S:
-                            with contextlib.suppress(OSError):
-                                os.unlink(entry.path)
-                        continue
-                    if _CACHE_NAME_RE.fullmatch(entry.name):
-                        entries.append((stat.st_mtime, stat.st_size, Path(entry.path)))
-            total = sum(size for _, size, _ in entries)
-            for _, size, path in sorted(entries, key=lambda e: e[0]):
-                if total <= self._cache_max_bytes:
-                    break
-                if path == keep:
-                    continue
-                with contextlib.suppress(FileNotFoundError):
-                    path.unlink()
-                total -= size
+        self._cache.put(self._name(arxiv_id, version, kind), body)
 
 
 def _is_verdict(exc: PaperTextError) -> bool:
