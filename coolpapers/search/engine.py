@@ -397,21 +397,8 @@ class SearchIndex:
             raise BadInput(f"unknown sort {sort!r} (use one of {', '.join(SORTS)})")
         started = time.monotonic()
         deadline = started + (SEARCH_DEADLINE_S if deadline_s is None else deadline_s)
-        self.reload()
-        searcher = self._live().searcher()
-        # The limits as this module's names, where they can be tuned (and tests patch them).
-        translator = _Translator(
-            self._schema,
-            searcher,
-            self._tokens,
-            deadline,
-            max_clauses=MAX_CLAUSES,
-            max_prefix_expansions=MAX_PREFIX_EXPANSIONS,
-        )
-        built = translator.query(query)
+        searcher, translator, built = self._prepare(query, deadline)
         terms = _highlight_terms(query)
-        if time.monotonic() > deadline:
-            raise SearchTimeout("the search took too long to prepare")
 
         offset = max(0, offset)
         window = min(max(0, limit), MAX_RESULTS - offset) if offset < MAX_RESULTS else 0
@@ -442,8 +429,24 @@ class SearchIndex:
         if not ids or query.empty:
             return {}
         deadline = time.monotonic() + (SEARCH_DEADLINE_S if deadline_s is None else deadline_s)
+        searcher, translator, built = self._prepare(query, deadline)
+        Query, Occur = tantivy.Query, tantivy.Occur
+        among = Query.const_score_query(Query.term_set_query(self._schema, "id", list(ids)), 0.0)
+        restricted = Query.boolean_query([(Occur.Must, built), (Occur.Must, among)])
+
+        def run() -> tantivy.SearchResult:
+            return searcher.search(restricted, limit=len(ids), count=False)
+
+        found = self._runner.run(run, deadline) if translator.heavy else run()
+        return {_doc_id(searcher, addr): float(s) for s, addr in found.hits}
+
+    def _prepare(
+        self, query: SearchQuery, deadline: float
+    ) -> tuple[tantivy.Searcher, _Translator, tantivy.Query]:
+        """The live searcher and ``query`` built for it, within ``deadline``."""
         self.reload()
         searcher = self._live().searcher()
+        # The limits as this module's names, where they can be tuned (and tests patch them).
         translator = _Translator(
             self._schema,
             searcher,
@@ -455,15 +458,7 @@ class SearchIndex:
         built = translator.query(query)
         if time.monotonic() > deadline:
             raise SearchTimeout("the search took too long to prepare")
-        Query, Occur = tantivy.Query, tantivy.Occur
-        among = Query.const_score_query(Query.term_set_query(self._schema, "id", list(ids)), 0.0)
-        restricted = Query.boolean_query([(Occur.Must, built), (Occur.Must, among)])
-
-        def run() -> tantivy.SearchResult:
-            return searcher.search(restricted, limit=len(ids), count=False)
-
-        found = self._runner.run(run, deadline) if translator.heavy else run()
-        return {_doc_id(searcher, addr): float(s) for s, addr in found.hits}
+        return searcher, translator, built
 
     # --- for the translator -----------------------------------------------------------------
 
