@@ -54,6 +54,10 @@ class Tab:
         return self.page.evaluate("() => window.__pwned")
 
 
+# Chromium's own PDF viewer (an opened [PDF]) loads its parts from these, inside the browser
+BROWSER_OWN = ("chrome://", "chrome-extension://")
+
+
 def open_tab(
     browser: Browser, base_url: str, *, locale: str | None = None, javascript: bool = True
 ) -> Tab:
@@ -73,6 +77,9 @@ def open_tab(
 
     def route(r: Route) -> None:
         url = r.request.url
+        if url.startswith(BROWSER_OWN):  # Chromium's PDF viewer: inside the browser, no network
+            r.continue_()
+            return
         tab.requests.append((r.request.method, url))
         if urlsplit(url).hostname != "127.0.0.1":
             tab.offsite.append(url)

@@ -156,12 +156,6 @@ def test_fold_comes_with_an_opened_pdf_or_faq_and_folds_both(reader: Reader) -> 
     # the PDF proxy fetches the paper's version from (fake) arXiv
     pdf = f"/pdf/{paper['id']}v{paper['version']}"
     reader.site.fake.serve(pdf, many_pages_pdf(1), content_type="application/pdf")
-    # Chromium's own PDF viewer loads its parts from chrome:// and chrome-extension:// (inside
-    # the browser, no network): let them through the tab's guard against leaving 127.0.0.1
-    page.context.route(
-        lambda url: url.startswith(("chrome://", "chrome-extension://")),
-        lambda route: route.continue_(),
-    )
     open_list(reader)
     card = page.locator(f'div.paper[id="{paper["id"]}"]')
     fold = card.locator("button.fold")

@@ -63,12 +63,6 @@ def reader(browser: Browser, site: UnionSite) -> Iterator[Reader]:
 
     tab.page.on("console", console)
     tab.page.on("pageerror", lambda error: r.errors.append(str(error)))
-    # Chromium's own PDF viewer (an opened [PDF]) loads its parts from chrome:// and
-    # chrome-extension:// inside the browser: not the network the tab's guard keeps at 127.0.0.1
-    tab.page.context.route(
-        lambda url: url.startswith(("chrome://", "chrome-extension://")),
-        lambda route: route.continue_(),
-    )
     yield r
     assert not tab.offsite
     tab.page.context.close()

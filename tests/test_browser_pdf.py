@@ -98,12 +98,6 @@ def browser(site: UnionSite) -> Iterator[Browser]:
 @pytest.fixture
 def reader(browser: Browser, site: UnionSite) -> Iterator[Reader]:
     tab = open_tab(browser, site.url)
-    # Chromium's own PDF viewer loads its parts from chrome:// and chrome-extension:// (inside
-    # the browser, no network): let them through the tab's guard against leaving 127.0.0.1
-    tab.page.context.route(
-        lambda url: url.startswith(("chrome://", "chrome-extension://")),
-        lambda route: route.continue_(),
-    )
     tab.page.add_init_script(RECORD)
     r = Reader(tab, site)
 
