@@ -21,6 +21,7 @@ import httpx
 from sqlalchemy import create_engine, text
 
 from coolpapers.config import Settings, load_settings
+from coolpapers.ingest import RunReport
 
 REPO = Path(__file__).resolve().parent.parent
 RSS_DIR = REPO / "tests" / "fixtures" / "arxiv" / "rss"
@@ -67,6 +68,27 @@ def sqlite_settings(data_dir: Path, **overrides: Any) -> Settings:
     }
     values.update(overrides)
     return load_settings(**values)
+
+
+def ingest_files_into(data_dir: Path, paths: list[Path]) -> tuple[list[RunReport], float]:
+    """A fresh SQLite database in ``data_dir``, migrated, with these feed files ingested as the
+    test suite does: the runs' reports and the ingest's seconds. A file that fails stops the
+    bench."""
+    from coolpapers import ingest, schema
+    from coolpapers.db import make_engine, make_sessionmaker
+
+    engine = make_engine(sqlite_settings(data_dir))
+    try:
+        schema.upgrade(engine)
+        start = time.perf_counter()
+        reports = ingest.ingest_files(make_sessionmaker(engine), paths)
+        elapsed = time.perf_counter() - start
+    finally:
+        engine.dispose()
+    failed = [r.line() for r in reports if r.failed]
+    if failed:
+        raise BenchError("ingesting the feeds failed: " + "; ".join(failed))
+    return reports, elapsed
 
 
 def postgres_url() -> str | None:

@@ -33,7 +33,6 @@ from __future__ import annotations
 import gzip
 import statistics
 import tempfile
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal
@@ -45,13 +44,12 @@ from playwright.sync_api import Browser, Page, Response, ViewportSize, sync_play
 from bench._common import (
     BenchError,
     Stats,
+    ingest_files_into,
     main_with_server,
     serve_app_with_static,
     served,
     sqlite_settings,
 )
-from coolpapers import ingest, schema
-from coolpapers.db import make_engine, make_sessionmaker
 from tests.browser import CHROMIUM, CHROMIUM_ARGS
 from tests.union_day import write_union_feed
 
@@ -84,17 +82,7 @@ def serve(data_dir: Path, static_dir: Path) -> None:
 
 def build_database(data_dir: Path) -> dict[str, Any]:
     """The union day, ingested as the test suite does."""
-    settings = sqlite_settings(data_dir)
-    engine = make_engine(settings)
-    try:
-        schema.upgrade(engine)
-        start = time.perf_counter()
-        [report] = ingest.ingest_files(make_sessionmaker(engine), [write_union_feed(data_dir)])
-        elapsed = time.perf_counter() - start
-    finally:
-        engine.dispose()
-    if report.failed:
-        raise BenchError(f"ingesting the union day failed: {report.line()}")
+    [report], elapsed = ingest_files_into(data_dir, [write_union_feed(data_dir)])
     return {"listing_date": str(report.listing_date), "ingest_s": elapsed}
 
 

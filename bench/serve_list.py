@@ -26,13 +26,12 @@ from bench._common import (
     RSS_DIR,
     BenchError,
     Stats,
+    ingest_files_into,
     main_with_server,
     serve_app_with_static,
     served,
     sqlite_settings,
 )
-from coolpapers import ingest, schema
-from coolpapers.db import make_engine, make_sessionmaker
 
 SPEC = "cs.AI,cs.CL,cs.CV,cs.LG"
 DAY = "2026-08-21"
@@ -166,19 +165,8 @@ def _load(base_url: str, pid: int, path: str, body: bytes) -> Load:
 
 
 def build_database(data_dir: Path) -> dict[str, Any]:
-    settings = sqlite_settings(data_dir)
-    engine = make_engine(settings)
-    try:
-        schema.upgrade(engine)
-        paths = sorted(RSS_DIR.glob("rss-*.xml"))
-        start = time.perf_counter()
-        reports = ingest.ingest_files(make_sessionmaker(engine), paths)
-        elapsed = time.perf_counter() - start
-    finally:
-        engine.dispose()
-    failed = [r.line() for r in reports if r.failed]
-    if failed:
-        raise BenchError("ingesting the fixtures failed: " + "; ".join(failed))
+    paths = sorted(RSS_DIR.glob("rss-*.xml"))
+    reports, elapsed = ingest_files_into(data_dir, paths)
     return {
         "files": len(paths),
         "days": sorted({r.listing_date for r in reports if r.listing_date}),
