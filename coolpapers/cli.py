@@ -17,7 +17,7 @@ from types import FrameType
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
-from coolpapers import ingest, schema
+from coolpapers import ingest, schema, users_cli
 from coolpapers.config import Settings, load_settings, settings_table
 from coolpapers.db import make_engine, make_sessionmaker
 from coolpapers.errors import BadInput, ConfigError, CoolpapersError
@@ -56,6 +56,8 @@ def _parser() -> argparse.ArgumentParser:
     db = sub.add_parser("db", help="database maintenance")
     db_sub = db.add_subparsers(dest="db_command", required=True)
     db_sub.add_parser("upgrade", help="run migrations to head")
+
+    users_cli.add_parser(sub)
 
     table = sub.add_parser("settings-table", help="print the README's settings table")
     table.add_argument("--update", type=Path, metavar="README", help="rewrite it in this file")
@@ -122,6 +124,9 @@ def _command(args: argparse.Namespace, settings: Settings, engine: Engine) -> in
         return run_faq(
             settings, make_sessionmaker(engine), args.paper_id, args.lang, args.regenerate
         )
+    if args.command == "users":
+        schema.upgrade(engine)
+        return users_cli.run(args, make_sessionmaker(engine))
     if not schema.is_current(engine):
         print(
             "coolpapers: the database is not migrated; run `coolpapers db upgrade`", file=sys.stderr
@@ -218,7 +223,8 @@ def _serve(settings: Settings, host: str, port: int, *, scheduler: bool) -> int:
                 await self.lifespan.shutdown()
 
     app = create_app(settings, scheduler=scheduler)
-    server = Server(uvicorn.Config(app, host=host, port=port))
+    # web.auth.TrustedProxy believes forwarded headers from TRUSTED_PROXIES only
+    server = Server(uvicorn.Config(app, host=host, port=port, proxy_headers=False))
     server.run()
     if not server.started:  # uvicorn has logged why (the port is taken, the app failed to start)
         return EXIT_FAILED

@@ -6,6 +6,7 @@ fails when the two disagree.
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import secrets
 from pathlib import Path
@@ -152,6 +153,31 @@ class Settings(BaseSettings):
     secret_key: str = Field(
         "", description="Signs cookies; generated into DATA_DIR on first run when unset"
     )
+    auth: str = Field(
+        "none",
+        description="none (anonymous, stars in the browser), password (accounts: `coolpapers "
+        "users add`), proxy (a header from TRUSTED_PROXIES names the member)",
+    )
+    public_read: bool = Field(
+        True, description="With AUTH on: lists, papers and search readable without logging in"
+    )
+    auth_proxy_header: str = Field(
+        "Remote-User", description="With AUTH=proxy: the header that names the member"
+    )
+    trusted_proxies: str = Field(
+        "127.0.0.1,::1",
+        description="Comma list of addresses or networks (CIDR) of reverse proxies whose "
+        "X-Forwarded-For/-Proto (and, with AUTH=proxy, member header) are believed",
+    )
+    session_idle_h: float = Field(
+        336.0, gt=0, description="A login ends after this many hours without a visit"
+    )
+    session_max_days: float = Field(
+        30.0, gt=0, description="A login ends this many days after it began, visits or not"
+    )
+    login_attempts_per_minute: int = Field(
+        10, ge=1, description="Failed logins per account and per address a minute (then 429)"
+    )
 
     @field_validator("arxiv_categories")
     @classmethod
@@ -191,6 +217,33 @@ class Settings(BaseSettings):
     def _tokens_field(cls, value: str) -> str:
         if value not in ("max_tokens", "max_completion_tokens"):
             raise ValueError("must be max_tokens or max_completion_tokens")
+        return value
+
+    @field_validator("auth")
+    @classmethod
+    def _auth(cls, value: str) -> str:
+        value = value.strip().lower()
+        if value not in ("none", "password", "proxy"):
+            raise ValueError("must be none, password or proxy")
+        return value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, value: str) -> str:
+        for part in (p.strip() for p in value.split(",")):
+            if part:
+                try:
+                    ipaddress.ip_network(part, strict=False)
+                except ValueError:
+                    raise ValueError(f"not an address or network: {part!r}") from None
+        return value
+
+    @field_validator("auth_proxy_header")
+    @classmethod
+    def _header(cls, value: str) -> str:
+        value = value.strip()
+        if not value or not all(c.isalnum() or c == "-" for c in value):
+            raise ValueError(f"not a header name: {value!r}")
         return value
 
     @field_validator("llm_prompt_mode")
@@ -233,6 +286,16 @@ class Settings(BaseSettings):
         if self.arxiv_categories == "all":
             return [a.id for a in taxonomy.archives()]
         return [taxonomy.canonical(t) or t for t in self.arxiv_categories.split(",")]
+
+    @property
+    def accounts_on(self) -> bool:
+        """Members log in (password or proxy); off, the site is anonymous as papers.cool is."""
+        return self.auth != "none"
+
+    @property
+    def proxy_networks(self) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+        parts = (p.strip() for p in self.trusted_proxies.split(","))
+        return [ipaddress.ip_network(p, strict=False) for p in parts if p]
 
     @property
     def llm_configured(self) -> bool:

@@ -6,6 +6,8 @@ CoolpapersError
 │   ├── BadSpec            a list spec is malformed
 │   │   └── UnknownCategory    … or names an unknown category/archive      → 404
 │   └── BadId              not an arXiv identifier
+├── LoginRequired          the page or action is for the lab's members     → 401
+├── Forbidden              a member, but not allowed (admins only)         → 403
 ├── NotFound               nothing by that name                            → 404
 │   └── NoSuchPaper        arXiv says the paper does not exist
 └── SourceError            talking to arXiv failed
@@ -44,6 +46,14 @@ class UnknownCategory(BadSpec):
 
 class BadId(BadInput):
     pass
+
+
+class LoginRequired(CoolpapersError):
+    status_code = 401
+
+
+class Forbidden(CoolpapersError):
+    status_code = 403
 
 
 class NotFound(CoolpapersError):

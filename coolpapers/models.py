@@ -304,3 +304,106 @@ class Click(Base):
         CheckConstraint("kind IN ('pdf', 'faq')", name="kind"),
         Index("ix_clicks_visitor_created", "visitor", "created_at"),
     )
+
+
+# --- a lab's instance: members, their sessions, stars, notes, seen papers (issue 10) ---
+
+NAME_LEN = 64  # a member's name: what they type to log in (and what a proxy's header carries)
+HASH_LEN = 64  # sha256 hex: session ids and feed tokens are stored hashed, never as given
+
+
+class User(Base):
+    """A member of the lab. Never deleted (their stars and notes stay the lab's history):
+    disabled, which ends their sessions and refuses their logins."""
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(NAME_LEN), unique=True)
+    # argon2id (accounts.passwords); None for members who only ever come through the proxy
+    password_hash: Mapped[str | None] = mapped_column(Text)
+    is_admin: Mapped[bool] = mapped_column(Boolean, default=False)
+    disabled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # FAQ language, categories, preference keywords: what the browser keeps for a visitor
+    settings: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # the personal Atom feed's token, hashed; None: no feed (revoked or never made)
+    feed_token_hash: Mapped[str | None] = mapped_column(String(HASH_LEN), unique=True)
+
+
+class UserSession(Base):
+    """A logged-in browser. The cookie holds a random token; the row holds its hash, so a
+    leaked database does not hand out live sessions."""
+
+    __tablename__ = "sessions"
+
+    id_hash: Mapped[str] = mapped_column(String(HASH_LEN), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))  # absolute expiry
+    last_seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))  # idle expiry
+
+
+class LoginAttempt(Base):
+    """A failed login, under each key it counts against (``u:<name>``, ``ip:<address>``): the
+    last minute's rows are the brute-force limit. Pruned after a day."""
+
+    __tablename__ = "login_attempts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    key: Mapped[str] = mapped_column(String(NAME_LEN + 16))
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (Index("ix_login_attempts_key_at", "key", "at"),)
+
+
+class Star(Base):
+    """A member's star on a paper. The key makes starring twice (two tabs) one star."""
+
+    __tablename__ = "stars"
+
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    paper_id: Mapped[str] = mapped_column(
+        ForeignKey("papers.id", ondelete="CASCADE"), primary_key=True
+    )
+    starred_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+    # the lab's week (/lab) and the count on a card read by paper and time
+    __table_args__ = (
+        Index("ix_stars_paper_starred", "paper_id", "starred_at"),
+        Index("ix_stars_starred_at", "starred_at"),
+    )
+
+
+class Note(Base):
+    """A member's note on a paper: private (only its author reads it) or shared with the lab."""
+
+    __tablename__ = "notes"
+
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    paper_id: Mapped[str] = mapped_column(
+        ForeignKey("papers.id", ondelete="CASCADE"), primary_key=True
+    )
+    body: Mapped[str] = mapped_column(Text)
+    shared: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (Index("ix_notes_paper_id", "paper_id"),)
+
+
+class Seen(Base):
+    """A paper a member has read past (on any list: seen in cs.LG is seen in cs.AI)."""
+
+    __tablename__ = "seen"
+
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    paper_id: Mapped[str] = mapped_column(
+        ForeignKey("papers.id", ondelete="CASCADE"), primary_key=True
+    )
+    seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

@@ -26,6 +26,7 @@ def serve(app: FastAPI, *, thread_name: str = "uvicorn") -> Iterator[str]:
         access_log=False,
         ws="none",
         lifespan="on",
+        proxy_headers=False,  # as `coolpapers serve`: web.auth.TrustedProxy decides
     )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, name=thread_name, daemon=True)

@@ -58,6 +58,11 @@ from coolpapers.store.listings import (
     next_day,
     paper_listings,
 )
+from coolpapers.store.login_attempts import (
+    failures_since,
+    prune_login_attempts,
+    record_failure,
+)
 from coolpapers.store.paper_queue import (
     dequeue_papers,
     enqueue_papers,
@@ -90,8 +95,55 @@ from coolpapers.store.runs import (
     start_run,
     table_counts,
 )
+from coolpapers.store.sessions import (
+    SessionRow,
+    create_session,
+    delete_session,
+    delete_user_sessions,
+    find_session,
+    prune_sessions,
+    touch_session,
+)
+from coolpapers.store.users import (
+    Member,
+    add_user,
+    ensure_user,
+    get_member,
+    list_users,
+    members_by_id,
+    put_user_settings,
+    set_disabled,
+    set_feed_token_hash,
+    set_password_hash,
+    user_by_feed_token,
+    user_by_name,
+    user_settings,
+)
 
 __all__ = [
+    "failures_since",
+    "prune_login_attempts",
+    "record_failure",
+    "SessionRow",
+    "create_session",
+    "delete_session",
+    "delete_user_sessions",
+    "find_session",
+    "prune_sessions",
+    "touch_session",
+    "Member",
+    "add_user",
+    "ensure_user",
+    "get_member",
+    "list_users",
+    "members_by_id",
+    "put_user_settings",
+    "set_disabled",
+    "set_feed_token_hash",
+    "set_password_hash",
+    "user_by_feed_token",
+    "user_by_name",
+    "user_settings",
     "ClickResult",
     "Clicks",
     "count_click",

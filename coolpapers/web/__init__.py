@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from coolpapers import ingest
@@ -14,6 +14,7 @@ from coolpapers.config import Settings
 from coolpapers.db import make_engine, make_sessionmaker
 from coolpapers.search.reader import SearchReader
 from coolpapers.web import (
+    auth,
     errors,
     head,
     pages,
@@ -56,6 +57,9 @@ def create_app(settings: Settings, *, scheduler: bool = False) -> FastAPI:
         docs_url=None,  # install_docs: same-origin files, no CDN, no inline script
         redoc_url=None,
         swagger_ui_oauth2_redirect_url=None,
+        # every route knows its member (request.state.member) and refuses anonymous readers
+        # when the lab's papers are not public
+        dependencies=[Depends(auth.resolve_member)],
     )
     app.state.settings = settings
     app.state.templates = make_templates(settings, asset_dir("templates"))

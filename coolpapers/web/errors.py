@@ -6,11 +6,19 @@ import logging
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from coolpapers.errors import BadInput, CoolpapersError, FetchError, NotFound, SourceError
+from coolpapers.errors import (
+    BadInput,
+    CoolpapersError,
+    FetchError,
+    LoginRequired,
+    NotFound,
+    SourceError,
+)
+from coolpapers.web import urls
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +45,14 @@ def error_response(request: Request, status: int, message: str) -> Response:
     )
 
 
+def _to_login(request: Request) -> bool:
+    """A reader's page (not the API, not a form's POST) sends them to the login form."""
+    auth = request.app.state.settings.auth
+    return (
+        auth == "password" and request.method == "GET" and not request.url.path.startswith("/api/")
+    )
+
+
 def install(app: FastAPI) -> None:
     @app.exception_handler(CoolpapersError)
     async def _domain(request: Request, exc: CoolpapersError) -> Response:
@@ -45,7 +61,14 @@ def install(app: FastAPI) -> None:
             log.warning("%s %s: %s", request.method, request.url.path, exc)
         if isinstance(exc, SourceError):
             return error_response(request, status, f"arXiv could not be reached: {exc}")
-        return error_response(request, status, str(exc))
+        if isinstance(exc, LoginRequired) and _to_login(request):
+            here = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+            return RedirectResponse(urls.login(next_path=here), status_code=303)
+        response = error_response(request, status, str(exc))
+        retry_after = getattr(exc, "retry_after_s", None)
+        if status == 429 and isinstance(retry_after, int):
+            response.headers["Retry-After"] = str(retry_after)
+        return response
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> Response:

@@ -5,13 +5,26 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from coolpapers.web import clicks, day_list, faq, home, paper, pdf, search, stars, status, urls
+from coolpapers.web import (
+    account,
+    clicks,
+    day_list,
+    faq,
+    home,
+    paper,
+    pdf,
+    search,
+    stars,
+    status,
+    urls,
+)
 
 
 def routers() -> list[APIRouter]:
     urls.register_convertors()
     return [
         home.router(),
+        account.router(),
         day_list.router(),
         paper.router(),
         search.router(),

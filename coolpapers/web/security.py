@@ -18,6 +18,8 @@ from fastapi.responses import HTMLResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from coolpapers.web.auth import CrossSiteGuard, TrustedProxy
+
 # Scripts and styles only from our own files: no inline script, no inline style attribute, no
 # CDN. data: images are Swagger UI's icons (inlined SVG in its stylesheet). Frames: default-src
 # 'self' lets our pages frame our own URLs (the inline PDF viewer) and nothing else.
@@ -87,11 +89,12 @@ class SecurityHeaders:
 
 
 class SecureApp(FastAPI):
-    """FastAPI whose outermost layer adds the security headers: user middleware would sit inside
-    ``ServerErrorMiddleware`` and miss the responses of the 500 handler."""
+    """FastAPI whose outermost layers add the security headers, believe a trusted proxy's
+    forwarded headers and refuse cross-site writes (``web.auth``): user middleware would sit
+    inside ``ServerErrorMiddleware`` and miss the responses of the 500 handler."""
 
     def build_middleware_stack(self) -> ASGIApp:
-        return SecurityHeaders(super().build_middleware_stack())
+        return SecurityHeaders(TrustedProxy(CrossSiteGuard(super().build_middleware_stack())))
 
 
 DOCS_PATH = "/docs"

@@ -76,6 +76,7 @@ STYLESHEETS = (
     "css/pdf.css",
     "css/math.css",
     "css/home.css",
+    "css/lab.css",
 )
 
 
@@ -115,6 +116,7 @@ def make_templates(settings: Settings, directory: Path) -> Jinja2Templates:
         faq_label=settings.faq_label,
         faq_enabled=settings.llm_configured,
         feedback_url=settings.feedback_url,
+        auth=settings.auth,
         stylesheets=STYLESHEETS,
     )
     env.filters.update(

@@ -23,7 +23,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Sequence
 from typing import Any
-from urllib.parse import quote, quote_plus
+from urllib.parse import quote, quote_plus, urlsplit
 
 from starlette.convertors import CONVERTOR_TYPES, Convertor, register_url_convertor
 from starlette.requests import Request
@@ -119,6 +119,63 @@ def pdf_proxy(paper_id: str) -> str:
 
 def stars() -> str:
     return "/stars"
+
+
+def login(next_path: str | None = None) -> str:
+    """The login form; ``next_path`` (a path of this site, see ``local_path``) comes after."""
+    target = local_path(next_path) if next_path else "/"
+    return "/login" + _query({"next": None if target == "/" else target})
+
+
+def logout() -> str:
+    return "/logout"
+
+
+def lab() -> str:
+    return "/lab"
+
+
+def lab_feed() -> str:
+    return "/lab/feed"
+
+
+def members() -> str:
+    return "/lab/members"
+
+
+def member_action(name: str, action: str) -> str:
+    """``action``: disable or enable (an admin's POST)."""
+    return f"/lab/members/{quote(name, safe='')}/{action}"
+
+
+def account() -> str:
+    return "/account"
+
+
+def api_stars() -> str:
+    return "/api/stars"
+
+
+def api_star(paper_id: str) -> str:
+    return f"/api/stars/{_id_path(paper_id)}"
+
+
+def local_path(value: str | None) -> str:
+    """``value`` when it is a path of this site, else "/": what ``?next=`` may lead to (no
+    open redirect: ``//evil.example``, ``/\\evil.example``, ``https:evil``, control characters
+    and backslashes, which browsers read as slashes, all fall back to "/")."""
+    if not value or len(value) > 2000 or not value.startswith("/"):
+        return "/"
+    if (
+        value.startswith("//")
+        or "\\" in value
+        or any(ord(c) < 0x21 or ord(c) == 0x7F for c in value)
+    ):
+        return "/"
+    parts = urlsplit(value)
+    if parts.scheme or parts.netloc:
+        return "/"
+    return value
 
 
 def bibtex(ids: Sequence[str]) -> str:
