@@ -8,6 +8,10 @@
 //   cp:cards   {cards: Element[]}     new div.paper cards were put on the page
 //   cp:opened  {id, kind: pdf|faq}    a reader opened a card's PDF or FAQ
 //   cp:stars   {}                    the reader's stars changed (static/js/stars.js)
+//
+// On a lab's instance (COOLPAPERS_AUTH on) body[data-member] names the logged-in member: the
+// stars, settings, seen papers and notes then live on the server (js/stars.js, interests.js,
+// seen.js, notes.js), and js/lab.js shows who in the lab starred each card.
 import * as faq from "./js/faq.js";
 import * as stars from "./js/stars.js";
 import * as bar from "./js/bar.js";
@@ -19,8 +23,12 @@ import * as keys from "./js/keys.js";
 import * as home from "./js/home.js";
 import * as starsPage from "./js/stars_page.js";
 import * as themeToggle from "./js/theme_toggle.js";
+import * as lab from "./js/lab.js";
+import * as seen from "./js/seen.js";
+import * as notes from "./js/notes.js";
+import * as account from "./js/account.js";
 
-for (const [name, feature] of Object.entries({ faq, stars, bar, cards, pdf, lazy, insearch, keys, home, starsPage, themeToggle })) {
+for (const [name, feature] of Object.entries({ faq, stars, bar, cards, pdf, lazy, insearch, keys, home, starsPage, themeToggle, lab, seen, notes, account })) {
   try {
     feature.init();
   } catch (err) {

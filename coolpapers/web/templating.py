@@ -77,6 +77,8 @@ STYLESHEETS = (
     "css/math.css",
     "css/home.css",
     "css/lab.css",
+    "css/seen.css",
+    "css/notes.css",
 )
 
 

@@ -160,6 +160,53 @@ def api_star(paper_id: str) -> str:
     return f"/api/stars/{_id_path(paper_id)}"
 
 
+def api_stars_import() -> str:
+    return "/api/stars/import"
+
+
+def api_lab_stars(paper_ids: Sequence[str]) -> str:
+    return "/api/lab/stars" + _query({"ids": ",".join(paper_ids)})
+
+
+def api_seen() -> str:
+    return "/api/seen"
+
+
+def api_notes() -> str:
+    return "/api/notes"
+
+
+def api_note(paper_id: str) -> str:
+    return f"/api/papers/{_id_path(paper_id)}/note"
+
+
+def api_settings() -> str:
+    return "/api/settings"
+
+
+def export(paper_ids: Sequence[str], fmt: str) -> str:
+    """``fmt``: bibtex, ris or csl-json."""
+    return "/api/export" + _query({"ids": ",".join(paper_ids), "format": fmt})
+
+
+def unread(spec: str) -> str:
+    return f"/unread/{quote(spec, safe=',+')}"
+
+
+def notes(query: str | None = None) -> str:
+    return "/notes" + _query({"query": query or None})
+
+
+def personal_feed(token: str, which: str) -> str:
+    """``which``: stars (the member's) or lab (the lab's week); ``token`` is the secret."""
+    return f"/feeds/{quote(token, safe='')}/{which}"
+
+
+def account_feed_token(action: str) -> str:
+    """``action``: new (make or replace the token) or revoke (an account page's POST)."""
+    return f"/account/feed-token/{action}"
+
+
 def local_path(value: str | None) -> str:
     """``value`` when it is a path of this site, else "/": what ``?next=`` may lead to (no
     open redirect: ``//evil.example``, ``/\\evil.example``, ``https:evil``, control characters
