@@ -284,3 +284,28 @@ def test_docs_render_offline(tab: Tab) -> None:
     assert tab.page.evaluate("window.__csp") == []
     assert errors == []
     assert tab.offsite == []
+
+
+def test_a_members_responses_are_never_cached(stocked: Settings) -> None:
+    """Pages and JSON made for a logged-in member may name them and hold their stars: neither a
+    shared cache nor the browser keeps them (``Cache-Control: private, no-store``), whatever
+    the route set; an anonymous reader's pages and the static files are left alone."""
+    from coolpapers import accounts
+    from coolpapers.models import utcnow
+
+    settings = stocked.model_copy(update={"auth": "password"})
+    app = create_app(settings)
+    with TestClient(app, follow_redirects=False) as c:
+        accounts.add_member(
+            app.state.sessionmaker, "nocache", "a long password", admin=False, now=utcnow()
+        )
+        pages = ["/", f"/arxiv/{PAPER}", f"/api/papers/{PAPER}", "/arxiv/cs.LG"]
+        anonymous = {path: c.get(path).headers.get("cache-control") for path in pages}
+        assert all(value != "private, no-store" for value in anonymous.values()), anonymous
+        login = {"username": "nocache", "password": "a long password"}
+        assert c.post("/login", data=login).status_code == 303
+        for path in pages:
+            response = c.get(path)
+            assert response.status_code == 200, path
+            assert response.headers.get_list("cache-control") == ["private, no-store"], path
+        assert c.get("/static/app.css").headers.get("cache-control") != "private, no-store"

@@ -64,9 +64,17 @@ def frameable_by_self(response: Response) -> Response:
     return response
 
 
+def _for_a_member(scope: Scope) -> bool:
+    """The response was made for a logged-in member (``web.auth.resolve_member`` put them in
+    the request's state): it may name them or hold their stars and notes (ASVS F7)."""
+    state = scope.get("state")
+    return isinstance(state, dict) and state.get("member") is not None
+
+
 class SecurityHeaders:
     """Adds ``SECURITY_HEADERS`` (``SELF_FRAMEABLE_HEADERS`` when the route marked the response
-    with ``frameable_by_self``) to every response start; the body streams through untouched."""
+    with ``frameable_by_self``) to every response start, and ``Cache-Control: private,
+    no-store`` to a member's; the body streams through untouched."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -75,6 +83,8 @@ class SecurityHeaders:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        # the request's state, shared with the layers inside (web.auth puts the member there)
+        scope.setdefault("state", {})
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -82,6 +92,9 @@ class SecurityHeaders:
                 marked = any(k.lower() == _FRAME_MARK and v == b"self" for k, v in headers)
                 kept = [(k, v) for k, v in headers if k.lower() not in _NAMES]
                 added = SELF_FRAMEABLE_HEADERS if marked else SECURITY_HEADERS
+                if _for_a_member(scope):  # never kept by a shared cache, nor by the browser
+                    kept = [(k, v) for k, v in kept if k.lower() != b"cache-control"]
+                    added = (*added, (b"cache-control", b"private, no-store"))
                 message = {**message, "headers": [*kept, *added]}
             await send(message)
 
