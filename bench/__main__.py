@@ -20,7 +20,17 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
-from bench import faq, history, ingest_day, limits, math_coverage, reading, search, serve_list
+from bench import (
+    faq,
+    history,
+    ingest_day,
+    limits,
+    login,
+    math_coverage,
+    reading,
+    search,
+    serve_list,
+)
 from bench._common import REPO
 
 RESULTS = Path(__file__).resolve().parent / "results" / "latest.json"
@@ -34,6 +44,7 @@ BENCHMARKS: tuple[tuple[str, Callable[[], dict[str, Any]], Callable[[Any], list[
     ("limits", limits.run, limits.report_lines),
     ("math_coverage", math_coverage.run, math_coverage.report_lines),
     ("reading", reading.run, reading.report_lines),
+    ("login", login.run, login.report_lines),
 )
 
 
