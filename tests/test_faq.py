@@ -562,3 +562,32 @@ def test_cli_does_not_wait_forever_for_a_job_the_provider_put_off(
     assert main(["faq", PAPER, "--lang", "en"]) == 1
     err = capsys.readouterr().err
     assert "queued, not written" in err and "asked us to wait until" in err
+
+
+def test_on_a_lab_instance_only_members_have_faqs_written(
+    worker: Any, stocked: sessionmaker[Session], faq_settings: Settings, fake_llm: FakeLLM
+) -> None:
+    """With accounts on, an anonymous reader may read a FAQ but not have one written (401, and
+    no job, no LLM call); a member may, on their own quota; once written, everyone reads it."""
+    from coolpapers import accounts
+    from coolpapers.models import utcnow
+
+    settings = faq_settings.model_copy(update={"auth": "password"})
+    accounts.add_member(stocked, "writer", "a long password", admin=False, now=utcnow())
+    url = f"/api/papers/{PAPER}/faq"
+    with TestClient(create_app(settings), follow_redirects=False) as anonymous:
+        refused = anonymous.post(url, params={"lang": "en"})
+        assert refused.status_code == 401 and "log in" in refused.json()["error"]
+        assert anonymous.get(url, params={"lang": "en"}).json()["state"] == "none"
+        form = anonymous.post(f"/arxiv/{PAPER}/faq", params={"lang": "en"})
+        assert form.status_code == 401
+        with TestClient(create_app(settings), follow_redirects=False) as member:
+            login = {"username": "writer", "password": "a long password"}
+            assert member.post("/login", data=login).status_code == 303
+            asked = member.post(url, params={"lang": "en"})
+            assert asked.status_code == 202 and asked.json()["state"] == "queued"
+            assert "cp_visitor" not in asked.cookies  # the member's quota, not a browser's
+        assert worker(stocked, settings).run_one() == "done"
+        read = anonymous.post(url, params={"lang": "en"})
+        assert read.status_code == 200 and read.json()["state"] == "done"
+    assert fake_llm.calls == 6

@@ -15,11 +15,12 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response, Streamin
 
 from coolpapers import ingest, store
 from coolpapers.db import session_scope
-from coolpapers.errors import BadInput
+from coolpapers.errors import BadInput, LoginRequired
 from coolpapers.identifiers import parse_id
 from coolpapers.models import utcnow
 from coolpapers.summarize import jobs, prompts
 from coolpapers.web import urls, visitors
+from coolpapers.web.auth import MemberDep
 from coolpapers.web.deps import FactoryDep, PipelineDep, SessionDep, SettingsDep
 from coolpapers.web.paper import one_paper
 from coolpapers.web.present import faq_json, read_faq
@@ -50,6 +51,7 @@ def faq_click(
     settings: SettingsDep,
     factory: FactoryDep,
     pipeline: PipelineDep,
+    member: MemberDep,
     lang: str | None = None,
 ) -> Click:
     """A click on the FAQ button: count it (once per visitor and day, rate limited: a limited
@@ -57,10 +59,21 @@ def faq_click(
     language = parse_lang(lang)
     arxiv_id = parse_id(paper_id).id
     paper = one_paper(ingest.ensure_papers(pipeline, session, [arxiv_id]), arxiv_id)
+    # a lab's instance: reading a FAQ is public (with PUBLIC_READ), having one written is for
+    # members (it spends the lab's LLM budget)
+    if (
+        settings.accounts_on
+        and member is None
+        and read_faq(session, settings, paper.id, language)["state"] in ("none", "failed")
+    ):
+        raise LoginRequired(f"log in to have this paper's {settings.faq_label} written")
     # give the request's connection back before taking a writer's: a burst of clicks must not
     # hold one connection each while waiting for a second (pool exhaustion)
     session.close()
-    visitor, cookie = visitors.identify(request, settings.ensure_secret_key())
+    if member is not None:  # a member's quota follows them, not their browser
+        visitor, cookie = [f"m:{member.id}"], None
+    else:
+        visitor, cookie = visitors.identify(request, settings.ensure_secret_key())
     with session_scope(factory, write=True) as s:
         clicks = store.count_click(
             s, paper.id, "faq", visitor, utcnow(), settings.clicks_per_minute
