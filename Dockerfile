@@ -2,7 +2,7 @@
 #   docker build -t coolpapers .
 #   docker run --rm -v coolpapers-data:/data coolpapers coolpapers db upgrade   # SQLite in /data
 #   docker run -p 8000:8000 -v coolpapers-data:/data coolpapers                 # web, no scheduler
-# docker-compose.yml runs it on Postgres, with migrations and a worker.
+# docker-compose.yml runs it on Postgres, with migrations, a worker and (optionally) Caddy.
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
@@ -30,7 +30,8 @@ WORKDIR /data
 USER coolpapers
 
 EXPOSE 8000
+# alive: any answer of the app (401 too, with COOLPAPERS_PUBLIC_READ=false)
 HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
-    CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/api/status', timeout=4)"]
+    CMD ["python", "-c", "import http.client as h; c = h.HTTPConnection('127.0.0.1', 8000, timeout=4); c.request('GET', '/api/status'); raise SystemExit(c.getresponse().status not in (200, 401))"]
 
 CMD ["coolpapers", "serve", "--host", "0.0.0.0", "--no-scheduler"]
