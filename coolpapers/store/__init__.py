@@ -33,6 +33,14 @@ from coolpapers.store.host_holds import (
     host_holds_active,
     put_host_hold,
 )
+from coolpapers.store.lab import (
+    LabPaper,
+    LabSignal,
+    LabStar,
+    LabWeek,
+    lab_signals,
+    lab_week,
+)
 from coolpapers.store.leases import (
     LeaseHeld,
     LeaseLost,
@@ -83,7 +91,7 @@ from coolpapers.store.papers import (
     set_keywords,
     upsert_paper,
 )
-from coolpapers.store.ranking import day_order
+from coolpapers.store.ranking import DayOrder, day_order, lab_day_order
 from coolpapers.store.runs import (
     finish_run,
     get_fetch_state,
@@ -121,6 +129,14 @@ from coolpapers.store.users import (
 )
 
 __all__ = [
+    "LabPaper",
+    "LabSignal",
+    "LabStar",
+    "LabWeek",
+    "DayOrder",
+    "lab_day_order",
+    "lab_signals",
+    "lab_week",
     "failures_since",
     "prune_login_attempts",
     "record_failure",

@@ -12,7 +12,7 @@ from coolpapers.errors import BadInput, BadSpec
 from coolpapers.models import FeedDay
 from coolpapers.search.reader import SearchReader
 from coolpapers.web import urls
-from coolpapers.web.sorts import LIST_ORDERS, PREFERENCE, Sort, parse_sort
+from coolpapers.web.sorts import LAB, LIST_ORDERS, PREFERENCE, Sort, parse_sort
 
 MAX_SHOW = 1000
 
@@ -23,7 +23,7 @@ class ListParams:
     show: int
     skip: int
     replacements: bool
-    sort: str  # arxiv | time | clicks | preference
+    sort: str  # arxiv | time | clicks | lab | preference
     keywords: tuple[str, ...] = ()  # the preference sort's (❤), in the reader's order
 
     @property
@@ -181,6 +181,8 @@ def load_day(
             listing = _preferred_listing(session, filt, day, params, reader)
         except search.IndexUnavailable as exc:
             fallback = f"In arXiv's order: the preference sort needs the search index ({exc})."
+    elif params.sort == LAB:
+        listing = _lab_listing(session, filt, day, params)
     if listing is None:
         listing = store.day_listing(
             session,
@@ -212,8 +214,24 @@ def _preferred_listing(
     if reader is None:
         raise search.IndexUnavailable("no search index is at hand", None)
     order = store.day_order(session, filt, day, replacements=params.replacements)
-    kinds = dict(order.listed)
     ranked = search.preference_order(reader, params.keywords, [i for i, _ in order.listed])
+    return _listing_of(session, order, ranked, params)
+
+
+def _lab_listing(
+    session: Session, filt: store.SpecFilter, day: date, params: ListParams
+) -> store.DayListing:
+    """The day most starred by the lab first, ties in arXiv's order (``store.lab_day_order``);
+    then the slice, whose rows alone are loaded."""
+    order = store.lab_day_order(session, filt, day, replacements=params.replacements)
+    return _listing_of(session, order, [i for i, _ in order.listed], params)
+
+
+def _listing_of(
+    session: Session, order: store.DayOrder, ranked: list[str], params: ListParams
+) -> store.DayListing:
+    """The slice ``params`` asks for of the day's ``ranked`` ids, its rows loaded."""
+    kinds = dict(order.listed)
     shown = ranked[params.skip : params.skip + params.show]
     rows = store.papers_by_id(session, shown)
     return store.DayListing(

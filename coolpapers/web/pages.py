@@ -11,6 +11,7 @@ from coolpapers.web import (
     day_list,
     faq,
     home,
+    lab,
     paper,
     pdf,
     search,
@@ -32,5 +33,6 @@ def routers() -> list[APIRouter]:
         clicks.router(),
         pdf.router(),
         stars.router(),
+        lab.router(),
         status.router,
     ]

@@ -2,7 +2,9 @@
 orders and the reader's preference keywords (❤).
 
 * a named order: ``1`` / ``clicks`` / ``stars`` (public clicks), ``0`` / ``time``, and the
-  page's default (``arxiv`` on a day, ``relevance`` on search);
+  page's default (``arxiv`` on a day, ``relevance`` on search); on a day also ``lab``, most
+  starred by the lab's members first (counts only, never names: readable wherever the list is;
+  on a site without accounts no one has stars, so it is arXiv's order);
 * preference keywords, papers.cool's ``sort=<kw1>,<kw2>,…``: a value with a comma is a list of
   keywords, scored by the search engine over the page's papers. One keyword is written with
   a trailing comma (``sort=diffusion,``), so that a mistyped order (``sort=2``) is still a 400
@@ -18,6 +20,7 @@ from coolpapers.errors import BadInput
 from coolpapers.search import has_words
 
 PREFERENCE = "preference"
+LAB = "lab"
 MAX_KEYWORDS = 20  # papers.cool's ❤ sends the top 20 words of the reader's cloud
 KEYWORD_MAX_CHARS = 40
 
@@ -31,19 +34,21 @@ LIST_ORDERS: Mapping[str, str] = {
     "1": "clicks",
     "clicks": "clicks",
     "stars": "clicks",
+    # a lab's instance: the members' stars (store.lab_day_order); a day's only, not search's
+    "lab": LAB,
 }
 SEARCH_ORDERS: Mapping[str, str] = {
-    **{k: v for k, v in LIST_ORDERS.items() if v != "arxiv"},
+    **{k: v for k, v in LIST_ORDERS.items() if v not in ("arxiv", LAB)},
     "": "relevance",
     "relevance": "relevance",
 }
 # What our own links write for each order (None: the page's default, left out).
-_PARAM = {"arxiv": None, "relevance": None, "time": "time", "clicks": "clicks"}
+_PARAM = {"arxiv": None, "relevance": None, "time": "time", "clicks": "clicks", "lab": "lab"}
 
 
 @dataclass(frozen=True)
 class Sort:
-    name: str  # arxiv | relevance | time | clicks | preference
+    name: str  # arxiv | relevance | time | clicks | lab | preference
     keywords: tuple[str, ...] = ()  # the preference keywords, in the reader's order
 
     @property

@@ -373,3 +373,21 @@ def base_url(settings: Settings, request: Request) -> str:
 
 def absolute(settings: Settings, request: Request, path: str) -> str:
     return base_url(settings, request) + path
+
+
+def lab_page(
+    window: str | None = None,
+    *,
+    skip: int | None = None,
+    show: int | None = None,
+    fragment: bool = False,
+) -> str:
+    """What the lab starred: ``window`` week (the default, left out) or month; a slice
+    (``skip``, ``show``), ``fragment``: its cards alone (lazy loading)."""
+    params = {
+        "range": None if window in (None, "week") else window,
+        "skip": skip,
+        "show": show,
+        "fragment": fragment,
+    }
+    return lab() + _query(params)
