@@ -112,6 +112,17 @@ from coolpapers.store.sessions import (
     prune_sessions,
     touch_session,
 )
+from coolpapers.store.stars import (
+    StarredPaper,
+    count_stars,
+    import_stars,
+    is_starred,
+    star,
+    star_times,
+    starred_ids,
+    stars_of,
+    unstar,
+)
 from coolpapers.store.users import (
     Member,
     add_user,
@@ -129,6 +140,15 @@ from coolpapers.store.users import (
 )
 
 __all__ = [
+    "StarredPaper",
+    "count_stars",
+    "import_stars",
+    "is_starred",
+    "star",
+    "star_times",
+    "starred_ids",
+    "stars_of",
+    "unstar",
     "LabPaper",
     "LabSignal",
     "LabStar",
