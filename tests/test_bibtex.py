@@ -275,7 +275,7 @@ def test_stars_page(client: TestClient) -> None:
     response = client.get("/stars")
     assert response.status_code == 200
     html = response.text
-    assert '<body id="stars">' in html
+    assert '<body id="stars"' in html
     assert 'id="stars-filter"' in html and 'id="stars-cards"' in html
     assert '<nav id="bar"' in html and 'id="star-list"' in html
     noscript = re.search(r"<noscript>(.*?)</noscript>", html, re.DOTALL)

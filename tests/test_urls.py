@@ -119,7 +119,7 @@ def test_base_url_setting_wins(
 _TEMPLATE_PATH = re.compile(r"""\b(?:href|action|src)=["']/""")
 _PY_PATH = re.compile(r"""f["']/|(?<!["'])["']/(?:arxiv|api|abs|pdf|static|status|go)\b""")
 # a route's or a mount's own path template, or a test of the request's path: not links
-_ROUTE = re.compile(r"""^\s*@?\w+\.(?:get|post|mount)\(|\.startswith\(""")
+_ROUTE = re.compile(r"""^\s*@?\w+\.(?:get|post|put|delete|mount)\(|\.startswith\(""")
 
 
 def test_links_come_from_urls() -> None:
