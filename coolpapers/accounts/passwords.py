@@ -48,6 +48,10 @@ def verify_password(password_hash: str | None, password: str) -> bool:
     if len(password) > MAX_PASSWORD_LEN:
         return False
     try:
-        return hasher().verify(password_hash or _dummy_hash(), password) and bool(password_hash)
+        secret = password.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate: no stored password is that; same work
+        secret, password_hash = b"", None
+    try:
+        return hasher().verify(password_hash or _dummy_hash(), secret) and bool(password_hash)
     except (VerifyMismatchError, VerificationError, InvalidHashError):
         return False

@@ -9,6 +9,7 @@ unknown name and a wrong password get the same answer after the same work."""
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import math
 import secrets
 from dataclasses import dataclass
@@ -17,6 +18,7 @@ from datetime import datetime, timedelta
 from sqlalchemy.orm import Session, sessionmaker
 
 from coolpapers import store
+from coolpapers.accounts.members import NAME_RE
 from coolpapers.accounts.passwords import verify_password
 from coolpapers.config import Settings
 from coolpapers.db import session_scope
@@ -68,8 +70,20 @@ def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8", "surrogateescape")).hexdigest()
 
 
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8", "backslashreplace")).hexdigest()[:32]
+
+
 def _keys(name: str, address: str) -> list[str]:
-    return [f"u:{name.strip().lower()[:64]}", f"ip:{address[:64]}"]
+    """The limit's keys: the account (any case) and the address. What is no name (NUL bytes,
+    lone surrogates: Postgres and SQLite refuse them) or no address is counted under its
+    digest, so an odd login is one more failure, never a database error."""
+    account = name.lower() if NAME_RE.fullmatch(name) else "#" + _digest(name)
+    try:
+        where = str(ipaddress.ip_address(address))
+    except ValueError:
+        where = "#" + _digest(address)
+    return [f"u:{account}", f"ip:{where}"]
 
 
 def _retry_after_s(session: Session, keys: list[str], now: datetime, limit: int) -> int:
@@ -91,10 +105,12 @@ def login(
     policy: SessionPolicy,
 ) -> tuple[Member, str]:
     """(member, the new session's token). Raises TooManyLogins or LoginFailed."""
+    name = name.strip()
     keys = _keys(name, address)
     with session_scope(factory) as s:
         wait_s = _retry_after_s(s, keys, now, policy.attempts_per_minute)
-        found = store.user_by_name(s, name.strip()) if not wait_s else None
+        # a string that is no member's name is not looked up (it may not even be storable)
+        found = store.user_by_name(s, name) if not wait_s and NAME_RE.fullmatch(name) else None
     if wait_s:
         raise TooManyLogins(wait_s)
     member, password_hash = found if found is not None else (None, None)
