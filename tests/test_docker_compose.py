@@ -18,6 +18,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import re
+import shlex
 import socket
 import subprocess
 import sys
@@ -145,18 +146,32 @@ def test_services_start_in_order(compose: Block) -> None:
     assert set(compose["volumes"].children) >= {"postgres-data", "coolpapers-data", "caddy-data"}
 
 
+def readme_commands() -> dict[str, list[str]]:
+    """The ``coolpapers serve|worker|db|users …`` commands README.md shows, written out whole
+    (the generated settings table and ``[--option]`` / ``…`` synopses aside)."""
+    text = (REPO / "README.md").read_text()
+    start, end = text.index("<!-- settings:start -->"), text.index("<!-- settings:end -->")
+    text = text[:start] + text[end:]
+    found = {}
+    for m in re.finditer(r"(?<![\w/.-])coolpapers ((?:users|db|serve|worker)\b[^`\n|#)]*)", text):
+        if "…" not in m[1] and "[" not in m[1]:
+            found[f"README: {m[1].strip()}"] = ["coolpapers", *shlex.split(m[1])]
+    assert len(found) >= 8, found  # serve, worker, db upgrade and the five users commands
+    return found
+
+
 def test_commands_are_the_clis(compose: Block) -> None:
     cmds = {name: command(compose, name) for name in ("migrate", "web", "worker")}
     dockerfile_cmd = re.search(r"^CMD (\[.*\])$", (REPO / "Dockerfile").read_text(), re.M)
     assert dockerfile_cmd
     cmds["Dockerfile"] = json.loads(dockerfile_cmd[1])
-    # what README.md tells the admin to run in the web container
-    cmds["users add"] = ["coolpapers", "users", "add", "alice", "--admin", "--password-stdin"]
+    cmds.update(readme_commands())
     parser = _parser()
     parsed = {name: parser.parse_args(cmd[1:]) for name, cmd in cmds.items()}  # SystemExit(2)
     assert {cmd[0] for cmd in cmds.values()} == {"coolpapers"}
-    # the installed command's help for each (sub)command, at once (each process imports the app)
+    # the installed command's help for what the containers run, at once (each imports the app)
     words = {tuple(w for w in cmd[1:3] if not w.startswith("-")) for cmd in cmds.values()}
+    words = {w for w in words if w[0] != "users"}  # parsed above; the same program
     helps = {
         w: subprocess.Popen([str(COOLPAPERS), *w, "--help"], stdout=subprocess.DEVNULL)
         for w in sorted(words)
