@@ -71,6 +71,16 @@ from coolpapers.store.login_attempts import (
     prune_login_attempts,
     record_failure,
 )
+from coolpapers.store.notes import (
+    NoteView,
+    delete_note,
+    get_note,
+    lab_notes,
+    notes_for,
+    put_note,
+    search_notes,
+    shared_note,
+)
 from coolpapers.store.paper_queue import (
     dequeue_papers,
     enqueue_papers,
@@ -140,6 +150,14 @@ from coolpapers.store.users import (
 )
 
 __all__ = [
+    "NoteView",
+    "delete_note",
+    "get_note",
+    "lab_notes",
+    "notes_for",
+    "put_note",
+    "search_notes",
+    "shared_note",
     "StarredPaper",
     "count_stars",
     "import_stars",

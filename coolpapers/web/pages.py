@@ -12,6 +12,7 @@ from coolpapers.web import (
     faq,
     home,
     lab,
+    notes,
     paper,
     pdf,
     search,
@@ -34,5 +35,6 @@ def routers() -> list[APIRouter]:
         pdf.router(),
         stars.router(),
         lab.router(),
+        notes.router(),
         status.router,
     ]
