@@ -113,6 +113,16 @@ from coolpapers.store.runs import (
     start_run,
     table_counts,
 )
+from coolpapers.store.seen import (
+    Unread,
+    UnreadDay,
+    known_papers,
+    mark_seen,
+    recent_days,
+    seen_among,
+    unmark_seen,
+    unread,
+)
 from coolpapers.store.sessions import (
     SessionRow,
     create_session,
@@ -150,6 +160,14 @@ from coolpapers.store.users import (
 )
 
 __all__ = [
+    "Unread",
+    "UnreadDay",
+    "known_papers",
+    "mark_seen",
+    "recent_days",
+    "seen_among",
+    "unmark_seen",
+    "unread",
     "NoteView",
     "delete_note",
     "get_note",
