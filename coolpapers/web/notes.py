@@ -242,12 +242,15 @@ _NOTE_SCHEMA = {
 def router() -> APIRouter:
     """Built on demand: the path shapes are registered by ``create_app`` first."""
     r = APIRouter()
-    note_path = "/api/papers/{paper_id:paper_id}/note"
     r.get("/api/notes", tags=["notes"], response_class=Response)(api_notes)
-    r.get(note_path, tags=["notes"], response_class=Response)(api_get_note)
-    r.put(note_path, tags=["notes"], response_class=Response, openapi_extra=_NOTE_SCHEMA)(
+    r.get("/api/papers/{paper_id:paper_id}/note", tags=["notes"], response_class=Response)(
+        api_get_note
+    )
+    r.put("/api/papers/{paper_id:paper_id}/note", tags=["notes"], openapi_extra=_NOTE_SCHEMA)(
         api_put_note
     )
-    r.delete(note_path, tags=["notes"], response_class=Response)(api_delete_note)
+    r.delete("/api/papers/{paper_id:paper_id}/note", tags=["notes"], response_class=Response)(
+        api_delete_note
+    )
     r.get("/notes", include_in_schema=False)(notes_page)
     return r
