@@ -9,6 +9,7 @@ from coolpapers.web import (
     account,
     clicks,
     day_list,
+    exports,
     faq,
     home,
     lab,
@@ -37,6 +38,7 @@ def routers() -> list[APIRouter]:
         stars.router(),
         seen.router(),
         lab.router(),
+        exports.router(),
         notes.router(),
         status.router,
     ]
