@@ -11,7 +11,10 @@
 // it in the list). Each entry is a[href="#<id>"] with its own star: an entry un-starred stays
 // listed until the page is left, so it can be starred again. Clicking an entry scrolls its card
 // into view; a card that is not on the page (not loaded yet) opens the paper's own page instead.
-// Export is the comma-id page of the starred entries, BibTeX the same papers from /api/bibtex.
+// Export is the comma-id page of the starred entries; BibTeX, RIS and CSL-JSON the same papers
+// as files: /api/bibtex?ids=… and /api/export?ids=…&format=ris|csl-json (web.urls.bibtex and
+// web.urls.export build the same URLs on the server). The stars are the reader's wherever they
+// live (this browser, or a member's account: js/stars.js hides which).
 import * as stars from "./stars.js";
 
 function el(tag, cls, text) {
@@ -78,6 +81,8 @@ function starList() {
   const count = document.querySelector("#bar-stars .star-count");
   const exportLink = panel && panel.querySelector("a.export");
   const bibtexLink = panel && panel.querySelector("a.bibtex");
+  const risLink = panel && panel.querySelector("a.ris");
+  const cslLink = panel && panel.querySelector("a.csl");
   const here = stars.pageKey();
   const entries = new Map();  // id -> {id, title, since, node, button}; in the order they came
   let note = null;
@@ -117,8 +122,15 @@ function starList() {
       if (on) starred.push(entry.id);
     });
     if (count) count.textContent = starred.length ? String(starred.length) : "";
-    const ids = starred.map((id) => encodeURI(id)).join(",");
-    for (const [link, href] of [[exportLink, `/arxiv/${ids}`], [bibtexLink, `/api/bibtex?ids=${ids}`]]) {
+    const path = starred.map((id) => encodeURI(id)).join(",");  // an old-style id keeps its slash
+    const ids = starred.map((id) => encodeURIComponent(id)).join(",");
+    const links = [
+      [exportLink, `/arxiv/${path}`],
+      [bibtexLink, `/api/bibtex?ids=${ids}`],
+      [risLink, `/api/export?ids=${ids}&format=ris`],
+      [cslLink, `/api/export?ids=${ids}&format=csl-json`],
+    ];
+    for (const [link, href] of links) {
       if (!link) continue;
       if (starred.length) {
         link.href = href;

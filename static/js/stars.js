@@ -1,11 +1,11 @@
 // The reader's stars — the one door to them — and the ☆/★ button on every card.
 //
-// Today the stars live in this browser (localStorage "cp.stars", no account needed). The next
-// issue (lab accounts) moves them to the server (GET /api/stars, PUT/DELETE /api/stars/{id}):
-// only the bodies of load() and persist() below change, not the functions callers use:
+// Where they live: in this browser (localStorage "cp.stars", no account needed), or, when a
+// member is logged in to a lab's instance (body[data-member]), in their account on the server
+// (GET /api/stars, PUT/DELETE /api/stars/{id}). Callers see the same functions either way:
 //
-//   ready()            Promise, settled once list()/has() reflect the store (today at once;
-//                      from the server: after GET /api/stars)
+//   ready()            Promise, settled once list()/has() reflect the store (the browser's: at
+//                      once; the account's: after GET /api/stars, or after it failed)
 //   list()             [{id, at, title, page}] newest first; at = when starred (ISO 8601 UTC),
 //                      page = where it was starred (pageKey()), title as the card showed it
 //   has(id), get(id)   from the same in-memory copy: synchronous, cheap for 1,000 cards
@@ -14,11 +14,25 @@
 //   toggle(id, info)   Promise of the new state (true = starred)
 //   persistent()       false when the browser refuses storage (private mode, blocked site
 //                      data): the stars then last as long as the page, and the pages say so
+//   where()            "account" or "browser"; failure(): why the account's stars could not be
+//                      read ("" when they were)
 //
-// Writes change the in-memory copy, store it, and dispatch `cp:stars` on document (today all
-// synchronous: the buttons answer the click at once; a server store would dispatch first and
-// settle the promise when the server has it).
-// Another tab's changes arrive through the `storage` event and dispatch `cp:stars` too.
+// Writes change the in-memory copy and dispatch `cp:stars` on document at once (the buttons
+// answer the click at once). In the browser they are stored at once too; for a member the
+// promise settles when the server has the write, and a write the server refuses is rolled
+// back (another `cp:stars`), said in a notice on the page, and rejects the promise. A member's
+// writes of one paper go to the server one after another, in the order they were made, so a
+// quick star/un-star cannot arrive reversed.
+//
+// Another tab's changes arrive too: through the `storage` event (this browser's stars); for a
+// member through a BroadcastChannel from this browser's other tabs, and by reading the
+// account's stars again when the tab comes back into view (another browser's).
+//
+// The server keeps no page of a star: a member's star made here keeps its page (and title) in
+// this browser ("cp.stars.meta.<member>"), and an imported star keeps the one its browser
+// store had, so the star list of a page finds them.
+
+import * as starsImport from "./stars_import.js";
 
 const KEY = "cp.stars";
 const UNREADABLE_KEY = "cp.stars.unreadable";  // what was there before, if it was not ours
@@ -82,19 +96,24 @@ function parse(raw) {
   return found;
 }
 
-function load() {
+// ---------------------------------------------------------------- this browser's stars
+
+// `quiet`: a member's tabs read the browser's store only to offer its stars for import and to
+// find a star's page; its faults are the browser mode's to report.
+function load(quiet = false) {
   const store = storage();
   if (!store) return new Map();
   let raw;
   try {
     raw = store.getItem(KEY);
   } catch (err) {
-    warnOnce(err.name || "storage refused");
+    if (!quiet) warnOnce(err.name || "storage refused");
     return new Map();
   }
   if (raw === null || raw === "") return new Map();
   const found = parse(raw);
   if (found === null) {
+    if (quiet) return new Map();
     unreadable = raw;
     console.warn("coolpapers: the stored stars could not be read; starting afresh (the old value is kept as cp.stars.unreadable)");
     return new Map();
@@ -121,19 +140,263 @@ function changed() {
   document.dispatchEvent(new CustomEvent("cp:stars", { detail: {} }));
 }
 
+// ---------------------------------------------------------------- a member's stars (the server)
+
+const META_MAX = 2000;     // pages and titles kept for a member's stars made in this browser
+const IMPORT_BATCH = 1000; // what POST /api/stars/import takes at once
+
+let member = null;         // the logged-in member's name, "" when none (read once)
+let loading = null;        // Promise of the first GET /api/stars
+let failed = "";           // why the account's stars could not be read
+const pending = new Map(); // id -> {want, done}: the newest write of a paper not yet answered
+let channel = null;        // BroadcastChannel to this member's other tabs in this browser
+let refetching = null;
+
+function memberName() {
+  if (member === null) member = (document.body && document.body.dataset.member) || "";
+  return member;
+}
+
+function metaKey() {
+  return `${KEY}.meta.${memberName()}`;
+}
+
+// id -> {page, title} of the member's stars made (or imported) in this browser
+function readMeta() {
+  const store = storage();
+  if (!store) return {};
+  try {
+    const data = JSON.parse(store.getItem(metaKey()) || "{}");
+    return data && typeof data === "object" && !Array.isArray(data) ? data : {};
+  } catch (err) {
+    return {};
+  }
+}
+
+function writeMeta(change) {
+  const store = storage();
+  if (!store) return;
+  const meta = readMeta();
+  change(meta);
+  const ids = Object.keys(meta);
+  for (const id of ids.slice(0, Math.max(0, ids.length - META_MAX))) delete meta[id];
+  try {
+    store.setItem(metaKey(), JSON.stringify(meta));
+  } catch (err) {
+    // the star is on the server all the same; only its page is not remembered here
+  }
+}
+
+function rememberPage(star) {
+  if (!star.page && !star.title) return;
+  writeMeta((meta) => { delete meta[star.id]; meta[star.id] = { page: star.page, title: star.title }; });
+}
+
+function forgetPage(id) {
+  writeMeta((meta) => { delete meta[id]; });
+}
+
+function oneLine(text) {
+  return typeof text === "string" ? text.replace(/\s+/g, " ").trim().slice(0, MAX_TITLE) : "";
+}
+
+// The account's stars as the in-memory copy: the server's list, each star's page (and a title
+// the server lacks) from this browser, the writes still on their way on top.
+function fromServer(papers) {
+  const meta = readMeta();
+  const browser = load(true);
+  const found = new Map();
+  for (const paper of papers) {
+    const known = clean({ ...(meta[paper.id] || {}), id: paper.id }) || { title: "", page: "" };
+    const here = browser.get(paper.id);
+    const star = clean({
+      id: paper.id,
+      at: paper.starred_at,
+      title: oneLine(paper.title) || known.title,
+      page: known.page || (here ? here.page : ""),
+    });
+    if (star) found.set(star.id, star);
+  }
+  for (const [id, write] of pending) {
+    if (!write.want) found.delete(id);
+    else if (!found.has(id) && cache && cache.has(id)) found.set(id, cache.get(id));
+  }
+  return found;
+}
+
+function same(a, b) {
+  if (!a || a.size !== b.size) return false;
+  for (const [id, star] of b) {
+    const other = a.get(id);
+    if (!other || other.at !== star.at || other.title !== star.title || other.page !== star.page) return false;
+  }
+  return true;
+}
+
+async function fetchServer() {
+  const response = await fetch("/api/stars?brief=1", { headers: { Accept: "application/json" } });
+  if (!response.ok) {
+    throw new Error(response.status === 401
+      ? "your session has ended: log in again to see your stars"
+      : `the server answered ${response.status}`);
+  }
+  const body = await response.json();
+  if (!body || !Array.isArray(body.papers)) throw new Error("the server's answer was not a star list");
+  return body.papers;
+}
+
+// Reads the account's stars (again); one read at a time. `cp:stars` when they changed.
+function refetch() {
+  if (refetching) return refetching;
+  refetching = fetchServer().then((papers) => {
+    failed = "";
+    const fresh = fromServer(papers);
+    const differs = !same(cache, fresh);
+    cache = fresh;
+    if (differs) changed();
+  }, (err) => {
+    failed = err.message;
+    console.warn("coolpapers: your stars could not be read:", err.message);
+    if (cache === null) cache = new Map();
+  }).finally(() => { refetching = null; });
+  return refetching;
+}
+
+let notice = null;
+
+// A write the server refused, said where the reader is looking (above the bar), for a while.
+function say(text) {
+  if (!notice) {
+    notice = document.createElement("p");
+    notice.className = "star-toast";
+    notice.setAttribute("role", "alert");
+    notice.addEventListener("click", () => { notice.hidden = true; });
+    document.body.append(notice);
+  }
+  notice.textContent = text;
+  notice.hidden = false;
+  clearTimeout(notice.timer);
+  notice.timer = setTimeout(() => { notice.hidden = true; }, 8000);
+}
+
+function refusal(status, starring) {
+  const what = starring ? "starred" : "un-starred";
+  if (status === 401) return `Not ${what}: your session has ended. Log in again to keep your stars.`;
+  if (status === 404) return `Not ${what}: this paper is not on this site.`;
+  if (status === 0) return `Not ${what}: the site could not be reached. Try again.`;
+  return `Not ${what}: the server answered ${status}. Try again.`;
+}
+
+// Sends the newest wish for `id` once the previous write of it is answered; `before` is the
+// star as it was before this write (undefined: not starred), what a refusal puts back.
+function send(id, want, before) {
+  const previous = pending.get(id);
+  const write = { want };
+  pending.set(id, write);
+  const after = previous ? previous.done.catch(() => {}) : Promise.resolve();
+  write.done = after.then(async () => {
+    let response;
+    try {
+      response = await fetch(`/api/stars/${encodeURIComponent(id)}`, {
+        method: want ? "PUT" : "DELETE",
+        headers: { Accept: "application/json" },
+      });
+    } catch (err) {
+      response = { ok: false, status: 0 };
+    }
+    const last = pending.get(id) === write;
+    if (!response.ok) {
+      if (last) {
+        pending.delete(id);
+        if (before) cache.set(id, before); else cache.delete(id);
+        changed();
+        refetch();  // and then the server's word, should an earlier write have failed too
+      }
+      say(refusal(response.status, want));
+      throw new Error(refusal(response.status, want));
+    }
+    const body = await response.json().catch(() => ({}));
+    if (last) {
+      pending.delete(id);
+      const star = cache.get(id);
+      const at = isoOrNull(body.starred_at);
+      if (want && star && at && star.at !== at) {  // starred before (another tab): its first time
+        star.at = at;
+        changed();
+      }
+    }
+    if (channel) channel.postMessage({ id, starred: want });
+  });
+  return write.done;
+}
+
+function starOnServer(fresh) {
+  const old = cache.get(fresh.id);
+  if (old) {
+    if ((old.title || !fresh.title) && (old.page || !fresh.page)) return Promise.resolve();
+    old.title = old.title || fresh.title;
+    old.page = old.page || fresh.page;
+    rememberPage(old);
+    return Promise.resolve();
+  }
+  cache.set(fresh.id, fresh);
+  rememberPage(fresh);
+  changed();
+  return send(fresh.id, true, undefined);
+}
+
+function unstarOnServer(id) {
+  const old = cache.get(id);
+  if (!old) return Promise.resolve();
+  cache.delete(id);
+  forgetPage(id);
+  changed();
+  return send(id, false, old);
+}
+
+function startServer() {
+  loading = refetch();
+  if ("BroadcastChannel" in window) {
+    channel = new BroadcastChannel(`${KEY}.${memberName()}`);
+    // another tab of this browser wrote: read the list again (it has the server's times)
+    channel.addEventListener("message", () => refetch());
+  }
+  // back to this tab: another browser (or a tab without the channel) may have starred meanwhile
+  document.addEventListener("visibilitychange", () => {
+    if (document.visibilityState === "visible") refetch();
+  });
+}
+
+// ---------------------------------------------------------------- the store, either one
+
 function entries() {
-  if (cache === null) cache = load();
+  if (cache === null) {
+    if (memberName()) {
+      cache = new Map();
+      startServer();
+    } else {
+      cache = load();
+    }
+  }
   return cache;
 }
 
 export function ready() {
   entries();
-  return Promise.resolve();
+  return loading ? loading.then(() => {}) : Promise.resolve();
+}
+
+export function where() {
+  return memberName() ? "account" : "browser";
+}
+
+export function failure() {
+  return failed;
 }
 
 export function persistent() {
   entries();
-  return writable;
+  return memberName() ? true : writable;
 }
 
 export function list() {
@@ -153,6 +416,10 @@ export function get(id) {
 export function star(id, info = {}) {
   const fresh = clean({ id, at: new Date().toISOString(), title: info.title, page: info.page });
   if (!fresh) return Promise.reject(new Error(`not a paper id: ${id}`));
+  if (memberName()) {
+    entries();
+    return starOnServer(fresh);
+  }
   const old = entries().get(fresh.id);
   if (old) {
     if (old.title || !fresh.title) return Promise.resolve();
@@ -166,6 +433,10 @@ export function star(id, info = {}) {
 }
 
 export function unstar(id) {
+  if (memberName()) {
+    entries();
+    return unstarOnServer(id);
+  }
   if (entries().delete(id)) {
     persist();
     changed();
@@ -175,6 +446,47 @@ export function unstar(id) {
 
 export function toggle(id, info = {}) {
   return has(id) ? unstar(id).then(() => false) : star(id, info).then(() => true);
+}
+
+// ---------------------------------------------------------------- this browser's stars, for a member
+
+// This browser's own stars (cp.stars), read for a member: what the first login offers to import
+// (js/stars_import.js). browserOnly(): those the member's account has not (after ready()).
+export function browserStars() {
+  return memberName() ? [...load(true).values()] : [];
+}
+
+export function browserOnly() {
+  return browserStars().filter((s) => !entries().has(s.id));
+}
+
+// Puts `stars` ([{id, at, title, page}]) in the member's account, in batches (a star the account
+// has already keeps the earlier time); resolves to {imported, added, skipped: [ids]} (added: new
+// to the account) once the account's stars are read again.
+export async function importStars(stars) {
+  if (!memberName()) throw new Error("only a logged-in member has an account to import into");
+  let imported = 0;
+  let added = 0;
+  const skipped = [];
+  for (let i = 0; i < stars.length; i += IMPORT_BATCH) {
+    const batch = stars.slice(i, i + IMPORT_BATCH);
+    const response = await fetch("/api/stars/import", {
+      method: "POST",
+      headers: { "Content-Type": "application/json", Accept: "application/json" },
+      body: JSON.stringify({ stars: batch.map((s) => ({ id: s.id, at: s.at })) }),
+    });
+    if (!response.ok) throw new Error(refusal(response.status, true).replace("Not starred: ", ""));
+    const body = await response.json();
+    imported += body.imported || 0;
+    added += body.added || 0;
+    if (Array.isArray(body.skipped)) skipped.push(...body.skipped);
+  }
+  writeMeta((meta) => {
+    for (const s of stars) if (s.page && !meta[s.id]) meta[s.id] = { page: s.page, title: s.title };
+  });
+  await refetch();
+  if (channel) channel.postMessage({ imported });
+  return { imported, added, skipped };
 }
 
 // ---------------------------------------------------------------- where a star was made
@@ -242,7 +554,9 @@ export function init() {
     const id = button.dataset.paper;
     toggle(id, { title: cardTitle(id), page: pageKey() }).catch((err) => console.warn("coolpapers:", err.message));
   });
+  starsImport.init();
   window.addEventListener("storage", (event) => {
+    if (memberName()) return;  // a member's stars are the account's (their tabs: the channel)
     if (event.key !== KEY && event.key !== null) return;  // null: the whole store was cleared
     cache = load();
     changed();

@@ -1,5 +1,6 @@
-// /stars: every paper starred in this browser, newest first, with when it was starred, and a
-// filter over their titles, authors and abstracts.
+// /stars: every paper the reader starred, newest first, with when it was starred, and a filter
+// over their titles, authors and abstracts. The list is js/stars.js's: this browser's stars,
+// or a logged-in member's from their account (GET /api/stars; the page says which).
 //
 // The cards are the server's own markup: the comma-id page of 25 ids at a time
 // (/arxiv/<id>,<id>,…?fragment=1 answers with only the cards, templates/_cards.html; a server
@@ -115,7 +116,7 @@ export function init() {
   }
 
   function settle() {
-    if (empty) empty.hidden = shown.size > 0 || loading > 0;
+    if (empty) empty.hidden = shown.size > 0 || loading > 0 || Boolean(stars.failure());
     if (!loading && !stars.persistent()) {
       say("This browser does not let the site keep data: stars made here last until you leave the page.");
     } else if (!loading && status && status.dataset.kind !== "error") {
@@ -180,6 +181,10 @@ export function init() {
 
   stars.ready().then(async () => {
     const list = stars.list();
+    if (stars.failure()) {
+      if (status) status.dataset.kind = "error";
+      say(`Your stars could not be read: ${stars.failure()}.`);
+    }
     if (list.length) {
       say(`Loading ${list.length} starred paper${list.length === 1 ? "" : "s"}…`);
       await showAll(list, false);
