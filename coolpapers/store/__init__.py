@@ -8,6 +8,7 @@ from coolpapers.store.clicks import (
     paper_clicks,
     prune_clicks,
 )
+from coolpapers.store.feed_tokens import has_feed_token
 from coolpapers.store.feeds import (
     feed_day,
     feed_days,
@@ -160,6 +161,7 @@ from coolpapers.store.users import (
 )
 
 __all__ = [
+    "has_feed_token",
     "Unread",
     "UnreadDay",
     "known_papers",
