@@ -285,8 +285,8 @@ function addButton(card) {
   toggle.title = "Write a note on this paper: for you, or shared with the lab";
   toggle.setAttribute("aria-expanded", "false");
   const copy = title.querySelector("button.title-copy");
-  if (copy) copy.after(toggle);
-  else title.append(toggle);
+  if (copy) copy.after(" ", toggle);  // spaced like the links around it
+  else title.append(" ", toggle);
 }
 
 function setUp(cards) {
