@@ -70,16 +70,28 @@ class TrustedProxy:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         client = scope.get("client")
-        if scope["type"] == "http" and client and _in_networks(client[0], _settings(scope)):
+        settings = _settings(scope) if scope["type"] == "http" else None
+        if settings is not None and client and _in_networks(client[0], settings):
             scope = dict(scope)
             scope[PEER_KEY] = client[0]
             proto = (_header(scope, b"x-forwarded-proto") or "").split(",")[0].strip().lower()
             if proto in ("http", "https"):
                 scope["scheme"] = proto
-            hops = [h.strip() for h in (_header(scope, b"x-forwarded-for") or "").split(",")]
-            if hops and hops[-1]:
-                scope["client"] = (hops[-1][:64], 0)
+            visitor = _visitor((_header(scope, b"x-forwarded-for") or "").split(","), settings)
+            if visitor:
+                scope["client"] = (visitor[:64], 0)
         await self.app(scope, receive, send)
+
+
+def _visitor(hops: list[str], settings: Settings) -> str:
+    """The visitor in an X-Forwarded-For chain: each proxy appends the address that called it,
+    so the nearest hop that is not one of ours (anything left of it the visitor may have
+    written). All ours: the first."""
+    hops = [h.strip() for h in hops if h.strip()]
+    for hop in reversed(hops):
+        if not _in_networks(hop, settings):
+            return hop
+    return hops[0] if hops else ""
 
 
 def _origin_of(url: str) -> tuple[str, str, int] | None:
