@@ -15,6 +15,7 @@ from coolpapers.web import (
     home,
     lab,
     me,
+    member_settings,
     notes,
     paper,
     pdf,
@@ -44,5 +45,6 @@ def routers() -> list[APIRouter]:
         feeds.router(),
         me.router(),
         notes.router(),
+        member_settings.router(),
         status.router,
     ]
