@@ -3,8 +3,8 @@
 above as read" on the 3rd card, and the first three cards show as seen — after a reload too,
 since the server keeps them; "Hide papers I have seen" hides them (and stays chosen); the
 list's head links to /unread, which starts at the 4th card; opening a paper marks it; the
-marker makes a paper unread again. Anonymous readers get none of it. The app under uvicorn,
-headless Chromium."""
+marker makes a paper unread again; lazily loaded cards get all of it too. Anonymous readers
+get none of it. The app under uvicorn, headless Chromium."""
 
 from __future__ import annotations
 
@@ -217,9 +217,14 @@ def test_opening_marks_and_the_marker_unmarks(reader: Reader, db: sessionmaker[S
         )
     assert seen_ids(page) == [cards[5]]
     assert stored(db, "bob") == {cards[5]}
-    # scrolling past cards marks nothing
-    page.mouse.wheel(0, 4000)
+    # scrolling past cards marks nothing; the next batch (lazy loading) gets the buttons too
     page.locator("div.papers div.paper").nth(FIRST_CARDS - 1).scroll_into_view_if_needed()
+    page.wait_for_function(
+        "n => document.querySelectorAll('div.papers div.paper').length > n",
+        arg=FIRST_CARDS,
+        polling="raf",
+    )
+    decorated(page)
     assert stored(db, "bob") == {cards[5]}
     # the marker makes it unread again
     with page.expect_response(
@@ -229,6 +234,11 @@ def test_opening_marks_and_the_marker_unmarks(reader: Reader, db: sessionmaker[S
     assert answer.value.status == 200
     assert seen_ids(page) == []
     assert stored(db, "bob") == set()
+    # mark all above on a lazily loaded card: every card up to it, the first batch's too
+    mark_above(page, FIRST_CARDS + 4)
+    everything = card_ids(page)
+    assert stored(db, "bob") == set(everything[: FIRST_CARDS + 5])
+    assert seen_ids(page) == everything[: FIRST_CARDS + 5]
 
 
 def test_anonymous_readers_get_none_of_it(reader: Reader, site: UnionSite) -> None:
