@@ -649,6 +649,7 @@ def members_only(settings: Settings) -> list[tuple[str, str]]:
 
 PATH_VALUES = {
     "paper_id": PAPER,
+    "ids": PAPER,
     "spec": "cs.LG",
     "name": "bob",
     "action": "disable",
