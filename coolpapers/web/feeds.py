@@ -37,7 +37,7 @@ from coolpapers.store import Member, PaperView
 from coolpapers.web import urls
 from coolpapers.web.deps import SessionDep, SettingsDep, TemplatesDep
 from coolpapers.web.lab import FEED_MAX, WINDOWS
-from coolpapers.web.templating import ATOM
+from coolpapers.web.templating import atom_response
 
 MAX_STARS = 200  # a feed reader wants the recent ones; the whole list is /stars
 MAX_TOKEN_LEN = 128  # ours are 43 characters; anything much longer is not one
@@ -98,15 +98,16 @@ def _atom(
 ) -> Response:
     """The feed (``feed.xml``), each entry updated when it was starred; a 304 when the reader
     has this very feed already."""
-    context = {
-        "feed_title": title,
-        "feed_path": path,
-        "self_path": self_path,
-        "entries": [(paper, None) for paper, _ in entries],
-        "entry_times": {paper.id: at for paper, at in entries},
-        "updated": max((at for _, at in entries), default=None),
-    }
-    response: Response = templates.TemplateResponse(request, "feed.xml", context, media_type=ATOM)
+    response = atom_response(
+        request,
+        templates,
+        title=title,
+        path=path,
+        self_path=self_path,
+        entries=[(paper, None) for paper, _ in entries],
+        updated=max((at for _, at in entries), default=None),
+        entry_times={paper.id: at for paper, at in entries},
+    )
     etag = '"' + hashlib.sha256(bytes(response.body)).hexdigest()[:32] + '"'
     headers = {"ETag": etag, "Cache-Control": CACHE_CONTROL, "X-Robots-Tag": "noindex"}
     held = (request.headers.get("if-none-match") or "").split(",")

@@ -118,6 +118,7 @@ def lab_feed(
         self_path=urls.lab_feed(),
         entries=[(p.paper, None) for p in week.papers],
         updated=updated,
+        entry_times={p.paper.id: p.signal.latest for p in week.papers},
     )
 
 

@@ -5,7 +5,7 @@ path absolute at the site's public address), filters for names and dates."""
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -140,14 +140,18 @@ def atom_response(
     self_path: str,
     entries: Sequence[tuple[PaperView, str | None]],
     updated: datetime | None = None,
+    entry_times: Mapping[str, datetime] | None = None,
 ) -> Response:
     """An Atom feed of papers; ``path`` is the HTML page the feed mirrors, ``self_path`` the
-    feed's own (site paths from ``web.urls``: the template makes them absolute)."""
+    feed's own (site paths from ``web.urls``: the template makes them absolute).
+    ``entry_times``: an entry's own <updated> by paper id (when it was starred), so that a new
+    entry does not make a reader see every other one as changed; else ``updated``."""
     context = {
         "feed_title": title,
         "feed_path": path,
         "self_path": self_path,
         "entries": entries,
         "updated": updated,
+        "entry_times": entry_times or {},
     }
     return templates.TemplateResponse(request, "feed.xml", context, media_type=ATOM)
