@@ -1,6 +1,6 @@
 """The background jobs of a process: poll arXiv until the day's listing is in, drain the paper
-queue, keep the search index caught up, prune the recorded clicks, and the FAQ worker. Thin: the
-work is in ingest (and store).
+queue, keep the search index caught up, prune the recorded clicks, the lab's expired sessions
+and old failed logins, and the FAQ worker. Thin: the work is in ingest (and store, accounts).
 
 Stopping (Ctrl+C, SIGTERM, the web's shutdown) goes through :meth:`Background.stop`: it sets the
 pipeline's stop event, which ends an ingest between feeds and during any wait of a fetch (the run
@@ -20,7 +20,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from coolpapers import ingest, store
+from coolpapers import accounts, ingest, store
 from coolpapers.config import Settings
 from coolpapers.db import session_scope
 from coolpapers.errors import CoolpapersError
@@ -33,11 +33,15 @@ POLL_JOB = "poll_arxiv"
 QUEUE_JOB = "paper_queue"
 SEARCH_JOB = "search_sync"
 CLICKS_JOB = "prune_clicks"
+SESSIONS_JOB = "prune_sessions"
 SEARCH_EVERY_S = 60  # papers fetched on demand by web requests reach the index within this
 QUEUE_EVERY_S = 60  # papers queued by a request are fetched within about this
 # the recorded clicks of days gone only cost space; pruned here rather than on each click so a
 # request never pays for deleting a whole day's rows at midnight
 CLICKS_EVERY_S = 3600
+# expired sessions are refused when met (accounts.member_for_token); this only clears the rows
+# of browsers that never came back, and failed logins older than a day
+SESSIONS_EVERY_S = 3600
 STOP_TIMEOUT_S = 10.0  # how long a stop waits for a running job before the process exits anyway
 
 
@@ -84,9 +88,21 @@ def prune_clicks(pipeline: Pipeline, now: datetime | None = None) -> int:
         return 0
 
 
+def prune_sessions(pipeline: Pipeline, now: datetime | None = None) -> int:
+    """Delete the expired sessions (idle or past their absolute end) and day-old failed
+    logins; how many sessions went."""
+    policy = accounts.SessionPolicy.of(pipeline.settings)
+    try:
+        return accounts.prune_sessions(pipeline.factory, now or datetime.now(UTC), policy)
+    except SQLAlchemyError as exc:
+        log.error("session pruning: %s", ingest.describe_db_error(exc))
+        return 0
+
+
 def build_scheduler(pipeline: Pipeline) -> BackgroundScheduler:
     """The poll job runs at once (catching up a stale database) and then every few minutes;
-    the queue and the index every minute, the clicks' pruning hourly. Not started."""
+    the queue and the index every minute, the clicks' and sessions' pruning hourly. Not
+    started."""
     settings = pipeline.settings
     scheduler = BackgroundScheduler(timezone=UTC)
     poll_every_s = settings.poll_interval_min * 60
@@ -95,6 +111,7 @@ def build_scheduler(pipeline: Pipeline) -> BackgroundScheduler:
         (QUEUE_JOB, drain_papers, (pipeline,), QUEUE_EVERY_S),
         (SEARCH_JOB, search_sync, (pipeline,), SEARCH_EVERY_S),
         (CLICKS_JOB, prune_clicks, (pipeline,), CLICKS_EVERY_S),
+        (SESSIONS_JOB, prune_sessions, (pipeline,), SESSIONS_EVERY_S),
     )
     now = datetime.now(UTC)
     for job_id, func, args, every_s in jobs:

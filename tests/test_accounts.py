@@ -12,14 +12,16 @@ import pytest
 from argon2 import Type
 from argon2 import extract_parameters as argon2_parameters
 from sqlalchemy import select
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from coolpapers import accounts, store
+from coolpapers import accounts, scheduler, store
 from coolpapers.accounts import passwords
 from coolpapers.accounts.sessions import ATTEMPT_WINDOW, KEEP_ATTEMPTS, TOUCH_EVERY
 from coolpapers.config import Settings
 from coolpapers.db import session_scope
 from coolpapers.errors import BadInput, NotFound
+from coolpapers.ingest import Pipeline
 from coolpapers.models import LoginAttempt, User, UserSession, utcnow
 from tests.accounts_kit import (
     PASSWORD,
@@ -394,3 +396,32 @@ def test_policy_from_settings(tmp_path: Path) -> None:
     )
     policy = accounts.SessionPolicy.of(settings)
     assert policy == accounts.SessionPolicy(timedelta(hours=2.5), timedelta(days=7), 3)
+
+
+def test_the_scheduler_prunes_sessions_hourly(
+    factory: sessionmaker[Session],
+    settings: Settings,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    add(factory, "alice")
+    policy = accounts.SessionPolicy.of(settings)
+    now = utcnow()
+    accounts.login(factory, "alice", PASSWORD, HERE, now - policy.idle - timedelta(hours=1), policy)
+    _, live = accounts.login(factory, "alice", PASSWORD, HERE, now, policy)
+    pipeline = Pipeline.open(settings, factory)
+    try:
+        job = scheduler.build_scheduler(pipeline).get_job(scheduler.SESSIONS_JOB)
+        assert job is not None and job.trigger.interval.total_seconds() == 3600
+        assert scheduler.prune_sessions(pipeline, now) == 1
+        assert session_count(factory) == 1
+        assert accounts.member_for_token(factory, live, now, policy) is not None
+
+        def broken(*args: object) -> int:
+            raise OperationalError("DELETE", {}, Exception("database is locked"))
+
+        monkeypatch.setattr(accounts, "prune_sessions", broken)
+        assert scheduler.prune_sessions(pipeline, now) == 0  # logged; the next hour tries again
+        assert "session pruning: database error: database is locked" in caplog.text
+    finally:
+        pipeline.close()
