@@ -30,6 +30,7 @@ from bench import (
     reading,
     search,
     serve_list,
+    stars,
 )
 from bench._common import REPO
 
@@ -45,6 +46,7 @@ BENCHMARKS: tuple[tuple[str, Callable[[], dict[str, Any]], Callable[[Any], list[
     ("math_coverage", math_coverage.run, math_coverage.report_lines),
     ("reading", reading.run, reading.report_lines),
     ("login", login.run, login.report_lines),
+    ("stars", stars.run, stars.report_lines),
 )
 
 

@@ -123,7 +123,7 @@ class StarImport(BaseModel):
 def _stored_paper(session: Session, paper_id: str) -> str:
     """The canonical id of a paper this site stores (400 when not an id, 404 when unknown)."""
     pid = parse_id(paper_id).id
-    if not store.paper_rows(session, [pid]):
+    if not store.known_papers(session, [pid]):
         raise NotFound(f"no paper {pid} on this site")
     return pid
 
@@ -192,7 +192,7 @@ def _import(factory: sessionmaker[Session], member: Member, body: StarImport) ->
         at = at.replace(tzinfo=UTC) if at.tzinfo is None else at  # naive: UTC, as written
         wanted[pid] = min(at, wanted.get(pid, at))
     with session_scope(factory, write=True) as s:
-        known = set(store.paper_rows(s, wanted))
+        known = set(store.known_papers(s, wanted))
         skipped += [i for i in wanted if i not in known]
         stars = [(i, at) for i, at in wanted.items() if i in known]
         added = store.import_stars(s, member.id, stars, now)

@@ -150,7 +150,10 @@ let loading = null;        // Promise of the first GET /api/stars
 let failed = "";           // why the account's stars could not be read
 const pending = new Map(); // id -> {want, done}: the newest write of a paper not yet answered
 let channel = null;        // BroadcastChannel to this member's other tabs in this browser
-let refetching = null;
+let refetching = null;     // the read of the account's stars under way
+let again = false;         // read them once more when it is done
+let answered = 0;          // writes answered by the server so far (see refetch)
+const MAX_READS = 5;       // reads in a row while writes keep crossing them
 
 function memberName() {
   if (member === null) member = (document.body && document.body.dataset.member) || "";
@@ -245,20 +248,37 @@ async function fetchServer() {
   return body.papers;
 }
 
-// Reads the account's stars (again); one read at a time. `cp:stars` when they changed.
+// Reads the account's stars (again): one read at a time, and one more after it when asked for
+// meanwhile. A read that a write of this tab crossed (answered while the read was on its way)
+// may predate it: it is read again rather than trusted. `cp:stars` when the stars changed.
 function refetch() {
-  if (refetching) return refetching;
-  refetching = fetchServer().then((papers) => {
-    failed = "";
-    const fresh = fromServer(papers);
-    const differs = !same(cache, fresh);
-    cache = fresh;
-    if (differs) changed();
-  }, (err) => {
-    failed = err.message;
-    console.warn("coolpapers: your stars could not be read:", err.message);
-    if (cache === null) cache = new Map();
-  }).finally(() => { refetching = null; });
+  if (refetching) {
+    again = true;
+    return refetching;
+  }
+  refetching = (async () => {
+    for (let round = 0; round < MAX_READS; round += 1) {
+      again = false;
+      const generation = answered;
+      try {
+        const papers = await fetchServer();
+        if (generation !== answered) {
+          again = true;
+        } else {
+          failed = "";
+          const fresh = fromServer(papers);
+          const differs = !same(cache, fresh);
+          cache = fresh;
+          if (differs) changed();
+        }
+      } catch (err) {
+        failed = err.message;
+        console.warn("coolpapers: your stars could not be read:", err.message);
+        if (cache === null) cache = new Map();
+      }
+      if (!again) break;
+    }
+  })().finally(() => { refetching = null; });
   return refetching;
 }
 
@@ -297,18 +317,25 @@ function send(id, want, before) {
   write.done = after.then(async () => {
     let response;
     try {
-      response = await fetch(`/api/stars/${encodeURIComponent(id)}`, {
+      // an old-style id keeps its slash, as web.urls.api_star writes it
+      response = await fetch(`/api/stars/${id.split("/").map(encodeURIComponent).join("/")}`, {
         method: want ? "PUT" : "DELETE",
         headers: { Accept: "application/json" },
       });
     } catch (err) {
       response = { ok: false, status: 0 };
     }
+    answered += 1;
     const last = pending.get(id) === write;
     if (!response.ok) {
       if (last) {
         pending.delete(id);
-        if (before) cache.set(id, before); else cache.delete(id);
+        if (before) {
+          cache.set(id, before);
+          rememberPage(before);
+        } else {
+          cache.delete(id);
+        }
         changed();
         refetch();  // and then the server's word, should an earlier write have failed too
       }
