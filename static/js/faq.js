@@ -1,22 +1,35 @@
 // The [FAQ] button: expands the FAQ under its card and follows it live as the worker writes it.
 // Without the script the button is a link to the paper page's FAQ section.
 
-// Storage may be blocked (site data off) or refuse writes (quota, private modes): the language
-// then lasts for the page.
+import * as interests from "./interests.js";
+
+// The language is kept by interests.js: in this browser, and for a lab's member in their account
+// too. Storage may be blocked (site data off) or refuse writes (quota, private modes): the
+// language then lasts for the page.
 function remembered() {
-  try { return localStorage.getItem("faq-lang"); } catch { return null; }
+  return interests.faqLang();
 }
 
 function remember(value) {
-  try { localStorage.setItem("faq-lang", value); } catch { /* kept for this page only */ }
+  interests.setFaqLang(value);
 }
 
 export function init() {
   const langSelect = document.getElementById("faq-lang");
   const lang = () => langSelect.value;
-  langSelect.value = remembered() || ((navigator.language || "").startsWith("zh") ? "zh" : "en");
+  const fallback = () => ((navigator.language || "").startsWith("zh") ? "zh" : "en");
+  langSelect.value = remembered() || fallback();
   langSelect.parentElement.hidden = false;
-  langSelect.addEventListener("change", () => remember(lang()));
+  let following = false;  // showing the account's language: nothing chosen, nothing to store
+  langSelect.addEventListener("change", () => { if (!following) remember(lang()); });
+  // a member's account settings arrived after the first paint: the select (and the bar's) follow
+  document.addEventListener("cp:settings", () => {
+    const chosen = remembered() || fallback();
+    if (chosen === lang()) return;
+    langSelect.value = chosen;
+    following = true;
+    try { langSelect.dispatchEvent(new Event("change", { bubbles: true })); } finally { following = false; }
+  });
 
   const streams = new Map();
 

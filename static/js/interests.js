@@ -1,15 +1,33 @@
-// The reader's interests, kept in this browser (localStorage) — the one door to three keys:
+// The reader's interests — the one door to them:
 //   cp.cats   {"follow": [cat…], "exclude": [cat…]}  categories followed (✓, subject +) or
 //             excluded (−); a category is in at most one list; order = the order chosen
 //   cp.prefs  [keyword…]                              preference keywords (the lists' ❤ sort)
 //   cp.cloud  {word: weight}                          the personal word cloud
-// Not a feature module (no init): cards.js (subject +/−) and home.js (chooser, Track) import it,
-// as any module may import stars.js. Like stars.js it hides where the data lives, so accounts can
-// move it to the server behind the same functions.
+//   faq-lang  "zh" | "en"                             the FAQ language (faq.js's select)
+// Not a feature module (no init): cards.js (subject +/−), home.js (chooser, Track) and faq.js
+// import it, as any module may import stars.js.
+//
+// Where they live: in this browser (localStorage), or, for a member logged in to a lab's
+// instance (body[data-member]), in their account too (GET/PUT /api/settings: the language,
+// the categories and the keywords; the cloud stays in the browser). For a member localStorage
+// is the cache the functions below read synchronously: on start the account's settings are
+// loaded into it (then `cp:settings` is dispatched on document: a module showing them reads
+// them again), and every change is written through, one PUT after another with the latest
+// values. An account that never stored any takes this browser's own (not another member's
+// left here: "cp.settings.owner" says whose the cache holds).
 
 const CATS = "cp.cats";
 const PREFS = "cp.prefs";
 const CLOUD = "cp.cloud";
+const FAQ_LANG = "faq-lang";  // a bare string, not JSON (as faq.js always stored it)
+const OWNER = "cp.settings.owner";  // the member whose settings the keys hold ("" or none: ours)
+const SETTINGS_URL = "/api/settings";
+const MEMBER = (document.body && document.body.dataset.member) || "";
+// what the server accepts (coolpapers/web/member_settings.py); past it a value stays local
+const MAX_CATS = 200;
+const MAX_PREFS = 100;
+const MAX_PREF_CHARS = 40;
+const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
 
 // papers.cool's cloud keeps at most 300 words: past that every weight halves and what falls
 // below 1 goes (the older interests fade, the strong ones stay).
@@ -28,13 +46,19 @@ function read(key, fallback) {
   }
 }
 
-function write(key, value) {
+function store(key, value) {
   try {
     localStorage.setItem(key, JSON.stringify(value));
     return true;
   } catch (err) {
     return false;  // full or refused: the page goes on, the choice is not kept
   }
+}
+
+function write(key, value) {
+  const kept = store(key, value);
+  if (key !== CLOUD) push();
+  return kept;
 }
 
 export function isCategory(text) {
@@ -153,4 +177,124 @@ export function topWords(n) {
     .map(([word]) => word);
 }
 
-export const KEYS = { CATS, PREFS, CLOUD };
+/** The FAQ language chosen in this browser (or the account's), null when never chosen. */
+export function faqLang() {
+  let value = null;
+  try { value = localStorage.getItem(FAQ_LANG); } catch { /* storage blocked */ }
+  return value === "zh" || value === "en" ? value : null;
+}
+
+/** Keeps the FAQ language (and, for a member, writes it through); false when not stored. */
+export function setFaqLang(value) {
+  if (value !== "zh" && value !== "en") return false;
+  if (faqLang() === value) return true;
+  let kept = true;
+  try { localStorage.setItem(FAQ_LANG, value); } catch { kept = false; }
+  push();
+  return kept;
+}
+
+// ---------------------------------------------------------------- a member's, on the server
+
+function owner() {
+  try { return localStorage.getItem(OWNER) || ""; } catch { return ""; }
+}
+
+function own() {
+  try { localStorage.setItem(OWNER, MEMBER); } catch { /* the cache is the page's */ }
+}
+
+function defaultLang() {
+  return (navigator.language || "").startsWith("zh") ? "zh" : "en";
+}
+
+/** The settings as PUT /api/settings takes them: what the server would refuse stays local. */
+export function payload() {
+  const { follow, exclude } = cats();
+  const categories = [...follow, ...exclude.map((c) => `-${c}`)].slice(0, MAX_CATS);
+  const words = prefs().filter((w) => w.length <= MAX_PREF_CHARS && !CONTROL.test(w) && !w.includes(","));
+  return { faq_lang: faqLang() || defaultLang(), categories, prefs: words.slice(0, MAX_PREFS) };
+}
+
+function apply(data) {
+  const categories = Array.isArray(data.categories) ? data.categories.filter((c) => typeof c === "string") : [];
+  store(CATS, {
+    follow: categories.filter((c) => !c.startsWith("-")),
+    exclude: categories.filter((c) => c.startsWith("-")).map((c) => c.slice(1)),
+  });
+  store(PREFS, Array.isArray(data.prefs) ? data.prefs.filter((w) => typeof w === "string") : []);
+  try {
+    if (data.faq_lang === "zh" || data.faq_lang === "en") localStorage.setItem(FAQ_LANG, data.faq_lang);
+    else localStorage.removeItem(FAQ_LANG);
+  } catch { /* storage blocked: the page shows the defaults */ }
+  own();
+}
+
+let dirty = false;     // a change not yet sent
+let pushing = null;    // the running write-through, if any
+
+async function load() {
+  try {
+    const response = await fetch(SETTINGS_URL, { headers: { Accept: "application/json" } });
+    if (!response.ok) throw new Error(`HTTP ${response.status}`);
+    const data = await response.json();
+    if (dirty) return true;  // changed meanwhile on this page: that is newer, it goes up next
+    if (data.faq_lang === null) {
+      // never stored: this browser's own settings become the account's; another member's
+      // left in this browser do not
+      if (owner() === "" || owner() === MEMBER) dirty = true;
+      else apply(data);
+      own();
+    } else {
+      apply(data);
+    }
+    document.dispatchEvent(new CustomEvent("cp:settings", { detail: payload() }));
+    return true;
+  } catch (err) {
+    console.warn("coolpapers: the account's settings could not be read; this browser's are used", err);
+    return false;
+  }
+}
+
+/** Settled once the keys hold the account's settings (at once for an anonymous reader). */
+export const ready = MEMBER ? load() : Promise.resolve(false);
+if (MEMBER) ready.then(() => { if (dirty) push(); });
+
+async function sendAll() {
+  await ready;  // the account's first: a change made before they arrived is sent after
+  try {
+    while (dirty) {
+      dirty = false;
+      const response = await fetch(SETTINGS_URL, {
+        method: "PUT",
+        headers: { "Content-Type": "application/json", Accept: "application/json" },
+        body: JSON.stringify(payload()),
+      });
+      if (!response.ok) {
+        console.warn(`coolpapers: the account refused these settings (HTTP ${response.status}); kept in this browser`);
+        break;
+      }
+      own();
+    }
+  } catch (err) {
+    dirty = true;  // the network: the next change tries again with everything
+    console.warn("coolpapers: settings not saved to the account; kept in this browser", err);
+  } finally {
+    pushing = null;
+  }
+}
+
+/** Writes the settings through to the account (a member's page only); resolves when sent. */
+export function push() {
+  if (!MEMBER) return Promise.resolve();
+  dirty = true;
+  if (!pushing) pushing = sendAll();
+  return pushing;
+}
+
+/** Resolves once every change made so far has been sent (at once when none is pending). */
+export function saved() {
+  return pushing || Promise.resolve();
+}
+
+export const KEYS = { CATS, PREFS, CLOUD, FAQ_LANG };
