@@ -5,6 +5,7 @@ back instead)."""
 
 from __future__ import annotations
 
+import threading
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -425,3 +426,62 @@ def test_the_scheduler_prunes_sessions_hourly(
         assert "session pruning: database error: database is locked" in caplog.text
     finally:
         pipeline.close()
+
+
+def test_concurrent_tries_cannot_pass_the_limit_together(
+    factory: sessionmaker[Session], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Fifteen wrong passwords at once: each hash check is held until every try has either
+    reached it or been refused, so none of them has failed yet when the others are checked.
+    At most ten may reach a password check; the rest are 429. (Counted before the check, a
+    try sees every concurrent one; nothing here depends on timing.)"""
+    add(factory, "alice")
+    tries = 15
+    lock = threading.Condition()
+    entered, refused = [0], [0]
+    released = threading.Event()
+    real_verify = passwords.verify_password
+
+    def held_verify(password_hash: str | None, password: str) -> bool:
+        with lock:
+            entered[0] += 1
+            lock.notify_all()
+        assert released.wait(60), "never released"
+        return real_verify(password_hash, password)
+
+    monkeypatch.setattr(accounts.sessions, "verify_password", held_verify)
+    outcomes: list[str] = []
+
+    def attempt(k: int) -> None:
+        try:
+            accounts.login(factory, "alice", "wrong password", f"198.51.100.{k}", utcnow(), POLICY)
+        except accounts.TooManyLogins:
+            with lock:
+                refused[0] += 1
+                lock.notify_all()
+            outcomes.append("429")
+        except accounts.LoginFailed:
+            outcomes.append("401")
+
+    threads = [threading.Thread(target=attempt, args=(k,)) for k in range(tries)]
+    for t in threads:
+        t.start()
+    with lock:
+        assert lock.wait_for(lambda: entered[0] + refused[0] == tries, timeout=60)
+    released.set()
+    for t in threads:
+        t.join(60)
+    assert entered[0] <= POLICY.attempts_per_minute < tries
+    assert sorted(outcomes) == ["401"] * entered[0] + ["429"] * (tries - entered[0])
+    # the refused tries were not failures: exactly the checked ones count
+    with session_scope(factory) as s:
+        assert s.query(LoginAttempt).filter(LoginAttempt.key == "u:alice").count() == entered[0]
+
+
+def test_a_success_is_not_counted_as_a_failure(factory: sessionmaker[Session]) -> None:
+    add(factory, "alice")
+    t0 = utcnow()
+    for _ in range(POLICY.attempts_per_minute + 5):
+        accounts.login(factory, "alice", PASSWORD, HERE, t0, POLICY)
+    with session_scope(factory) as s:
+        assert s.query(LoginAttempt).count() == 0

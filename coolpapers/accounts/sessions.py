@@ -87,11 +87,13 @@ def _keys(name: str, address: str) -> list[str]:
 
 
 def _retry_after_s(session: Session, keys: list[str], now: datetime, limit: int) -> int:
+    """0 when a try is allowed; else about how long until it would be. The try being decided
+    is among the rows counted (recorded first), so ``limit`` others mean no."""
     since = now - ATTEMPT_WINDOW
     waits = [
         max(1, math.ceil((oldest - since).total_seconds()))
         for count, oldest in store.failures_since(session, keys, since).values()
-        if count >= limit
+        if count > limit
     ]
     return max(waits, default=0)
 
@@ -107,21 +109,28 @@ def login(
     """(member, the new session's token). Raises TooManyLogins or LoginFailed."""
     name = name.strip()
     keys = _keys(name, address)
+    # The try counts as a failure from the start, committed before the limit is checked: of
+    # concurrent tries each sees those committed before it, so no more than the limit reach a
+    # password check however many arrive at once. A refused try and a success then take their
+    # rows back; a failure leaves them.
+    with session_scope(factory, write=True) as s:
+        attempt = store.record_failure(s, keys, now)
     with session_scope(factory) as s:
         wait_s = _retry_after_s(s, keys, now, policy.attempts_per_minute)
         # a string that is no member's name is not looked up (it may not even be storable)
         found = store.user_by_name(s, name) if not wait_s and NAME_RE.fullmatch(name) else None
     if wait_s:
+        with session_scope(factory, write=True) as s:
+            store.delete_attempts(s, attempt)
         raise TooManyLogins(wait_s)
     member, password_hash = found if found is not None else (None, None)
     # outside any transaction: the hash takes ~0.1 s and holds no lock meanwhile
     matches = verify_password(password_hash, password)
     if member is None or member.disabled or not matches:
-        with session_scope(factory, write=True) as s:
-            store.record_failure(s, keys, now)
         raise LoginFailed()
     token = secrets.token_urlsafe(TOKEN_BYTES)
     with session_scope(factory, write=True) as s:
+        store.delete_attempts(s, attempt)
         store.create_session(s, token_hash(token), member.id, now)
     return member, token
 

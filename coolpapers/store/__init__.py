@@ -68,6 +68,7 @@ from coolpapers.store.listings import (
     paper_listings,
 )
 from coolpapers.store.login_attempts import (
+    delete_attempts,
     failures_since,
     prune_login_attempts,
     record_failure,
@@ -196,6 +197,7 @@ __all__ = [
     "lab_signals",
     "lab_week",
     "failures_since",
+    "delete_attempts",
     "prune_login_attempts",
     "record_failure",
     "SessionRow",

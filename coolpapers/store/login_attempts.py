@@ -32,9 +32,21 @@ def failures_since(
     return found
 
 
-def record_failure(session: Session, keys: Sequence[str], now: datetime) -> None:
-    session.add_all(LoginAttempt(key=k[:KEY_LEN], at=now) for k in keys)
+def record_failure(session: Session, keys: Sequence[str], now: datetime) -> list[int]:
+    """One row per key; their ids (a try is recorded before its check, and its rows deleted
+    when it turns out not to be a failure)."""
+    rows = [LoginAttempt(key=k[:KEY_LEN], at=now) for k in keys]
+    session.add_all(rows)
     session.flush()
+    return [row.id for row in rows]
+
+
+def delete_attempts(session: Session, ids: Sequence[int]) -> None:
+    session.execute(
+        delete(LoginAttempt)
+        .where(LoginAttempt.id.in_(list(ids)))
+        .execution_options(synchronize_session=False)
+    )
 
 
 def prune_login_attempts(session: Session, before: datetime) -> int:
