@@ -11,7 +11,9 @@ from __future__ import annotations
 import re
 from datetime import datetime, timedelta
 from http.cookies import SimpleCookie
+from typing import Literal
 
+import httpx
 import pytest
 from argon2 import PasswordHasher, Type
 from fastapi.testclient import TestClient
@@ -38,7 +40,7 @@ class Hashes:
         self.verified = 0
         self.dummy = FAST.hash("not anyone's password")
 
-    def verify(self, password_hash: str, password: str | bytes) -> bool:
+    def verify(self, password_hash: str, password: str | bytes) -> Literal[True]:
         self.verified += 1
         return FAST.verify(password_hash, password)
 
@@ -52,7 +54,7 @@ def use_fast_hashes(monkeypatch: pytest.MonkeyPatch) -> Hashes:
     hashes = Hashes()
 
     class Counting(PasswordHasher):
-        def verify(self, hash: str | bytes, password: str | bytes) -> bool:  # noqa: A002
+        def verify(self, hash: str | bytes, password: str | bytes) -> Literal[True]:  # noqa: A002
             assert isinstance(hash, str)
             return hashes.verify(hash, password)
 
@@ -84,17 +86,18 @@ def login(
     *,
     next_path: str | None = None,
     headers: dict[str, str] | None = None,
-) -> object:
+) -> httpx.Response:
     data = {"username": name, "password": password}
     if next_path is not None:
         data["next"] = next_path
-    return client.post("/login", data=data, headers=headers or {})
+    response: httpx.Response = client.post("/login", data=data, headers=headers or {})
+    return response
 
 
-def set_cookies(response: object) -> dict[str, dict[str, str]]:
+def set_cookies(response: httpx.Response) -> dict[str, dict[str, str]]:
     """name -> {"value": …, attribute (lower case): value or ""} of every Set-Cookie."""
     found: dict[str, dict[str, str]] = {}
-    for header in response.headers.get_list("set-cookie"):  # type: ignore[attr-defined]
+    for header in response.headers.get_list("set-cookie"):
         jar: SimpleCookie = SimpleCookie()
         jar.load(header)
         for name, morsel in jar.items():
@@ -107,9 +110,9 @@ def set_cookies(response: object) -> dict[str, dict[str, str]]:
     return found
 
 
-def member_of(response: object) -> str | None:
+def member_of(response: httpx.Response) -> str | None:
     """The member a page was rendered for (body[data-member]), None when anonymous."""
-    found = MEMBER_RE.search(response.text)  # type: ignore[attr-defined]
+    found = MEMBER_RE.search(response.text)
     return found.group(1) if found else None
 
 

@@ -10,7 +10,7 @@ Expiry is tested by moving the session rows' times back in the database: nothing
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -470,7 +470,7 @@ def proxy_site(settings: Settings, engine: object) -> Settings:
     return settings.model_copy(update={"auth": "proxy", "trusted_proxies": "127.0.0.1,10.0.0.0/8"})
 
 
-def _as(site: Settings, peer: str, headers: dict[str, str | bytes]) -> str | None:
+def _as(site: Settings, peer: str, headers: Mapping[str, str | bytes]) -> str | None:
     with app_client(site, client=(peer, 1)) as c:
         response = c.get("/stars", headers=headers)
         assert response.status_code == 200
@@ -621,7 +621,7 @@ def route_inventory(settings: Settings) -> list[tuple[str, str, APIRoute]]:
     found = []
     for path, route in _walk(list(app.routes)):
         if isinstance(route, APIRoute):
-            for method in sorted(route.methods - {"HEAD"}):
+            for method in sorted((route.methods or set()) - {"HEAD"}):
                 found.append((method, path, route))
     return found
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session, sessionmaker
@@ -86,14 +87,13 @@ def alice(client: TestClient, factory: sessionmaker[Session]) -> TestClient:
     return client
 
 
-def _refused(response: object, path: str) -> None:
-    assert response.status_code == 403, (path, response.status_code)  # type: ignore[attr-defined]
-    headers = response.headers  # type: ignore[attr-defined]
-    assert headers["x-content-type-options"] == "nosniff"  # the outer headers still apply
+def _refused(response: httpx.Response, path: str) -> None:
+    assert response.status_code == 403, (path, response.status_code)
+    assert response.headers["x-content-type-options"] == "nosniff"  # the outer headers apply
     if path.startswith("/api/"):
-        assert response.json()["status"] == 403  # type: ignore[attr-defined]
+        assert response.json()["status"] == 403
     else:
-        assert headers["content-type"].startswith("text/html")
+        assert response.headers["content-type"].startswith("text/html")
 
 
 @pytest.mark.parametrize("headers", CROSS_SITE + MALFORMED)

@@ -83,8 +83,8 @@ def ids(response: object) -> list[str]:
 
 def test_a_token_shows_its_members_stars_and_nobody_elses(lab: Settings) -> None:
     with app_client(lab) as alice, app_client(lab) as bob, app_client(lab) as reader:
-        assert login(alice, "alice").status_code == 303  # type: ignore[attr-defined]
-        assert login(bob, "bob").status_code == 303  # type: ignore[attr-defined]
+        assert login(alice, "alice").status_code == 303
+        assert login(bob, "bob").status_code == 303
         alices = new_feed_urls(alice)
         bobs = new_feed_urls(bob)
         assert alices["stars"] != bobs["stars"]
