@@ -733,3 +733,48 @@ def test_admin_page_matrix(
     finally:
         for c in clients.values():
             c.__exit__(None, None, None)
+
+
+def test_one_members_data_is_not_anothers(
+    settings: Settings, factory: sessionmaker[Session]
+) -> None:
+    """F4's IDOR half: alice's stars, private note, seen papers and settings, asked for by bob
+    (a member) and by root (an admin) through every member route that reads or changes them:
+    none of it comes back, and nothing of hers changes. What the lab shares (who starred what)
+    is shared by design."""
+    _ingested(factory, settings)
+    add(factory, "alice")
+    add(factory, "bob")
+    add(factory, "root", admin=True)
+    secret = "alice's private thought 7f3a"
+    mine = {"faq_lang": "zh", "categories": ["math.AG"], "prefs": ["sheaves"]}
+    with app_client(settings) as alice:
+        login(alice, "alice")
+        assert alice.put(f"/api/stars/{PAPER}").status_code == 200
+        note = {"body": secret, "shared": False}
+        assert alice.put(f"/api/papers/{PAPER}/note", json=note).status_code == 200
+        assert alice.post("/api/seen", json={"ids": [PAPER]}).status_code == 200
+        assert alice.put("/api/settings", json=mine).status_code == 200
+        for name in ["bob", "root"]:
+            with app_client(settings) as other:
+                login(other, name)
+                assert PAPER not in other.get("/api/stars").text
+                assert secret not in other.get("/api/notes", params={"ids": PAPER}).text
+                assert secret not in other.get("/api/notes").text
+                assert other.get(f"/api/papers/{PAPER}/note").status_code == 404
+                by_author = other.get(f"/api/papers/{PAPER}/note", params={"author": "alice"})
+                assert by_author.status_code == 404 and secret not in by_author.text
+                assert secret not in other.get("/notes", params={"query": "thought"}).text
+                assert other.get("/api/seen", params={"ids": PAPER}).json() == {"seen": []}
+                assert other.get("/api/settings").json()["faq_lang"] is None
+                # their writes are theirs: alice's rows stay as they were
+                other.delete(f"/api/stars/{PAPER}")
+                other.delete(f"/api/papers/{PAPER}/note")
+                other.request("DELETE", "/api/seen", json={"ids": [PAPER]})
+                # the lab's signal names her, as it is meant to
+                lab = other.get("/api/lab/stars", params={"ids": PAPER}).json()
+                assert lab["papers"][PAPER]["members"] == ["alice"]
+        assert PAPER in alice.get("/api/stars").text
+        assert alice.get(f"/api/papers/{PAPER}/note").json()["body"] == secret
+        assert alice.get("/api/seen", params={"ids": PAPER}).json() == {"seen": [PAPER]}
+        assert alice.get("/api/settings").json() == mine
