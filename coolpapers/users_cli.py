@@ -5,6 +5,7 @@ which other users of the machine can read, nor in shell history."""
 from __future__ import annotations
 
 import argparse
+import getpass
 import sys
 from typing import TextIO
 
@@ -45,8 +46,12 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 
 
 def read_password(stream: TextIO) -> str:
-    """The first line of ``stream`` without its line ending (``echo pw |`` and a file both)."""
-    line = stream.readline(accounts.MAX_PASSWORD_LEN + 2)
+    """The first line of ``stream`` without its line ending (``echo pw |`` and a file both);
+    typed at a terminal, asked for without echo."""
+    if stream.isatty():
+        line = getpass.getpass("password (not shown): ")[: accounts.MAX_PASSWORD_LEN + 2]
+    else:
+        line = stream.readline(accounts.MAX_PASSWORD_LEN + 2)
     password = line.rstrip("\r\n")
     if not password:
         raise BadInput("no password on standard input (pipe it: `printf %s PASSWORD | …`)")

@@ -205,3 +205,23 @@ def test_a_real_process(tmp_path: Path) -> None:
     assert missing.returncode == 1 and "no member named 'nobody'" in missing.stderr
     for done in (added, listed, short, missing):
         assert SECRET not in done.stdout + done.stderr
+
+
+def test_at_a_terminal_the_password_is_not_echoed(
+    run: Run, users: sessionmaker[Session], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    asked: list[str] = []
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    def no_echo(prompt: str = "") -> str:
+        asked.append(prompt)
+        return SECRET
+
+    monkeypatch.setattr("getpass.getpass", no_echo)
+    monkeypatch.setattr(sys, "stdin", Terminal("typed where it would show\n"))
+    code = main(["users", "add", "alice", "--password-stdin"])
+    assert code == 0 and asked == ["password (not shown): "]
+    accounts.login(users, "alice", SECRET, "192.0.2.1", utcnow(), POLICY)
