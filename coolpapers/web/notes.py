@@ -23,7 +23,6 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from markupsafe import Markup
 from pydantic import (
@@ -32,7 +31,6 @@ from pydantic import (
     Field,
     StrictBool,
     StrictStr,
-    ValidationError,
     field_validator,
 )
 from sqlalchemy.orm import Session, sessionmaker
@@ -44,7 +42,7 @@ from coolpapers.identifiers import parse_id
 from coolpapers.models import utcnow
 from coolpapers.store import Member, NoteView
 from coolpapers.store.notes import MAX_QUERY_LEN, NOTE_IDS_MAX
-from coolpapers.web import markdown
+from coolpapers.web import bodies, markdown
 from coolpapers.web.auth import RequireMember
 from coolpapers.web.deps import FactoryDep, SessionDep, TemplatesDep
 from coolpapers.web.present import JSONBody, iso_or_none
@@ -58,10 +56,6 @@ LAB_NOTES_DAYS = 30
 LAB_NOTES_SHOWN = 100
 # Postgres refuses NUL in text; lone surrogates are not UTF-8: neither is a character of a note
 _UNSTORABLE = {chr(0)} | {chr(c) for c in range(0xD800, 0xE000)}
-
-
-class BodyTooLarge(BadInput):
-    status_code = 413
 
 
 class NoteIn(BaseModel):
@@ -150,21 +144,6 @@ def api_get_note(
     return JSONBody(note_json(note, member))
 
 
-async def _read_capped(request: Request, cap: int) -> bytes:
-    """The request's body, refused (413) past ``cap`` bytes before more is read."""
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > cap:
-        raise BodyTooLarge(f"request body over {cap} bytes")
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > cap:
-            raise BodyTooLarge(f"request body over {cap} bytes")
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
 def _put(
     factory: sessionmaker[Session], member: Member, paper_id: str, note: NoteIn
 ) -> NoteView | None:
@@ -178,11 +157,7 @@ async def api_put_note(
     """Write your note on the paper: `{"body": Markdown (at most 10,000 characters), "shared":
     true for the lab, false (the default) for you alone}`. 404 when the paper is not stored."""
     pid = _paper_id(paper_id)
-    raw = await _read_capped(request, MAX_NOTE_REQUEST_BYTES)
-    try:
-        note = NoteIn.model_validate_json(raw)
-    except ValidationError as exc:
-        raise RequestValidationError(exc.errors(include_url=False)) from None
+    note = await bodies.read_json(request, NoteIn, MAX_NOTE_REQUEST_BYTES)
     written = await run_in_threadpool(_put, factory, member, pid, note)
     if written is None:
         raise NotFound(f"paper {pid} is not stored here")

@@ -23,9 +23,8 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
-from pydantic import BaseModel, ConfigDict, Field, StrictStr, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, StrictStr
 from sqlalchemy.orm import Session, sessionmaker
 
 from coolpapers import store, taxonomy
@@ -34,7 +33,7 @@ from coolpapers.errors import BadId, BadInput
 from coolpapers.identifiers import parse_id
 from coolpapers.models import utcnow
 from coolpapers.store import Member
-from coolpapers.web import lists, urls
+from coolpapers.web import bodies, lists, urls
 from coolpapers.web.auth import RequireMember
 from coolpapers.web.deps import FactoryDep, SessionDep, SettingsDep, TemplatesDep
 from coolpapers.web.present import JSONBody, paper_json
@@ -43,10 +42,6 @@ MAX_SEEN_IDS = 500  # a page's worth of cards and then some: "mark all above" on
 MAX_ID_CHARS = 64  # an arXiv id in any spelling ("arXiv:hep-th/9901001v12") is far shorter
 MAX_SEEN_REQUEST_BYTES = 64 * 1024  # 500 ids of 64 characters, with the JSON around them
 UNREAD_SHOW = 100  # cards of /unread/{spec} unless ?show= says otherwise
-
-
-class BodyTooLarge(BadInput):
-    status_code = 413
 
 
 class SeenIds(BaseModel):
@@ -78,20 +73,7 @@ def parse_query_ids(text: str) -> list[str]:
 
 async def _read_ids(request: Request) -> list[str]:
     """The body's ids: refused (413) past ``MAX_SEEN_REQUEST_BYTES`` before more is read."""
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > MAX_SEEN_REQUEST_BYTES:
-        raise BodyTooLarge(f"request body over {MAX_SEEN_REQUEST_BYTES} bytes")
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > MAX_SEEN_REQUEST_BYTES:
-            raise BodyTooLarge(f"request body over {MAX_SEEN_REQUEST_BYTES} bytes")
-        chunks.append(chunk)
-    try:
-        body = SeenIds.model_validate_json(b"".join(chunks))
-    except ValidationError as exc:
-        raise RequestValidationError(exc.errors(include_url=False)) from None
+    body = await bodies.read_json(request, SeenIds, MAX_SEEN_REQUEST_BYTES)
     return canonical_ids(body.ids)
 
 

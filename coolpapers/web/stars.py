@@ -24,9 +24,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 
@@ -36,7 +35,7 @@ from coolpapers.errors import BadId, BadInput, NotFound
 from coolpapers.identifiers import parse_id
 from coolpapers.models import utcnow
 from coolpapers.store import Member, PaperView
-from coolpapers.web import bibtex
+from coolpapers.web import bibtex, bodies
 from coolpapers.web.auth import MemberDep, RequireMember
 from coolpapers.web.deps import FactoryDep, SessionDep, SettingsDep, TemplatesDep
 from coolpapers.web.present import JSONBody, paper_json
@@ -101,10 +100,6 @@ MAX_IMPORT = 1000  # stars in one import: a browser's list is tens; the script s
 MAX_IMPORT_BYTES = 512 * 1024  # 1000 stars of long ids and times, with the JSON around them
 
 
-class BodyTooLarge(BadInput):
-    status_code = 413
-
-
 class ImportedStar(BaseModel):
     """One star of a browser's store: the paper and when it was starred there (if known)."""
 
@@ -160,24 +155,6 @@ def api_unstar(paper_id: str, member: RequireMember, factory: FactoryDep) -> Res
     return JSONBody({"id": pid, "starred": False})
 
 
-async def _read_import(request: Request) -> StarImport:
-    """The body, refused (413) past ``MAX_IMPORT_BYTES`` before more is read."""
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > MAX_IMPORT_BYTES:
-        raise BodyTooLarge(f"request body over {MAX_IMPORT_BYTES} bytes")
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > MAX_IMPORT_BYTES:
-            raise BodyTooLarge(f"request body over {MAX_IMPORT_BYTES} bytes")
-        chunks.append(chunk)
-    try:
-        return StarImport.model_validate_json(b"".join(chunks))
-    except ValidationError as exc:
-        raise RequestValidationError(exc.errors(include_url=False)) from None
-
-
 def _import(factory: sessionmaker[Session], member: Member, body: StarImport) -> dict[str, Any]:
     now = utcnow()
     wanted: dict[str, datetime] = {}
@@ -205,7 +182,7 @@ async def api_import_stars(
     """Star the papers of a browser's store: `{"stars": [{"id", "at"}]}` (at most 1000; `at`
     ISO 8601, or null when unknown). `imported`: the stars now in your account (`added` of
     them new); `skipped`: the ids that are no paper of this site."""
-    body = await _read_import(request)
+    body = await bodies.read_json(request, StarImport, MAX_IMPORT_BYTES)
     return JSONBody(await run_in_threadpool(_import, factory, member, body))
 
 
