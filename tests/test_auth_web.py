@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+import httpx
 import pytest
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
@@ -45,6 +46,7 @@ from tests.accounts_kit import (
 )
 from tests.conftest import RSS, make_settings
 from tests.fakes.arxiv_server import FakeArxiv
+from tests.live_server import serve
 
 FEED = RSS / "rss-cs.LG-2026-08-21-fri.xml"
 PAPER = "2608.19234"
@@ -778,3 +780,19 @@ def test_one_members_data_is_not_anothers(
         assert alice.get(f"/api/papers/{PAPER}/note").json()["body"] == secret
         assert alice.get("/api/seen", params={"ids": PAPER}).json() == {"seen": [PAPER]}
         assert alice.get("/api/settings").json() == mine
+
+
+@pytest.mark.parametrize(("trusted", "member"), [("127.0.0.1", "dave"), ("10.0.0.0/8", None)])
+def test_proxy_header_over_real_http(
+    proxy_site: Settings, trusted: str, member: str | None
+) -> None:
+    """The same through uvicorn on 127.0.0.1 (forwarded headers left to TrustedProxy, as
+    ``coolpapers serve`` runs it): the header counts only when 127.0.0.1 is a trusted proxy."""
+    site = proxy_site.model_copy(update={"trusted_proxies": trusted})
+    with serve(create_app(site)) as url:
+        response = httpx.get(f"{url}/stars", headers={"Remote-User": "dave"}, timeout=30)
+        assert response.status_code == 200
+        assert member_of(response) == member
+        # and uvicorn's own forwarded-header handling is off: a visitor's claim changes nothing
+        spoofed = {"Remote-User": "dave", "X-Forwarded-For": "10.1.2.3"}
+        assert member_of(httpx.get(f"{url}/stars", headers=spoofed, timeout=30)) == member
