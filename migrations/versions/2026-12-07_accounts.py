@@ -10,7 +10,6 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-
 revision: str = "accounts"
 down_revision: str | None = "clicks"
 branch_labels: str | Sequence[str] | None = None
