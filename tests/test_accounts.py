@@ -485,3 +485,29 @@ def test_a_success_is_not_counted_as_a_failure(factory: sessionmaker[Session]) -
         accounts.login(factory, "alice", PASSWORD, HERE, t0, POLICY)
     with session_scope(factory) as s:
         assert s.query(LoginAttempt).count() == 0
+
+
+def test_every_login_attempt_is_logged_without_its_password(
+    factory: sessionmaker[Session], caplog: pytest.LogCaptureFixture
+) -> None:
+    """ASVS 16.3.1 / F3: success, failure and the limit each leave a line naming the account
+    and the address; the password never appears, and a name's control characters are escaped
+    (no forged log lines)."""
+    add(factory, "alice")
+    secret = "hunter2-is-not-it"
+    caplog.set_level("INFO", logger="coolpapers.accounts")
+    accounts.login(factory, "alice", PASSWORD, HERE, utcnow(), POLICY)
+    with pytest.raises(accounts.LoginFailed):
+        accounts.login(factory, "alice", secret, HERE, utcnow(), POLICY)
+    with pytest.raises(accounts.LoginFailed):
+        accounts.login(factory, "x\nlogin: 'admin' from 10.0.0.1", secret, HERE, utcnow(), POLICY)
+    tight = accounts.SessionPolicy(POLICY.idle, POLICY.absolute, attempts_per_minute=2)
+    with pytest.raises(accounts.TooManyLogins):
+        accounts.login(factory, "alice", secret, HERE, utcnow(), tight)
+    lines = [r.getMessage() for r in caplog.records if r.name == "coolpapers.accounts"]
+    assert lines[0] == f"login: 'alice' from {HERE}"
+    assert lines[1] == f"login failed: 'alice' from {HERE} (password)"
+    assert lines[2].startswith('login failed: "x\\nlogin:') and "\n" not in lines[2]
+    assert lines[3].startswith(f"login refused: 'alice' from {HERE}, too many failures")
+    assert len(lines) == 4
+    assert secret not in caplog.text and PASSWORD not in caplog.text

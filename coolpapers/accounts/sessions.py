@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import ipaddress
+import logging
 import math
 import secrets
 from dataclasses import dataclass
@@ -25,11 +26,15 @@ from coolpapers.db import session_scope
 from coolpapers.errors import CoolpapersError
 from coolpapers.store import Member
 
+# auth events (ASVS 16.3.1): who, from where, the outcome; never a password nor a token
+log = logging.getLogger("coolpapers.accounts")
+
 ATTEMPT_WINDOW = timedelta(minutes=1)
 # last_seen_at is written at most this often per session: a page view is not a write each time
 TOUCH_EVERY = timedelta(minutes=1)
 KEEP_ATTEMPTS = timedelta(days=1)
 TOKEN_BYTES = 32
+LOGGED_NAME_CHARS = 80
 GENERIC_FAILURE = "wrong name or password"
 
 
@@ -119,19 +124,24 @@ def login(
         wait_s = _retry_after_s(s, keys, now, policy.attempts_per_minute)
         # a string that is no member's name is not looked up (it may not even be storable)
         found = store.user_by_name(s, name) if not wait_s and NAME_RE.fullmatch(name) else None
+    shown = name[:LOGGED_NAME_CHARS]  # logged with %r: quoted, control characters escaped
     if wait_s:
         with session_scope(factory, write=True) as s:
             store.delete_attempts(s, attempt)
+        log.warning("login refused: %r from %s, too many failures (%d s)", shown, address, wait_s)
         raise TooManyLogins(wait_s)
     member, password_hash = found if found is not None else (None, None)
     # outside any transaction: the hash takes ~0.1 s and holds no lock meanwhile
     matches = verify_password(password_hash, password)
     if member is None or member.disabled or not matches:
+        why = "no such member" if member is None else "disabled" if member.disabled else "password"
+        log.warning("login failed: %r from %s (%s)", shown, address, why)
         raise LoginFailed()
     token = secrets.token_urlsafe(TOKEN_BYTES)
     with session_scope(factory, write=True) as s:
         store.delete_attempts(s, attempt)
         store.create_session(s, token_hash(token), member.id, now)
+    log.info("login: %r from %s", shown, address)
     return member, token
 
 
