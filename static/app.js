@@ -8,6 +8,8 @@
 //   cp:cards   {cards: Element[]}     new div.paper cards were put on the page
 //   cp:opened  {id, kind: pdf|faq}    a reader opened a card's PDF or FAQ
 //   cp:stars   {}                    the reader's stars changed (static/js/stars.js)
+//   cp:settings {faq_lang, categories, prefs}  a member's settings arrived from the server
+//                                    (static/js/interests.js): what shows them redraws
 //
 // On a lab's instance (COOLPAPERS_AUTH on) body[data-member] names the logged-in member: the
 // stars, settings, seen papers and notes then live on the server (js/stars.js, interests.js,

@@ -319,4 +319,6 @@ export function init() {
   window.addEventListener("storage", (event) => {
     if (event.key === interests.KEYS.CATS || event.key === null) markSubjects(document);
   });
+  // a member's settings arrived from the server (interests.js)
+  document.addEventListener("cp:settings", () => markSubjects(document));
 }

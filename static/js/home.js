@@ -235,4 +235,9 @@ export function init() {
     if (event.key === null || event.key === CATS) refreshChooser();
     if (event.key === null || event.key === PREFS || event.key === CLOUD) refreshTrack();
   });
+  // a member's settings arrived from the server after this page was drawn (interests.js)
+  document.addEventListener("cp:settings", () => {
+    refreshChooser();
+    refreshTrack();
+  });
 }
