@@ -238,6 +238,13 @@ def test_a_members_faq_language_and_interests_follow_them(new_visitor: Any, site
     )
     assert interests(second.page, "m.cats()") == {"follow": ["cs.LG"], "exclude": ["cs.AI"]}
     assert interests(second.page, "m.prefs()") == ["diffusion models", "sheaves"]
+    # the home page drawn before they arrived shows them (its chooser redraws on cp:settings)
+    expect(second.page.locator('button.tri[data-cat="cs.LG"]')).to_have_attribute(
+        "data-state", "follow"
+    )
+    expect(second.page.locator('button.tri[data-cat="cs.AI"]')).to_have_attribute(
+        "data-state", "exclude"
+    )
     # a reload reads the cache at once, before the account answers
     second.page.reload()
     assert faq_lang(second.page) == "zh"
