@@ -30,7 +30,7 @@ from coolpapers import store, taxonomy
 from coolpapers.db import session_scope
 from coolpapers.errors import BadInput
 from coolpapers.store import Member
-from coolpapers.web import urls
+from coolpapers.web import bodies, urls
 from coolpapers.web.auth import RequireMember
 from coolpapers.web.deps import FactoryDep
 from coolpapers.web.present import JSONBody
@@ -46,10 +46,6 @@ CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 class BadSettings(BadInput):
     status_code = 422
-
-
-class TooLarge(BadInput):
-    status_code = 413
 
 
 class MemberSettings(BaseModel):
@@ -145,18 +141,9 @@ def write_settings(
 
 
 async def _read_body(request: Request) -> MemberSettings:
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > MAX_SETTINGS_BYTES:
-        raise TooLarge(f"request body over {MAX_SETTINGS_BYTES} bytes")
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > MAX_SETTINGS_BYTES:
-            raise TooLarge(f"request body over {MAX_SETTINGS_BYTES} bytes")
-        chunks.append(chunk)
+    raw = await bodies.read_capped(request, MAX_SETTINGS_BYTES)
     try:
-        return MemberSettings.model_validate_json(b"".join(chunks))
+        return MemberSettings.model_validate_json(raw)
     except ValidationError as exc:
         problems = []
         for err in exc.errors(include_url=False, include_input=False)[:5]:
@@ -179,18 +166,13 @@ async def api_put_settings(
     return JSONBody(await run_in_threadpool(write_settings, factory, member, chosen))
 
 
-_SCHEMA = {
-    "requestBody": {
-        "required": True,
-        "content": {"application/json": {"schema": MemberSettings.model_json_schema()}},
-    }
-}
-
-
 def router() -> APIRouter:
     r = APIRouter()
     r.get(urls.api_settings(), tags=["settings"], response_class=Response)(api_get_settings)
-    r.put(urls.api_settings(), tags=["settings"], response_class=Response, openapi_extra=_SCHEMA)(
-        api_put_settings
-    )
+    r.put(
+        urls.api_settings(),
+        tags=["settings"],
+        response_class=Response,
+        openapi_extra=bodies.openapi_body(MemberSettings),
+    )(api_put_settings)
     return r

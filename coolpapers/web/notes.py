@@ -206,14 +206,6 @@ def notes_page(
     return templates.TemplateResponse(request, "notes.html", context)
 
 
-_NOTE_SCHEMA = {
-    "requestBody": {
-        "required": True,
-        "content": {"application/json": {"schema": NoteIn.model_json_schema()}},
-    }
-}
-
-
 def router() -> APIRouter:
     """Built on demand: the path shapes are registered by ``create_app`` first."""
     r = APIRouter()
@@ -221,9 +213,11 @@ def router() -> APIRouter:
     r.get("/api/papers/{paper_id:paper_id}/note", tags=["notes"], response_class=Response)(
         api_get_note
     )
-    r.put("/api/papers/{paper_id:paper_id}/note", tags=["notes"], openapi_extra=_NOTE_SCHEMA)(
-        api_put_note
-    )
+    r.put(
+        "/api/papers/{paper_id:paper_id}/note",
+        tags=["notes"],
+        openapi_extra=bodies.openapi_body(NoteIn),
+    )(api_put_note)
     r.delete("/api/papers/{paper_id:paper_id}/note", tags=["notes"], response_class=Response)(
         api_delete_note
     )

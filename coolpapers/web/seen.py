@@ -188,8 +188,13 @@ def api_unread(
 def router() -> APIRouter:
     r = APIRouter()
     r.get(urls.api_seen(), tags=["seen"], response_class=Response)(api_seen)
-    r.post(urls.api_seen(), tags=["seen"], response_class=Response)(api_mark_seen)
-    r.delete(urls.api_seen(), tags=["seen"], response_class=Response)(api_unmark_seen)
+    body = bodies.openapi_body(SeenIds)
+    r.post(urls.api_seen(), tags=["seen"], response_class=Response, openapi_extra=body)(
+        api_mark_seen
+    )
+    r.delete(urls.api_seen(), tags=["seen"], response_class=Response, openapi_extra=body)(
+        api_unmark_seen
+    )
     r.get("/unread/{spec:list_spec}", include_in_schema=False)(unread_page)
     r.get("/api/unread/{spec:list_spec}", tags=["seen"], response_class=Response)(api_unread)
     return r

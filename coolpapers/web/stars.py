@@ -193,5 +193,10 @@ def router() -> APIRouter:
     r.get("/api/stars", tags=["stars"], response_class=Response)(api_stars)
     r.put("/api/stars/{paper_id:paper_id}", tags=["stars"], response_class=Response)(api_star)
     r.delete("/api/stars/{paper_id:paper_id}", tags=["stars"], response_class=Response)(api_unstar)
-    r.post("/api/stars/import", tags=["stars"], response_class=Response)(api_import_stars)
+    r.post(
+        "/api/stars/import",
+        tags=["stars"],
+        response_class=Response,
+        openapi_extra=bodies.openapi_body(StarImport),
+    )(api_import_stars)
     return r
