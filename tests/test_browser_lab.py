@@ -14,26 +14,23 @@ import re
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
-from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from argon2 import PasswordHasher, Type
 from playwright.sync_api import Browser, Locator, Page, expect
 from sqlalchemy.orm import Session, sessionmaker
 
 from coolpapers import store
-from coolpapers.db import make_engine, make_sessionmaker, session_scope
+from coolpapers.db import session_scope
 from coolpapers.models import Star, utcnow
 from coolpapers.web import urls
-from tests.browser import Tab, chromium, open_tab, require_chromium
+from tests.browser import chromium, open_tab, require_chromium
+from tests.lab_browser import Reader, card_ids, lab_members
 from tests.union_day import FIRST_CARDS, UnionSite, union_site
 
 pytestmark = pytest.mark.browser
 
 LIST = "/arxiv/cs.AI,cs.CL,cs.CV,cs.LG"
-PASSWORD = "correct horse battery"
-# argon2id at its smallest parameters: a login verifies it in microseconds
-CHEAP_HASH = PasswordHasher(time_cost=1, memory_cost=64, parallelism=1, type=Type.ID).hash(PASSWORD)
+LAB_STARS = "/api/lab/stars"
 MEMBERS = ("alice", "bob", "carol", "dave", "erin")
 
 
@@ -48,13 +45,8 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[UnionSite]:
 @pytest.fixture(scope="module")
 def db(site: UnionSite) -> Iterator[sessionmaker[Session]]:
     """The site's own database, with the lab's five members."""
-    engine = make_engine(site.settings)
-    factory = make_sessionmaker(engine)
-    with session_scope(factory, write=True) as s:
-        for name in MEMBERS:
-            store.add_user(s, name, CHEAP_HASH, is_admin=False, now=utcnow())
-    yield factory
-    engine.dispose()
+    with lab_members(site.settings, MEMBERS) as factory:
+        yield factory
 
 
 @pytest.fixture(scope="module")
@@ -63,49 +55,13 @@ def browser(site: UnionSite) -> Iterator[Browser]:
         yield b
 
 
-class Reader:
-    """A browser context of its own (a member's, or anonymous), whose console errors and
-    uncaught exceptions are collected: each test ends with none."""
-
-    def __init__(self, tab: Tab) -> None:
-        self.tab = tab
-        self.page = tab.page
-        self.errors: list[str] = []
-        self.page.on("console", lambda m: self.errors.append(m.text) if m.type == "error" else None)
-        self.page.on("pageerror", lambda e: self.errors.append(f"uncaught: {e}"))
-
-    def goto(self, path: str) -> None:
-        response = self.page.goto(path)
-        assert response is not None and response.status == 200, path
-
-    def log_in(self, name: str, next_path: str) -> None:
-        """Through the real form, as a member does."""
-        self.goto(urls.login(next_path))
-        self.page.fill("input[name=username]", name)
-        self.page.fill("input[name=password]", PASSWORD)
-        self.page.click("form.login-form button[type=submit]")
-        self.page.wait_for_url(f"**{next_path}")
-        expect(self.page.locator("body")).to_have_attribute("data-member", name)
-
-    def lab_requests(self) -> list[list[str]]:
-        """The ids of each GET /api/lab/stars so far."""
-        asked = []
-        for url in self.tab.urls():
-            parts = urlsplit(url)
-            if parts.path == "/api/lab/stars":
-                asked.append(parse_qs(parts.query)["ids"][0].split(","))
-        return asked
-
-
 @pytest.fixture
 def readers(browser: Browser, site: UnionSite, db: object) -> Iterator[list[Reader]]:
     """Up to a few readers a test opens with ``open_reader``; closed and checked after it."""
     opened: list[Reader] = []
     yield opened
     for reader in opened:
-        reader.page.context.close()
-        assert not reader.errors, reader.errors
-        assert not reader.tab.offsite, reader.tab.offsite
+        reader.close()
 
 
 def open_reader(browser: Browser, site: UnionSite, readers: list[Reader]) -> Reader:
@@ -120,11 +76,6 @@ def star(db: sessionmaker[Session], name: str, paper_id: str, minutes_ago: int) 
         assert found is not None
         at = utcnow() - timedelta(minutes=minutes_ago)
         s.add(Star(user_id=found[0].id, paper_id=paper_id, starred_at=at))
-
-
-def card_ids(page: Page) -> list[str]:
-    ids: list[str] = page.locator("div.papers div.paper").evaluate_all("cs => cs.map(c => c.id)")
-    return ids
 
 
 def line(page: Page, paper_id: str) -> Locator:
@@ -156,7 +107,7 @@ def test_a_member_sees_who_in_the_lab_starred_a_card(
     # after the authors, the only line on the page; one request for the page's cards
     expect(page.locator(f'[id="authors-{chosen}"] + p.lab-stars')).to_have_count(1)
     expect(page.locator("p.lab-stars")).to_have_count(1)
-    assert bob.lab_requests() == [ids]
+    assert bob.asked_ids(LAB_STARS) == [ids]
 
     # bob's own star joins the line at once, and leaves it
     star_button(page, chosen).click()
@@ -174,7 +125,7 @@ def test_a_member_sees_who_in_the_lab_starred_a_card(
     anonymous.page.reload()
     expect(anonymous.page.locator("div.paper")).to_have_count(FIRST_CARDS)
     expect(anonymous.page.locator("p.lab-stars")).to_have_count(0)
-    assert anonymous.lab_requests() == []
+    assert anonymous.asked_ids(LAB_STARS) == []
 
 
 def test_long_lists_fold_and_later_batches_are_asked_for(
@@ -207,7 +158,7 @@ def test_long_lists_fold_and_later_batches_are_asked_for(
     expect(page.locator(f'div.paper[id="{far}"]')).to_have_count(0)
     page.locator("p.more").scroll_into_view_if_needed()
     expect(line(page, far)).to_have_text("★ 1 · dave")
-    asked = carol.lab_requests()
+    asked = carol.asked_ids(LAB_STARS)
     assert len(asked) == 2 and len(asked[1]) == FIRST_CARDS and far in asked[1]
 
 
@@ -228,4 +179,4 @@ def test_the_lab_page_keeps_its_own_lines(
     assert n >= 1
     expect(page.locator("p.lab-stars")).to_have_count(n)
     expect(page.locator("p.lab-stars.lab-window")).to_have_count(n)
-    assert erin.lab_requests() == []
+    assert erin.asked_ids(LAB_STARS) == []

@@ -13,7 +13,6 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
-from argon2 import PasswordHasher, Type
 from playwright.sync_api import Browser, Page, expect
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -25,13 +24,11 @@ from coolpapers.web import create_app, urls
 from tests.browser import Tab, chromium, open_tab, require_chromium
 from tests.conftest import make_settings
 from tests.fakes.arxiv_server import FakeArxiv
+from tests.lab_browser import CHEAP_HASH, PASSWORD
 from tests.live_server import serve
 
 pytestmark = pytest.mark.browser
 
-PASSWORD = "correct horse battery"
-# argon2id at its smallest parameters: a login verifies it in microseconds
-CHEAP_HASH = PasswordHasher(time_cost=1, memory_cost=64, parallelism=1, type=Type.ID).hash(PASSWORD)
 MEMBERS = ("alice", "bob", "carol", "dave", "erin")
 
 

@@ -10,26 +10,22 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from pathlib import Path
-from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from argon2 import PasswordHasher, Type
 from playwright.sync_api import Browser, Locator, Page, expect
 from sqlalchemy.orm import Session, sessionmaker
 
 from coolpapers import store
-from coolpapers.db import make_engine, make_sessionmaker, session_scope
+from coolpapers.db import session_scope
 from coolpapers.models import utcnow
 from coolpapers.web import urls
-from tests.browser import IMG, SCRIPT, Tab, chromium, open_tab, require_chromium
+from tests.browser import IMG, SCRIPT, chromium, open_tab, require_chromium
+from tests.lab_browser import Reader, card, card_ids, lab_members
 from tests.union_day import FIRST_CARDS, UnionSite, union_site
 
 pytestmark = pytest.mark.browser
 
 LIST = "/arxiv/cs.AI,cs.CL,cs.CV,cs.LG"
-PASSWORD = "correct horse battery"
-# argon2id at its smallest parameters: a login verifies it in microseconds
-CHEAP_HASH = PasswordHasher(time_cost=1, memory_cost=64, parallelism=1, type=Type.ID).hash(PASSWORD)
 MEMBERS = ("alice", "bob", "carol")
 
 
@@ -44,13 +40,8 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[UnionSite]:
 @pytest.fixture(scope="module")
 def db(site: UnionSite) -> Iterator[sessionmaker[Session]]:
     """The site's own database, with the lab's members."""
-    engine = make_engine(site.settings)
-    factory = make_sessionmaker(engine)
-    with session_scope(factory, write=True) as s:
-        for name in MEMBERS:
-            store.add_user(s, name, CHEAP_HASH, is_admin=False, now=utcnow())
-    yield factory
-    engine.dispose()
+    with lab_members(site.settings, MEMBERS) as factory:
+        yield factory
 
 
 @pytest.fixture(scope="module")
@@ -59,64 +50,19 @@ def browser(site: UnionSite) -> Iterator[Browser]:
         yield b
 
 
-class Reader:
-    """A browser context of its own (a member's, or anonymous), whose console errors and
-    uncaught exceptions are collected: each test ends with none."""
-
-    def __init__(self, tab: Tab) -> None:
-        self.tab = tab
-        self.page = tab.page
-        self.errors: list[str] = []
-        self.page.on("console", lambda m: self.errors.append(m.text) if m.type == "error" else None)
-        self.page.on("pageerror", lambda e: self.errors.append(f"uncaught: {e}"))
-
-    def goto(self, path: str) -> None:
-        response = self.page.goto(path)
-        assert response is not None and response.status == 200, path
-
-    def log_in(self, name: str, next_path: str) -> None:
-        """Through the real form, as a member does."""
-        self.goto(urls.login(next_path))
-        self.page.fill("input[name=username]", name)
-        self.page.fill("input[name=password]", PASSWORD)
-        self.page.click("form.login-form button[type=submit]")
-        self.page.wait_for_url(f"**{next_path}")
-        expect(self.page.locator("body")).to_have_attribute("data-member", name)
-
-    def notes_requests(self) -> list[list[str]]:
-        """The ids of each GET /api/notes so far."""
-        asked = []
-        for method, url in self.tab.requests:
-            parts = urlsplit(url)
-            if method == "GET" and parts.path == urls.api_notes():
-                asked.append(parse_qs(parts.query)["ids"][0].split(","))
-        return asked
-
-
 @pytest.fixture
 def readers(browser: Browser, site: UnionSite, db: object) -> Iterator[list[Reader]]:
     opened: list[Reader] = []
     yield opened
     for reader in opened:
         assert reader.tab.pwned() is None
-        reader.page.context.close()
-        assert not reader.errors, reader.errors
-        assert not reader.tab.offsite, reader.tab.offsite
+        reader.close()
 
 
 def open_reader(browser: Browser, site: UnionSite, readers: list[Reader]) -> Reader:
     reader = Reader(open_tab(browser, site.url))
     readers.append(reader)
     return reader
-
-
-def card_ids(page: Page) -> list[str]:
-    ids: list[str] = page.locator("div.papers div.paper").evaluate_all("cs => cs.map(c => c.id)")
-    return ids
-
-
-def card(page: Page, paper_id: str) -> Locator:
-    return page.locator(f'div.paper[id="{paper_id}"]')
 
 
 def notes(page: Page, paper_id: str) -> Locator:
@@ -146,7 +92,7 @@ def first_ids(browser: Browser, site: UnionSite, readers: list[Reader]) -> list[
     # no [Note], no notes and no request for them without an account
     expect(anonymous.page.locator("button.title-note")).to_have_count(0)
     expect(anonymous.page.locator("div.notes")).to_have_count(0)
-    assert anonymous.notes_requests() == []
+    assert anonymous.asked_ids(urls.api_notes()) == []
     return ids
 
 
@@ -170,7 +116,7 @@ def test_a_shared_note_shows_on_the_labs_cards_a_private_one_does_not(
     write(page, private_on, "Only for me: the proof of lemma 2 looks wrong.", shared=False)
     expect(notes(page, private_on).locator(".note-scope")).to_have_text("private")
     # one request for the page's cards, one for each editor opened (its note, afresh)
-    assert alice.notes_requests() == [ids, [shared_on], [private_on]]
+    assert alice.asked_ids(urls.api_notes()) == [ids, [shared_on], [private_on]]
 
     bob = open_reader(browser, site, readers)
     bob.log_in("bob", LIST)
@@ -179,7 +125,7 @@ def test_a_shared_note_shows_on_the_labs_cards_a_private_one_does_not(
     expect(theirs).to_have_class("note theirs shared")
     expect(theirs.locator(".note-author")).to_have_text("alice")
     expect(theirs.locator(".note-body")).to_have_text("Read section 3 with the group.")
-    assert bob.notes_requests() == [ids]
+    assert bob.asked_ids(urls.api_notes()) == [ids]
     # alice's private note: nowhere on bob's page, and 404 when he asks for it by name
     expect(notes(bob.page, private_on)).to_have_count(0)
     expect(bob.page.locator("div.note")).to_have_count(1)
@@ -253,5 +199,5 @@ def test_later_batches_get_their_notes(
     page.locator("p.more").scroll_into_view_if_needed()
     expect(notes(page, far).locator(".note-body")).to_have_text("From the second batch.")
     expect(card(page, far).locator("button.title-note")).to_have_count(1)
-    asked = alice.notes_requests()
+    asked = alice.asked_ids(urls.api_notes())
     assert len(asked) == 2 and len(asked[1]) == FIRST_CARDS and far in asked[1]

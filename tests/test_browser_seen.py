@@ -13,24 +13,21 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from argon2 import PasswordHasher, Type
 from playwright.sync_api import Browser, Page, expect
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from coolpapers import store
-from coolpapers.db import make_engine, make_sessionmaker, session_scope
-from coolpapers.models import Seen, utcnow
+from coolpapers.db import session_scope
+from coolpapers.models import Seen
 from coolpapers.web import urls
-from tests.browser import Tab, chromium, open_tab, require_chromium
+from tests.browser import chromium, open_tab, require_chromium
+from tests.lab_browser import Reader, card_ids, lab_members
 from tests.union_day import FIRST_CARDS, UNION_SPEC, UnionSite, union_site
 
 pytestmark = pytest.mark.browser
 
 LIST = urls.day_list(UNION_SPEC)
-PASSWORD = "correct horse battery"
-# argon2id at its smallest parameters: a login verifies it in microseconds
-CHEAP_HASH = PasswordHasher(time_cost=1, memory_cost=64, parallelism=1, type=Type.ID).hash(PASSWORD)
 MEMBERS = ("alice", "bob", "carol")
 
 
@@ -45,13 +42,8 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[UnionSite]:
 @pytest.fixture(scope="module")
 def db(site: UnionSite) -> Iterator[sessionmaker[Session]]:
     """The site's own database, with the lab's members."""
-    engine = make_engine(site.settings)
-    factory = make_sessionmaker(engine)
-    with session_scope(factory, write=True) as s:
-        for name in MEMBERS:
-            store.add_user(s, name, CHEAP_HASH, is_admin=False, now=utcnow())
-    yield factory
-    engine.dispose()
+    with lab_members(site.settings, MEMBERS) as factory:
+        yield factory
 
 
 @pytest.fixture(scope="module")
@@ -60,45 +52,12 @@ def browser(site: UnionSite) -> Iterator[Browser]:
         yield b
 
 
-class Reader:
-    """A browser context of its own, whose console errors and uncaught exceptions are
-    collected: each test ends with none."""
-
-    def __init__(self, tab: Tab) -> None:
-        self.tab = tab
-        self.page = tab.page
-        self.errors: list[str] = []
-        self.page.on("console", lambda m: self.errors.append(m.text) if m.type == "error" else None)
-        self.page.on("pageerror", lambda e: self.errors.append(f"uncaught: {e}"))
-
-    def goto(self, path: str) -> None:
-        response = self.page.goto(path)
-        assert response is not None and response.status == 200, path
-
-    def login(self, name: str, then: str) -> None:
-        """Through the real form: /login?next=…, the two fields, the button, back to ``then``."""
-        self.goto(urls.login(then))
-        self.page.fill("input[name=username]", name)
-        self.page.fill("input[name=password]", PASSWORD)
-        with self.page.expect_navigation():
-            self.page.click("form.login-form button[type=submit]")
-        assert self.page.url.endswith(then), self.page.url
-        expect(self.page.locator("body")).to_have_attribute("data-member", name)
-
-
 @pytest.fixture
 def reader(browser: Browser, site: UnionSite, db: object) -> Iterator[Reader]:
     tab = open_tab(browser, site.url)
     r = Reader(tab)
     yield r
-    tab.page.context.close()
-    assert not r.errors, r.errors
-    assert not tab.offsite, tab.offsite
-
-
-def card_ids(page: Page) -> list[str]:
-    ids: list[str] = page.locator("div.papers div.paper").evaluate_all("cs => cs.map(c => c.id)")
-    return ids
+    r.close()
 
 
 def seen_ids(page: Page) -> list[str]:
@@ -140,7 +99,7 @@ def test_mark_all_above_reload_and_hide_seen(
     reader: Reader, db: sessionmaker[Session], site: UnionSite
 ) -> None:
     page = reader.page
-    reader.login("alice", LIST)
+    reader.log_in("alice", LIST)
     decorated(page)
     cards = card_ids(page)
     assert len(cards) == FIRST_CARDS
@@ -205,7 +164,7 @@ def test_mark_all_above_reload_and_hide_seen(
 
 def test_opening_marks_and_the_marker_unmarks(reader: Reader, db: sessionmaker[Session]) -> None:
     page = reader.page
-    reader.login("bob", LIST)
+    reader.log_in("bob", LIST)
     decorated(page)
     cards = card_ids(page)
     # what [PDF] and [FAQ] announce when a paper is opened
