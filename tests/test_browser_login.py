@@ -194,9 +194,15 @@ def faq_lang(page: Page) -> str:
     return value
 
 
-def wait_for_put(page: Page) -> Any:
+def wait_for_put(page: Page, holding: str = "") -> Any:
+    """The answer to a PUT /api/settings (whose body holds ``holding``): the first login's own
+    write may still be on its way when a test changes a setting."""
     return page.expect_response(
-        lambda r: r.url.endswith("/api/settings") and r.request.method == "PUT"
+        lambda r: (
+            r.url.endswith("/api/settings")
+            and r.request.method == "PUT"
+            and holding in (r.request.post_data or "")
+        )
     )
 
 
@@ -210,7 +216,7 @@ def test_a_members_faq_language_and_interests_follow_them(new_visitor: Any, site
     first = new_visitor()
     first.login("carol")
     first.page.wait_for_function("() => document.getElementById('faq-lang').value === 'en'")
-    with wait_for_put(first.page) as put:
+    with wait_for_put(first.page, holding='"faq_lang":"zh"') as put:
         first.page.select_option("#faq-lang", "zh")
     assert put.value.status == 200
     assert site.stored_settings("carol")["faq_lang"] == "zh"

@@ -226,8 +226,12 @@ def test_the_token_stays_out_of_the_logs(
         monkeypatch.setattr(store, "stars_of", broken)
         caplog.set_level(logging.INFO)
         assert alice.get(path).status_code == 500  # our error boundary logs the request
-        # uvicorn's access log line, as uvicorn writes it
+        # uvicorn's access log line, as uvicorn writes it. A live server started earlier in
+        # this process configured that logger (its own handler, no propagation, a level):
+        # let its record reach the capture, through the filter the app installed
         access = logging.getLogger("uvicorn.access")
+        caplog.set_level(logging.INFO, logger="uvicorn.access")
+        monkeypatch.setattr(access, "propagate", True)
         access.info('%s - "%s %s HTTP/%s" %d', "127.0.0.1:5000", "GET", path, "1.1", 200)
         logging.getLogger("coolpapers.web.errors").warning(f"odd request {path}")
     # what the app and its server log (httpx here is the test's own client, not the site's)
