@@ -505,9 +505,9 @@ def test_every_login_attempt_is_logged_without_its_password(
     with pytest.raises(accounts.TooManyLogins):
         accounts.login(factory, "alice", secret, HERE, utcnow(), tight)
     lines = [r.getMessage() for r in caplog.records if r.name == "coolpapers.accounts"]
-    assert lines[0] == f"login: 'alice' from {HERE}"
-    assert lines[1] == f"login failed: 'alice' from {HERE} (password)"
+    assert lines[0] == f"login: 'alice' from '{HERE}'"
+    assert lines[1] == f"login failed: 'alice' from '{HERE}' (password)"
     assert lines[2].startswith('login failed: "x\\nlogin:') and "\n" not in lines[2]
-    assert lines[3].startswith(f"login refused: 'alice' from {HERE}, too many failures")
+    assert lines[3].startswith(f"login refused: 'alice' from '{HERE}', too many failures")
     assert len(lines) == 4
     assert secret not in caplog.text and PASSWORD not in caplog.text

@@ -124,24 +124,25 @@ def login(
         wait_s = _retry_after_s(s, keys, now, policy.attempts_per_minute)
         # a string that is no member's name is not looked up (it may not even be storable)
         found = store.user_by_name(s, name) if not wait_s and NAME_RE.fullmatch(name) else None
-    shown = name[:LOGGED_NAME_CHARS]  # logged with %r: quoted, control characters escaped
+    # logged with %r: quoted, control characters and lone surrogates escaped
+    shown, where = name[:LOGGED_NAME_CHARS], address[:LOGGED_NAME_CHARS]
     if wait_s:
         with session_scope(factory, write=True) as s:
             store.delete_attempts(s, attempt)
-        log.warning("login refused: %r from %s, too many failures (%d s)", shown, address, wait_s)
+        log.warning("login refused: %r from %r, too many failures (%d s)", shown, where, wait_s)
         raise TooManyLogins(wait_s)
     member, password_hash = found if found is not None else (None, None)
     # outside any transaction: the hash takes ~0.1 s and holds no lock meanwhile
     matches = verify_password(password_hash, password)
     if member is None or member.disabled or not matches:
         why = "no such member" if member is None else "disabled" if member.disabled else "password"
-        log.warning("login failed: %r from %s (%s)", shown, address, why)
+        log.warning("login failed: %r from %r (%s)", shown, where, why)
         raise LoginFailed()
     token = secrets.token_urlsafe(TOKEN_BYTES)
     with session_scope(factory, write=True) as s:
         store.delete_attempts(s, attempt)
         store.create_session(s, token_hash(token), member.id, now)
-    log.info("login: %r from %s", shown, address)
+    log.info("login: %r from %r", shown, where)
     return member, token
 
 
