@@ -131,7 +131,11 @@ def test_links_come_from_urls() -> None:
     for path in sorted((ROOT / "coolpapers" / "web").glob("*.py")):
         if path.name == "urls.py":
             continue
+        previous = ""
         for n, line in enumerate(path.read_text().splitlines(), 1):
-            if _PY_PATH.search(line) and not _ROUTE.search(line):
+            # a route call that the formatter split: its path is the line after `r.post(`
+            route = _ROUTE.search(line) or _ROUTE.search(previous + line.strip())
+            if _PY_PATH.search(line) and not route:
                 found.append(f"{path.name}:{n}: {line.strip()[:100]}")
+            previous = line if line.rstrip().endswith("(") else ""
     assert found == []
