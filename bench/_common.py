@@ -203,13 +203,20 @@ class RawHTTP:
 def serve_app_with_static(settings: Settings, static_dir: Path) -> None:
     """In a child process: the app with ``/benchstatic`` (the same bytes as a static file) on a
     free port; print the port, then serve until SIGTERM."""
-    import uvicorn
     from fastapi.staticfiles import StaticFiles
 
     from coolpapers.web import create_app
 
     app = create_app(settings, scheduler=False)
     app.mount("/benchstatic", StaticFiles(directory=static_dir), name="benchstatic")
+    serve_app(app)
+
+
+def serve_app(app: Any) -> None:
+    """In a child process: ``app`` under uvicorn on a free port of 127.0.0.1; print the port,
+    then serve until SIGTERM."""
+    import uvicorn
+
     # IPPROTO_TCP explicitly: asyncio sets TCP_NODELAY on accepted sockets only when the
     # listening socket says so (as uvicorn's own host/port binding does); without it, responses
     # written in several pieces (StaticFiles) meet Nagle + delayed ACK and take 40 ms.
@@ -217,7 +224,13 @@ def serve_app_with_static(settings: Settings, static_dir: Path) -> None:
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
     config = uvicorn.Config(
-        app, host="127.0.0.1", workers=1, log_level="warning", access_log=False, lifespan="on"
+        app,
+        host="127.0.0.1",
+        workers=1,
+        log_level="warning",
+        access_log=False,
+        lifespan="on",
+        proxy_headers=False,  # as `coolpapers serve`: web.auth.TrustedProxy decides
     )
     print(sock.getsockname()[1], flush=True)
     uvicorn.Server(config).run(sockets=[sock])

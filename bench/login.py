@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import logging
 import secrets
-import socket
 import statistics
 import tempfile
 import time
@@ -32,7 +31,7 @@ from typing import Any
 
 import httpx
 
-from bench._common import BenchError, main_with_server, served, sqlite_settings
+from bench._common import BenchError, main_with_server, serve_app, served, sqlite_settings
 from coolpapers.config import Settings
 
 RUNS = 20
@@ -110,28 +109,12 @@ def hash_and_verify() -> dict[str, Any]:
 def serve(data_dir: Path, _static_dir: Path | None) -> None:
     """In the child: the app with AUTH=password on the SQLite database of ``data_dir`` on a
     free port; print the port, then serve until SIGTERM."""
-    import uvicorn
-
     from coolpapers.web import create_app
 
     app = create_app(_settings(data_dir), scheduler=False)
-    # as bench._common.serve_app_with_static: TCP_NODELAY on the accepted sockets
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    config = uvicorn.Config(
-        app,
-        host="127.0.0.1",
-        workers=1,
-        log_level="warning",
-        access_log=False,
-        lifespan="on",
-        proxy_headers=False,  # as `coolpapers serve`
-    )
-    print(sock.getsockname()[1], flush=True)
     # the bench fails logins on purpose, hundreds: their audit lines are not its report
     logging.getLogger("coolpapers.accounts").setLevel(logging.ERROR)
-    uvicorn.Server(config).run(sockets=[sock])
+    serve_app(app)
 
 
 def build_database(data_dir: Path) -> None:

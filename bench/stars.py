@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import os
 import random
-import socket
 import statistics
 import tempfile
 import threading
@@ -39,6 +38,7 @@ from bench._common import (
     main_with_server,
     postgres_schema,
     postgres_url,
+    serve_app,
     served,
     sqlite_settings,
 )
@@ -63,26 +63,10 @@ def _settings(data_dir: Path, database_url: str) -> Settings:
 def serve(data_dir: Path, _static_dir: Path | None) -> None:
     """In the child: the app with AUTH=password on the database the parent names; print the
     port, then serve until SIGTERM."""
-    import uvicorn
-
     from coolpapers.web import create_app
 
     app = create_app(_settings(data_dir, os.environ.get(DATABASE_ENV, "")), scheduler=False)
-    # as bench._common.serve_app_with_static: TCP_NODELAY on the accepted sockets
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    config = uvicorn.Config(
-        app,
-        host="127.0.0.1",
-        workers=1,
-        log_level="warning",
-        access_log=False,
-        lifespan="on",
-        proxy_headers=False,  # as `coolpapers serve`
-    )
-    print(sock.getsockname()[1], flush=True)
-    uvicorn.Server(config).run(sockets=[sock])
+    serve_app(app)
 
 
 # ---------------------------------------------------------------- the database
