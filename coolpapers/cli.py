@@ -17,7 +17,7 @@ from types import FrameType
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
-from coolpapers import ingest, schema, users_cli
+from coolpapers import import_cli, ingest, schema, users_cli
 from coolpapers.config import Settings, load_settings, settings_table
 from coolpapers.db import make_engine, make_sessionmaker
 from coolpapers.errors import BadInput, ConfigError, CoolpapersError
@@ -56,8 +56,11 @@ def _parser() -> argparse.ArgumentParser:
     db = sub.add_parser("db", help="database maintenance")
     db_sub = db.add_subparsers(dest="db_command", required=True)
     db_sub.add_parser("upgrade", help="run migrations to head")
+    backup = db_sub.add_parser("backup", help="a consistent copy of the database while serving")
+    backup.add_argument("path", type=Path, help="where the copy goes (a new file)")
 
     users_cli.add_parser(sub)
+    import_cli.add_parser(sub)
 
     table = sub.add_parser("settings-table", help="print the README's settings table")
     table.add_argument("--update", type=Path, metavar="README", help="rewrite it in this file")
@@ -108,10 +111,17 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _command(args: argparse.Namespace, settings: Settings, engine: Engine) -> int:
+    if args.command == "db" and args.db_command == "backup":
+        from coolpapers.backup import backup
+
+        print(backup(engine, args.path))
+        return EXIT_OK
     if args.command == "db":
         schema.upgrade(engine)
         print("database at", schema.head_revision())
         return EXIT_OK
+    if args.command == "import":
+        return _import(args, settings, engine)
     if args.command == "ingest":
         return _ingest(args, settings, engine)
     if args.command == "search":
@@ -181,6 +191,16 @@ def _worker(settings: Settings, engine: Engine) -> int:
     if not in_time:
         _exit_now(EXIT_FAILED)
     return EXIT_OK
+
+
+def _import(args: argparse.Namespace, settings: Settings, engine: Engine) -> int:
+    schema.upgrade(engine)
+    pipeline = ingest.Pipeline.open(settings, make_sessionmaker(engine))
+    try:
+        with _stop_on_signals(pipeline.stop):
+            return import_cli.run(args, settings, pipeline, pipeline.stop)
+    finally:
+        pipeline.close()
 
 
 def _reindex(settings: Settings, factory: ingest.SessionFactory) -> int:

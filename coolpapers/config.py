@@ -41,6 +41,9 @@ class Settings(BaseSettings):
     arxiv_api_url: str = Field(
         "https://export.arxiv.org/api/query", description="arXiv API for single papers / id lists"
     )
+    arxiv_oai_url: str = Field(
+        "https://oaipmh.arxiv.org/oai", description="arXiv's OAI-PMH endpoint (`import oai`)"
+    )
     arxiv_web_url: str = Field(
         "https://arxiv.org", description="Base of /abs/, /pdf/ and /html/ links"
     )
@@ -193,7 +196,7 @@ class Settings(BaseSettings):
             raise ValueError(f"unknown category or archive: {', '.join(unknown)}")
         return ",".join(terms)
 
-    @field_validator("arxiv_rss_url", "arxiv_api_url", "arxiv_web_url", "site_url")
+    @field_validator("arxiv_rss_url", "arxiv_api_url", "arxiv_oai_url", "arxiv_web_url", "site_url")
     @classmethod
     def _http_url(cls, value: str) -> str:
         parts = urlsplit(value.strip())

@@ -542,7 +542,14 @@ def arxiv_fetcher(settings: Settings, holds: HoldKeeper | None = None) -> Fetche
     nothing else) may be private addresses. Pass `holds` (store.DbHostHolds) so a Retry-After
     binds other runs and processes too; without it, it binds this fetcher only.
     """
-    configured = endpoints((settings.arxiv_rss_url, settings.arxiv_api_url, settings.arxiv_web_url))
+    configured = endpoints(
+        (
+            settings.arxiv_rss_url,
+            settings.arxiv_api_url,
+            settings.arxiv_oai_url,
+            settings.arxiv_web_url,
+        )
+    )
     policy = FetchPolicy(
         user_agent=default_user_agent(settings.site_url, settings.contact),
         min_interval_s=settings.arxiv_min_interval_s,

@@ -63,6 +63,9 @@ class Paper(Base):
     published: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     updated: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     first_announced: Mapped[date | None] = mapped_column(Date)
+    # submission time of each version, v1 first, ISO 8601 UTC (Kaggle, OAI arXivRaw, API);
+    # None when no source has told us (a feed carries only the version number)
+    versions: Mapped[list[Any] | None] = mapped_column(JSON)
     # the public counters after [PDF] and [FAQ]: one per visitor, paper and UTC day (Click)
     pdf_clicks: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     faq_clicks: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
@@ -117,6 +120,9 @@ class Listing(Base):
     date: Mapped[date] = mapped_column(Date)
     kind: Mapped[str] = mapped_column(String(8))  # "new" | "replace"
     version: Mapped[int] = mapped_column(Integer)
+    # placed on its day by arXiv's schedule from the version's submission time (a history
+    # import), not read from a feed of that day: the page says so
+    derived: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
 
     __table_args__ = (
         UniqueConstraint("paper_id", "date", "kind"),
@@ -407,3 +413,16 @@ class Seen(Base):
         ForeignKey("papers.id", ondelete="CASCADE"), primary_key=True
     )
     seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class ImportCheckpoint(Base):
+    """How far a history import got (``coolpapers import kaggle|oai``), written in the same
+    transaction as the batch it covers: a killed import resumes exactly after its last commit."""
+
+    __tablename__ = "import_checkpoints"
+
+    name: Mapped[str] = mapped_column(String(300), primary_key=True)  # "kaggle:<file>", "oai:<set>"
+    position: Mapped[str] = mapped_column(Text)  # a byte offset, a resumption token…
+    done: Mapped[int] = mapped_column(Integer, default=0)  # records read so far
+    finished: Mapped[bool] = mapped_column(Boolean, default=False)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

@@ -33,6 +33,8 @@ class PaperMeta:
     license: str | None = None
     published: datetime | None = None  # v1 submission time (API only), UTC
     updated: datetime | None = None  # this version's submission time (API only), UTC
+    # submission time of every version, v1 first, UTC (Kaggle, OAI arXivRaw); () when unknown
+    versions: tuple[datetime, ...] = ()
 
     @property
     def primary_category(self) -> str:

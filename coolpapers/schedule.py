@@ -33,6 +33,36 @@ HOLIDAYS: frozenset[date] = frozenset(
 )  # fmt: skip
 
 
+# The years whose every holiday above is known: only there can a listing day be derived from a
+# submission time (``listing_day_of``). 2025's list is incomplete here, earlier years absent.
+CALENDAR_YEARS: frozenset[int] = frozenset({2024, 2026})
+SUBMISSION_DEADLINE = time(14, 0)  # US Eastern: received by 14:00 → announced at 20:00 that day
+
+
+def listing_day_of(submitted: datetime) -> date | None:
+    """The listing day arXiv's schedule gives a version submitted at ``submitted`` (aware), or
+    None when this instance cannot know it (a year whose holidays are not all known).
+
+    Received by 14:00 ET on a weekday, it is announced at 20:00 that evening (a Friday's on
+    Sunday evening), unless that evening is a holiday: then at the next announcement evening.
+    The listing is dated the day after the announcement. A paper held for moderation is
+    announced later than this: callers check what they can (the id's month)."""
+    when = submitted.astimezone(EASTERN)
+    day = when.date()
+    if when.timetz().replace(tzinfo=None) >= SUBMISSION_DEADLINE or day.weekday() >= 5:
+        day += timedelta(days=1)  # after the deadline (or a weekend): the next window
+        while day.weekday() >= 5:
+            day += timedelta(days=1)
+    # the window closing at 14:00 on ``day`` is announced that evening; Friday's on Sunday's
+    evening = day + timedelta(days=2) if day.weekday() == 4 else day
+    while evening in HOLIDAYS or evening.weekday() in (4, 5):
+        evening += timedelta(days=1)
+    listing = evening + timedelta(days=1)
+    if {when.year, evening.year, listing.year} - CALENDAR_YEARS:
+        return None
+    return listing
+
+
 def is_listing_day(day: date) -> bool:
     """Whether arXiv publishes a listing dated ``day``: a weekday whose announcement evening
     (the day before: Sunday for a Monday) is not a holiday."""

@@ -6,6 +6,8 @@ the CLI and the web.
 - ``ensure_papers`` (``papers.py``): the papers a page, the FAQ or the CLI needs, a handful
   fetched on demand, more queued for the worker (``drain_due``).
 - ``ingest_files`` (``feeds.py``): saved feed documents (``--feed-file``, the demo).
+- ``import_kaggle`` (``kaggle.py``) and ``harvest_oai`` (``oai.py``): arXiv's history in bulk
+  (``coolpapers import``), resumable from a checkpoint (``imports.py``: their report).
 - ``request_pdf`` (``pdfs.py``): a stored paper's PDF for the inline viewer, from the disk cache
   or fetched once through the same arXiv client.
 - ``Pipeline`` (``pipeline.py``): settings, session factory, sources and their one arXiv client,
@@ -34,6 +36,9 @@ from coolpapers.ingest.feeds import (
     ingest_rss,
     store_feed,
 )
+from coolpapers.ingest.imports import ImportProgress, ImportReport
+from coolpapers.ingest.kaggle import import_kaggle
+from coolpapers.ingest.oai import harvest_oai
 from coolpapers.ingest.papers import (
     ON_DEMAND_MAX,
     Ensured,
@@ -58,6 +63,8 @@ __all__ = [
     "ON_DEMAND_MAX",
     "DatabaseFailed",
     "Ensured",
+    "ImportProgress",
+    "ImportReport",
     "IngestStopped",
     "LeaseHeld",
     "PaperPdf",
@@ -69,6 +76,8 @@ __all__ = [
     "ensure_papers",
     "feed_name",
     "fetch_papers",
+    "harvest_oai",
+    "import_kaggle",
     "ingest_due",
     "ingest_feed_body",
     "ingest_files",

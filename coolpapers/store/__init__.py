@@ -34,6 +34,12 @@ from coolpapers.store.host_holds import (
     host_holds_active,
     put_host_hold,
 )
+from coolpapers.store.imports import (
+    Checkpoint,
+    drop_checkpoint,
+    get_checkpoint,
+    put_checkpoint,
+)
 from coolpapers.store.lab import (
     LabPaper,
     LabSignal,
@@ -162,6 +168,10 @@ from coolpapers.store.users import (
 )
 
 __all__ = [
+    "Checkpoint",
+    "drop_checkpoint",
+    "get_checkpoint",
+    "put_checkpoint",
     "has_feed_token",
     "Unread",
     "UnreadDay",

@@ -97,7 +97,12 @@ def ingest_alert(request: Request) -> IngestAlert | None:
 
 def _holds_json(session: Session, settings: Settings) -> list[dict[str, Any]]:
     """Active Retry-After holds, arXiv's named as such."""
-    urls = (settings.arxiv_rss_url, settings.arxiv_api_url, settings.arxiv_web_url)
+    urls = (
+        settings.arxiv_rss_url,
+        settings.arxiv_api_url,
+        settings.arxiv_oai_url,
+        settings.arxiv_web_url,
+    )
     arxiv = {endpoint_key(e) for e in endpoints(urls)}
     return [
         {
