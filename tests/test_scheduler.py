@@ -67,3 +67,35 @@ def test_scheduler_polls_at_once_on_start(
     assert job is not None
     assert job.next_run_time <= datetime.now(UTC)
     assert job.trigger.interval.total_seconds() == settings.poll_interval_min * 60
+
+
+@pytest.mark.parametrize(
+    ("submitted", "listing"),
+    [
+        # arXiv's table (arxiv-data.md §1): Mon 14:00 – Tue 14:00 ET → Wednesday's listing, …
+        ("2026-08-17T13:59:59-04:00", date(2026, 8, 18)),  # Monday before the deadline: Tue
+        ("2026-08-17T14:00:00-04:00", date(2026, 8, 19)),  # at the deadline: the next window
+        ("2026-08-19T09:00:00-04:00", date(2026, 8, 20)),  # Wednesday morning: Thursday
+        ("2026-08-20T15:00:00-04:00", date(2026, 8, 24)),  # Thursday after 14:00: Monday
+        ("2026-08-21T10:00:00-04:00", date(2026, 8, 24)),  # Friday morning: Sunday's, Monday
+        ("2026-08-21T15:00:00-04:00", date(2026, 8, 25)),  # Friday afternoon: Tuesday
+        ("2026-08-22T12:00:00-04:00", date(2026, 8, 25)),  # Saturday: Tuesday
+        ("2026-08-23T23:00:00-04:00", date(2026, 8, 25)),  # Sunday night: Tuesday
+        # in winter 14:00 ET is 19:00 UTC
+        ("2024-01-08T18:59:00+00:00", date(2024, 1, 9)),
+        ("2024-01-08T19:00:00+00:00", date(2024, 1, 10)),
+        # holidays 25 and 26 Dec 2024: no announcement those evenings, Thursday and Friday's
+        # listings empty (as the real feeds were), Monday's carries the windows
+        ("2024-12-24T15:00:00-05:00", date(2024, 12, 30)),
+        ("2024-12-26T10:00:00-05:00", date(2024, 12, 30)),
+        # 3 July 2026 (a Friday) is a holiday: Friday's window is announced Sunday as usual
+        ("2026-07-02T15:00:00-04:00", date(2026, 7, 6)),
+        # 31 Dec 2026 is a holiday and 1 Jan 2027's calendar is unknown here
+        ("2026-12-31T10:00:00-05:00", None),
+        # years whose holidays are not all known: no day rather than a guess
+        ("2025-03-03T10:00:00-05:00", None),
+        ("2007-04-02T19:18:42+00:00", None),
+    ],
+)
+def test_listing_day_of_a_submission(submitted: str, listing: date | None) -> None:
+    assert schedule.listing_day_of(datetime.fromisoformat(submitted)) == listing
