@@ -99,6 +99,13 @@ def summary(report: ImportReport) -> str:
         f"({rate:,.0f}/s); stored {report.stored:,}, unchanged {report.unchanged:,}, "
         f"bad {report.bad:,}",
     ]
+    if report.deleted:
+        lines.append(f"skipped {report.deleted:,} records arXiv marks deleted")
+    if report.queued:
+        lines.append(
+            f"queued {report.queued:,} papers for the arXiv API: a newer version whose "
+            "number the harvest cannot know"
+        )
     if report.resumed_from:
         lines.append(f"resumed after {report.resumed_from:,} records of an earlier run")
     if report.derived or report.not_derived:

@@ -21,6 +21,8 @@ class ImportReport:
     unchanged: int = 0  # papers already stored as they are
     bad: int = 0  # records that could not be used (counted, never fatal)
     bad_samples: list[str] = field(default_factory=list)  # "line 12: no id", at most BAD_SAMPLES
+    deleted: int = 0  # records the source marks deleted (OAI), skipped
+    queued: int = 0  # papers queued for the API to learn their exact version (OAI)
     resumed_from: int = 0  # records an earlier, interrupted run had already done
     derived: int = 0  # listings placed on a day by arXiv's schedule
     not_derived: int = 0  # versions whose day cannot be known (calendar unknown, held paper)
