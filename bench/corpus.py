@@ -20,12 +20,13 @@ from __future__ import annotations
 
 import calendar
 import gzip
+import io
 import random
 import textwrap
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import orjson
 
@@ -162,7 +163,7 @@ def _paper(
     }
 
 
-def _open(path: Path) -> IO[bytes]:
+def _open(path: Path) -> io.BufferedIOBase:
     if path.suffix == ".gz":
         return gzip.open(path, "wb", compresslevel=1)
     return path.open("wb")
