@@ -158,6 +158,7 @@ def test_harvest_follows_tokens_and_stores_fields_exact(
     )
     assert report.finished and not report.interrupted
     assert (report.read, report.stored, report.bad, report.deleted) == (8, 8, 0, 0)
+    assert report.not_derived == 8  # a <created> date has no time: no day can be derived
     assert seen == [(3, None), (6, None), (8, None)]  # the new server gives no list size
     first, *rest = fake_oai.requests
     assert first.query == {

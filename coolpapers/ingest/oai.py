@@ -41,6 +41,11 @@ answers with the exact version and its submission times:
   max(stored, 2), queued.
 The metadata itself (title, authors, abstract, DOI, journal ref, comments, licence) is always the
 latest version's, so it replaces the row's.
+
+Day lists: none are derived. arXiv's schedule places a version by its submission TIME (the
+14:00 ET deadline, ``ingest.derive``), and this format gives v1's date only; a new paper's first
+announcement is counted as ``not_derived`` instead. (``arXivRaw`` has the times, but not the
+structured authors and affiliations; the API, which the queue asks, has v1's and the latest.)
 """
 
 from __future__ import annotations
@@ -247,6 +252,10 @@ def _store_page(session: Session, page: OaiPage, report: ImportReport) -> None:
             report.unchanged += 1
         else:
             report.stored += 1
+        if outcome == "inserted":
+            # its v1 announcement: a <created> date without a time cannot give the listing day
+            # (arXiv's 14:00 ET deadline), so derive.derive_listings has nothing to place
+            report.not_derived += 1
         if not exact:
             queue.append(key)
     store.enqueue_papers(session, queue)
@@ -275,7 +284,7 @@ def _known_times(paper: Paper) -> Iterator[datetime]:
 def version_for(record: OaiRecord, stored: Paper | None) -> tuple[int, bool] | None:
     """(the version number to store, whether it is exact), or None when the record is older
     than the stored row (see the module's rule)."""
-    if record.updated is None:  # a single version
+    if record.updated is None:  # a single version (a stored higher one is kept: never downgrade)
         return (stored.version if stored is not None else 1), True
     if stored is None:
         return max(record.proven_version, 2), False
