@@ -16,7 +16,7 @@ from coolpapers import ingest, store
 from coolpapers.cli import main
 from coolpapers.config import Settings
 from coolpapers.db import session_scope
-from coolpapers.errors import FetchError, ParseError
+from coolpapers.errors import FetchError, ParseError, RateLimited
 from coolpapers.ingest.oai import checkpoint_name
 from coolpapers.models import Paper, QueuedPaper
 from coolpapers.records import Author, PaperMeta
@@ -278,6 +278,25 @@ def test_a_cut_page_fails_cleanly_and_the_rerun_resumes_at_the_last_token(
     assert fake_oai.pages_served == [1, 2]
     with session_scope(factory) as s:
         assert s.scalar(select(func.count()).select_from(Paper)) == 8
+
+
+def test_a_rerun_waits_out_the_hold_an_earlier_503_left(
+    oai_settings: Settings, fake_oai: FakeOai, factory: sessionmaker[Session]
+) -> None:
+    once = ingest.Pipeline.open(oai_settings.model_copy(update={"fetch_max_attempts": 1}), factory)
+    try:
+        fake_oai.script(1, [recorded_503(retry_after="1")])
+        with pytest.raises(RateLimited):
+            ingest.harvest_oai(once, SINCE)  # no retries left: the run ends, the hold stays
+        report = ingest.harvest_oai(once, SINCE)
+    finally:
+        once.close()
+    assert report.finished and report.resumed_from == 3
+    refused, *after = fake_oai.requests[1:]
+    assert refused.status == 503 and [r.status for r in after] == [200, 200]
+    # nothing was sent to the held host before its Retry-After ended (the server's clock)
+    assert after[0].start - refused.start >= 1.0
+    assert sorted(_papers(factory)) == sorted(ALL_IDS)
 
 
 def test_kill_and_resume_fetches_only_the_remaining_pages(

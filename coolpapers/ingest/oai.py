@@ -65,7 +65,7 @@ from sqlalchemy.orm import Session
 
 from coolpapers import store, taxonomy
 from coolpapers.db import session_scope
-from coolpapers.errors import BadInput, SourceError
+from coolpapers.errors import BadInput, HostHeld, SourceError
 from coolpapers.http import FetchResult
 from coolpapers.ingest.due import sync_index
 from coolpapers.ingest.imports import ImportProgress, ImportReport
@@ -89,6 +89,7 @@ _TOKEN = "token:"  # checkpoint position: "token:<the next page's resumption tok
 
 # OAI errors that are the user's argument's fault (a set that does not exist, a bad date)
 _BAD_ARGUMENT = frozenset({"badArgument", "noSetHierarchy"})
+_STOP_CHECK_S = 0.1  # how late a stop is noticed while waiting out a hold
 # arXiv answers an OAI error with 200, but a server may well say 400: both are parsed
 _OAI_STATUSES = frozenset({200, 400})
 
@@ -222,8 +223,27 @@ class _Harvest:
             params=params,
             accept_statuses=_OAI_STATUSES,
         )
-        result: FetchResult = pipeline.call(fetch, self.stop)
-        return parse_list_records(result.body)
+        while True:
+            try:
+                result: FetchResult = pipeline.call(fetch, self.stop)
+            except HostHeld as exc:
+                self._wait_out(exc)  # a Retry-After from an earlier run or process still runs
+                continue
+            return parse_list_records(result.body)
+
+    def _wait_out(self, held: HostHeld) -> None:
+        """Wait for arXiv's hold on the host to end, as a stop allows: a harvest is a long
+        job, so it waits where a scheduled ingest would skip; a hold longer than a Retry-After
+        http.py would sleep through ends the run instead (run it again later)."""
+        limit_s = self.pipeline.fetcher.policy.max_retry_after_s
+        if held.retry_after_s is None or held.retry_after_s > limit_s:
+            raise held
+        log.info("%s: %s; waiting", self.report.name, held)
+        end = time.monotonic() + held.retry_after_s
+        while (left := end - time.monotonic()) > 0:
+            if self.pipeline.stopping(self.stop):
+                raise IngestStopped("stopping")
+            time.sleep(min(left, _STOP_CHECK_S))
 
     def _save(self, *, position: str, done: int, finished: bool) -> None:
         with session_scope(self.pipeline.factory, write=True) as s:
