@@ -28,6 +28,7 @@ from bench import (
     login,
     math_coverage,
     reading,
+    scale,
     search,
     serve_list,
     stars,
@@ -47,6 +48,7 @@ BENCHMARKS: tuple[tuple[str, Callable[[], dict[str, Any]], Callable[[Any], list[
     ("reading", reading.run, reading.report_lines),
     ("login", login.run, login.report_lines),
     ("stars", stars.run, stars.report_lines),
+    ("scale", scale.run, scale.report_lines),
 )
 
 
