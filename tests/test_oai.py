@@ -71,6 +71,15 @@ def test_parse_arxiv_format_fields_exact() -> None:
     assert record.proven_version == 2  # <updated>: at least two versions, number unknown
 
 
+def test_parse_decodes_tex_accents_as_the_other_sources_do() -> None:
+    # the real page with arXiv's TeX spelling of an accented name and title word put in
+    body = HEP_TH.read_bytes().replace(b"<keyname>Hoehn</keyname>", b'<keyname>H\\"ohn</keyname>')
+    body = body.replace(b"Toolbox for", b'Toolbox f{\\"u}r')
+    meta = parse_list_records(body).records[0].meta
+    assert meta.authors == (Author("Philipp A Höhn"),)
+    assert meta.title.startswith("Toolbox für reconstructing")
+
+
 def test_parse_affiliations_single_version_and_old_ids() -> None:
     page = parse_list_records(page_2015())
     first, second = page.records
@@ -159,6 +168,7 @@ def test_harvest_follows_tokens_and_stores_fields_exact(
     assert report.finished and not report.interrupted
     assert (report.read, report.stored, report.bad, report.deleted) == (8, 8, 0, 0)
     assert report.not_derived == 8  # a <created> date has no time: no day can be derived
+    assert report.indexed == 8  # the search index synced at the end
     assert seen == [(3, None), (6, None), (8, None)]  # the new server gives no list size
     first, *rest = fake_oai.requests
     assert first.query == {
@@ -200,6 +210,34 @@ def test_harvest_follows_tokens_and_stores_fields_exact(
         checkpoint = store.get_checkpoint(s, report.name)
     assert report.name == "oai:physics:hep-th:2017-12-14:open"
     assert checkpoint is not None and checkpoint.finished and checkpoint.done == 8
+
+
+def test_old_style_tokens_give_the_list_size_to_the_progress(
+    oai_settings: Settings, factory: sessionmaker[Session]
+) -> None:
+    with FakeOai(token_style="old") as fake:
+        fake.serve_harvest([HEP_TH, HEP_EX, page_2015()])
+        opened = ingest.Pipeline.open(
+            oai_settings.model_copy(update={"arxiv_oai_url": fake.url}), factory
+        )
+        seen: list[tuple[int, int | None]] = []
+        try:
+            report = ingest.harvest_oai(opened, SINCE, progress=lambda d, t: seen.append((d, t)))
+        finally:
+            opened.close()
+        tokens = [r.query.get("resumptionToken", [None])[0] for r in fake.requests]
+    assert report.finished and report.read == 8
+    assert seen == [(3, 8), (6, 8), (8, 8)]
+    assert tokens[1] is not None and "|" in tokens[1]  # "6960525|4", as the old server's
+
+
+def test_another_ingest_holding_the_lease_stops_the_harvest(
+    pipeline: ingest.Pipeline, fake_oai: FakeOai, factory: sessionmaker[Session]
+) -> None:
+    with store.hold_lease(factory, ingest.INGEST_LEASE, 60), pytest.raises(ingest.LeaseHeld):
+        ingest.harvest_oai(pipeline, SINCE)
+    assert fake_oai.requests == []
+    assert ingest.harvest_oai(pipeline, SINCE).finished  # released: the next run goes
 
 
 def test_rerun_is_idempotent_and_an_open_harvest_starts_a_fresh_pass(
