@@ -337,6 +337,33 @@ def test_a_rerun_waits_out_the_hold_an_earlier_503_left(
     assert sorted(_papers(factory)) == sorted(ALL_IDS)
 
 
+def test_a_stop_ends_a_retry_after_wait(
+    pipeline: ingest.Pipeline, fake_oai: FakeOai, factory: sessionmaker[Session]
+) -> None:
+    fake_oai.script(1, [recorded_503(retry_after="30")])
+    stop = threading.Event()
+
+    def stop_after_the_503() -> None:
+        while not any(r.status == 503 for r in fake_oai.requests):
+            if stop.wait(0.01):
+                return
+        stop.set()
+
+    watcher = threading.Thread(target=stop_after_the_503)
+    watcher.start()
+    try:
+        report = ingest.harvest_oai(pipeline, SINCE, stop=stop)
+    finally:
+        stop.set()
+        watcher.join()
+    assert report.interrupted and report.read == 3
+    # the harvest left during http.py's 30 s sleep: the page was not asked for again
+    assert [r.status for r in fake_oai.requests] == [200, 503]
+    with session_scope(factory) as s:
+        checkpoint = store.get_checkpoint(s, report.name)
+    assert checkpoint is not None and checkpoint.done == 3 and not checkpoint.finished
+
+
 def test_kill_and_resume_fetches_only_the_remaining_pages(
     pipeline: ingest.Pipeline, fake_oai: FakeOai, factory: sessionmaker[Session]
 ) -> None:
