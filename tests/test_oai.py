@@ -483,6 +483,15 @@ def test_cli_import_oai(
     assert fake_oai.requests[0].query["set"] == ["physics:hep-th"]
 
 
+@pytest.mark.parametrize("set_spec", ["cs AI", "cs/../x", "x" * 200, ""])
+def test_cli_bad_set_is_a_usage_error(
+    set_spec: str, env: Settings, fake_oai: FakeOai, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["import", "oai", "--from", "2017-12-14", "--set", set_spec]) == 2
+    assert "not an OAI set name" in capsys.readouterr().err
+    assert fake_oai.requests == []
+
+
 @pytest.mark.parametrize("since", ["2017-13-01", "yesterday"])
 def test_cli_bad_from_is_a_usage_error(
     since: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]

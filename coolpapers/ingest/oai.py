@@ -51,6 +51,7 @@ structured authors and affiliations; the API, which the queue asks, has v1's and
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -89,6 +90,10 @@ _TOKEN = "token:"  # checkpoint position: "token:<the next page's resumption tok
 
 # OAI errors that are the user's argument's fault (a set that does not exist, a bad date)
 _BAD_ARGUMENT = frozenset({"badArgument", "noSetHierarchy"})
+# OAI setSpecs: letters, digits and -_.!~*'() joined by ":" (OAI-PMH 2.0 §4.6); arXiv's are
+# short ("cs:cs:AI"), and the checkpoint's name holds it (300 characters)
+_SET_SPEC_RE = re.compile(r"[A-Za-z0-9\-_.!~*'()]+(?::[A-Za-z0-9\-_.!~*'()]+)*", re.ASCII)
+_SET_SPEC_MAX = 100  # characters
 _STOP_CHECK_S = 0.1  # how late a stop is noticed while waiting out a hold
 # arXiv answers an OAI error with 200, but a server may well say 400: both are parsed
 _OAI_STATUSES = frozenset({200, 400})
@@ -119,6 +124,10 @@ def harvest_oai(
     None) and store them; resumable (see the module). Raises LeaseHeld when another process is
     ingesting, SourceError when arXiv fails past the retries, BadInput when it refuses the
     arguments, DatabaseFailed when the database does; a stop ends it as ``interrupted``."""
+    if set_spec is not None and (
+        len(set_spec) > _SET_SPEC_MAX or not _SET_SPEC_RE.fullmatch(set_spec)
+    ):
+        raise BadInput(f"not an OAI set name (e.g. cs, math, physics:hep-th): {set_spec[:80]!r}")
     report = ImportReport(checkpoint_name(since, until, set_spec))
     began = time.monotonic()
     harvest = _Harvest(pipeline, report, since, until, set_spec, progress, stop)
