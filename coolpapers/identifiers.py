@@ -22,6 +22,7 @@ __all__ = [
     "ArxivId",
     "VenueKey",
     "canonical_str",
+    "id_ranges_of_year",
     "is_venue_key",
     "looks_like_id",
     "parse_id",
@@ -160,6 +161,20 @@ def looks_like_id(text: str) -> bool:
 def canonical_str(a: ArxivId) -> str:
     """``2401.00001`` or ``2401.00001v2``."""
     return a.id if a.version is None else f"{a.id}v{a.version}"
+
+
+def id_ranges_of_year(year: int) -> list[tuple[str, str]]:
+    """Half-open ranges ``[low, high)`` holding the canonical ids arXiv issued in ``year`` (an
+    id's YYMM is its month): ``0701.`` to ``0713`` for new-style ids (2007 on), one per archive
+    for old-style ones (1991 to 2007). Compared as strings, so a primary-key index answers each
+    with a seek."""
+    yy = f"{year % 100:02d}"
+    ranges = []
+    if 2007 <= year <= 2099:
+        ranges.append((f"{yy}01.", f"{yy}13"))
+    if 1991 <= year <= 2007:
+        ranges += [(f"{a}/{yy}01", f"{a}/{yy}13") for a in sorted(_OLD_ARCHIVES)]
+    return ranges
 
 
 # --- keys of papers that are not arXiv's ------------------------------------------------------

@@ -13,17 +13,21 @@ from sqlalchemy import (
     case,
     func,
     literal,
+    or_,
     select,
     union_all,
 )
 from sqlalchemy.orm import Session
 
+from coolpapers.identifiers import id_ranges_of_year
 from coolpapers.models import (
     DayCategory,
+    FeedDay,
     Listing,
     Paper,
     PaperCategory,
 )
+from coolpapers.store.health import UNTRUSTED_DAY
 from coolpapers.store.papers import TYPE_ORDER, on_conflict_insert
 
 
@@ -232,6 +236,37 @@ def day_listing(
         q = q.order_by(rank, Paper.id)
     rows = session.execute(q.offset(skip).limit(show)).all()
     return DayListing(total, counts, [(p, TYPE_ORDER[r]) for p, r in rows])
+
+
+def day_derivation(
+    session: Session, spec: SpecFilter, day: date, *, replacements: bool
+) -> tuple[int, int]:
+    """(derived, all) of the listings the spec shows on ``day`` (replacements only when asked):
+    how many a history import placed there by arXiv's schedule from a submission time, rather
+    than a feed of that day reporting them. One pass over that day's listings."""
+    shown = [Listing.date == day, _spec_condition(spec)]
+    if not replacements:
+        shown.append(Listing.kind == "new")
+    derived = func.coalesce(func.sum(case((Listing.derived, 1), else_=0)), 0)
+    listed, placed = session.execute(
+        select(func.count(), derived).select_from(Listing).where(*shown)
+    ).one()
+    return int(placed), int(listed)
+
+
+def first_feed_day(session: Session) -> date | None:
+    """The first listing day any feed reported to this instance (a suspect report aside)."""
+    return session.scalar(select(func.min(FeedDay.date)).where(FeedDay.status != UNTRUSTED_DAY))
+
+
+def has_papers_of_year(session: Session, year: int) -> bool:
+    """Whether a paper whose arXiv id was issued in ``year`` is stored: seeks on the primary key
+    over the id ranges of that year, never a scan of the papers."""
+    ranges = id_ranges_of_year(year)
+    if not ranges:
+        return False
+    issued = or_(*(and_(Paper.id >= low, Paper.id < high) for low, high in ranges))
+    return session.scalar(select(Paper.id).where(issued).limit(1)) is not None
 
 
 def category_counts(session: Session, day: date) -> dict[str, int]:

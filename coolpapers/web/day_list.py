@@ -77,7 +77,10 @@ def api_day(
     keywords, scored by the search engine; `sort` in the answer is the order given, `arxiv`
     when the search index is not there for the keywords). A spec of arXiv ids
     (`2401.00001,2401.00002`) answers those papers instead, with the ids still being fetched
-    from arXiv in `queued` and those arXiv does not have in `not_found`."""
+    from arXiv in `queued` and those arXiv does not have in `not_found`. `derived` is true when
+    papers of the day were placed on it from their submission times by arXiv's schedule (a
+    history import) rather than read from its feed; `calendar_unknown` when the date asked for
+    has no listing because this instance cannot place that period's papers on days."""
     page = lists.load_day(session, lists.parse_list_spec(spec), params, search_reader(request))
     listing = page.listing
     return JSONBody(
@@ -89,6 +92,8 @@ def api_day(
             "counts": listing.counts if listing else {},
             "previous_date": page.previous,
             "next_date": page.following,
+            "derived": page.derived > 0,
+            "calendar_unknown": page.calendar_unknown,
             "papers": [paper_json(p, settings, t) for p, t in listing.papers] if listing else [],
         }
     )

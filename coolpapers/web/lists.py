@@ -7,10 +7,11 @@ from datetime import date
 
 from sqlalchemy.orm import Session
 
-from coolpapers import search, store, taxonomy
+from coolpapers import schedule, search, store, taxonomy
 from coolpapers.errors import BadInput, BadSpec
 from coolpapers.models import FeedDay
 from coolpapers.search.reader import SearchReader
+from coolpapers.store.listings import day_derivation, first_feed_day, has_papers_of_year
 from coolpapers.web import urls
 from coolpapers.web.sorts import LAB, LIST_ORDERS, PREFERENCE, Sort, parse_sort
 
@@ -106,13 +107,42 @@ class DayPage:
     feed_days: list[FeedDay] = field(default_factory=list)  # what arXiv's feeds said that day
     # Why the page is not in the order asked for (the preference sort without a search index).
     sort_fallback: str | None = None
+    # (derived, all) of the day's listings shown: placed by a history import from submission
+    # times by arXiv's schedule, not reported by that day's feed (``store.day_derivation``)
+    derivation: tuple[int, int] = (0, 0)
+    # The day asked for has no listing and lies where this instance cannot place papers on
+    # days (``calendar_unknown``): the page says so rather than "nothing was announced".
+    calendar_unknown: bool = False
 
     @property
     def partial(self) -> bool:
         """True when no ingested feed covered the spec's categories that day: what shows came
-        in through other categories' feeds (cross-lists), not the whole listing."""
+        in through other categories' feeds (cross-lists), not the whole listing. Not said of a
+        day a history import placed papers on (it has no feed reports: its own note says what
+        may be missing) nor of a period without a known calendar."""
+        if not self.day or self.derived or self.calendar_unknown:
+            return False
         covered = feeds_coverage([row.feed for row in self.feed_days])
-        return bool(self.day) and not self.spec.categories() <= covered
+        return not self.spec.categories() <= covered
+
+    @property
+    def derived(self) -> int:
+        """How many of the day's listings shown were placed by arXiv's schedule (0: none)."""
+        return self.derivation[0]
+
+    @property
+    def wholly_derived(self) -> bool:
+        placed, listed = self.derivation
+        return placed > 0 and placed == listed
+
+    @property
+    def period_search(self) -> str:
+        """A search for the spec's papers of the asked day's month (the day cannot be shown)."""
+        day = self.day or date.min
+        month = f"{day.year:04d}-{day.month:02d}"
+        cats = f"cat:{','.join(self.spec.include)}"
+        excluded = "".join(f" -cat:{term}" for term in self.spec.exclude)
+        return f"{cats}{excluded} after:{month} before:{month}"
 
     @property
     def title(self) -> str:
@@ -198,7 +228,26 @@ def load_day(
         page.previous = store.latest_day(session, filt, before=day)
         page.following = store.next_day(session, filt, day)
         page.feed_days = store.feed_days(session, day)
+        page.derivation = day_derivation(session, filt, day, replacements=params.replacements)
+        page.calendar_unknown = (
+            params.day is not None
+            and not any(listing.counts.values())
+            and calendar_unknown(session, day)
+        )
     return page
+
+
+def calendar_unknown(session: Session, day: date) -> bool:
+    """Whether papers of ``day``'s period are stored but cannot be placed on days: a weekday of
+    a year whose arXiv holidays this instance does not know (``schedule.CALENDAR_YEARS``: a
+    history import derives no day there), before the first day a feed reported (after it, a
+    missing day is a gap in the feeds, which the page tells apart). Days are never guessed."""
+    if day.weekday() >= 5 or day.year in schedule.CALENDAR_YEARS:
+        return False
+    first = first_feed_day(session)
+    if first is not None and day >= first:
+        return False
+    return has_papers_of_year(session, day.year)
 
 
 def _preferred_listing(
