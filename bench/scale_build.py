@@ -15,13 +15,14 @@ Two ways to build, chosen by BENCH_SCALE_BUILD:
 Both end with ANALYZE. The SQLite file and its index live in CACHE/<key>/sqlite, Postgres in a
 database of its own, ``bench_scale_<key>`` (a template: each run works on a copy made with
 ``CREATE DATABASE … TEMPLATE``), its index in CACHE/<key>/postgres. The key names the
-parameters and the migrations, so a new migration rebuilds.
+parameters; a cached database is migrated to head when used (a migration committed since the
+build runs on it, timed: ``upgrade_s``), and BUILD_VERSION says when a build is stale.
 
 ``daily_feeds``: the daily ingest's documents. Each is one RSS 2.0 document of ITEMS items made
 of the real items of tests/fixtures/arxiv/rss/rss-*.xml (their text as arXiv wrote it), under a
-new listing day after the corpus's last one: new and cross items get fresh ids of that day's
-month, replacements name a paper of the corpus's last REPLACE_WINDOW listed days at its next
-version, as a real day's feed does.
+new listing day after the newest the database lists: new and cross items get fresh ids of that
+day's month, replacements name a paper listed new in the last REPLACE_WINDOW_DAYS days, at its
+next version, as a real day's feed does.
 """
 
 from __future__ import annotations
@@ -41,10 +42,10 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from email.utils import format_datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import create_engine, insert, select, text
+from sqlalchemy import create_engine, func, insert, select, text
 from sqlalchemy.engine import make_url
 
 from bench._common import REPO, RSS_DIR, BenchError, sqlite_settings, timed
@@ -59,7 +60,7 @@ from coolpapers.search.engine import SearchIndex
 FEEDS = ("cs.AI", "cs.CL", "cs.CV", "cs.LG")
 SEED = 11
 ITEMS = 1000  # a big day of the four feeds together
-REPLACE_WINDOW = 20  # listed days a replacement reaches back
+REPLACE_WINDOW_DAYS = 28  # how far back a replacement reaches
 COMMIT_DAYS = 25
 TABLES = ("papers", "paper_categories", "listings", "day_categories", "feed_days")
 BUILD_VERSION = 1  # bump when what a build writes changes
@@ -81,11 +82,7 @@ class Params:
 
     @property
     def key(self) -> str:
-        migrations = sorted(p.name for p in (REPO / "migrations" / "versions").glob("*.py"))
-        digest = hashlib.sha1(json.dumps([BUILD_VERSION, SEED, migrations]).encode()).hexdigest()[
-            :8
-        ]
-        return f"{self.build}_{self.papers}_{self.days}_{digest}"
+        return f"{self.build}_{self.papers}_{self.days}_{BUILD_VERSION}_{SEED}"
 
     @property
     def dir(self) -> Path:
@@ -249,28 +246,25 @@ def _build_import(params: Params, sqlite: Settings, pg: Settings | None) -> dict
             )
         finally:
             engine.dispose()
-    figures["queries"] = _queries_from_index(sqlite)
+    figures["queries"] = _queries_from_index()
     return figures
 
 
-def _queries_from_index(settings: Settings) -> list[tuple[str, str]]:
-    """The query set of ``bench.search_corpus`` over this corpus's own text: the rare words are
-    coined title names with a document frequency of 1-3 in the index."""
-    pool = real_pool()
-    engine = make_engine(settings)
-    coined: dict[str, int] = {}
-    try:
-        with engine.connect() as conn:
-            for (title,) in conn.execute(select(Paper.title).limit(200_000)):
-                head, sep, _ = title.partition(": ")
-                if sep and head.isalpha() and head[:1].isupper() and not head.isupper():
-                    coined[head] = coined.get(head, 0) + 1
-    finally:
-        engine.dispose()
-    from collections import Counter
+class _RareNames:
+    """Stands in for the index when the query set is drawn for an imported corpus: its texts are
+    whole real titles and abstracts, so no word of it is rare; the ``rare`` queries are the
+    coined names of a small ``make_corpus`` instead, which the index does not hold (searches
+    that find nothing, as a reader's misspelt or too-new word does)."""
 
-    with SearchIndex.open(sync.index_path(settings.data_dir), create=False) as index:
-        return make_queries(pool, Counter(coined), index)
+    def doc_freq(self, _word: str) -> int:
+        return 1
+
+
+def _queries_from_index() -> list[tuple[str, str]]:
+    """The query set of ``bench.search_corpus`` for an imported corpus (see ``_RareNames``)."""
+    pool = real_pool()
+    coined = make_corpus(pool, 5000, SEED).coined
+    return make_queries(pool, coined, cast(SearchIndex, _RareNames()))
 
 
 # ---------------------------------------------------------------- the cache
@@ -318,6 +312,24 @@ def _pg_name(params: Params) -> str:
     return f"bench_scale_{params.key}"
 
 
+def _upgrade_cached(params: Params) -> float:
+    """Migrate the cached databases to head; seconds taken."""
+    start = time.perf_counter()
+    urls = [sqlite_settings(params.dir / "sqlite")]
+    if params.postgres_url is not None:
+        url = database_url(params.postgres_url, _pg_name(params))
+        urls.append(sqlite_settings(params.dir / "postgres", database_url=url))
+    for settings in urls:
+        engine = make_engine(settings)
+        try:
+            if not schema.is_current(engine):
+                schema.upgrade(engine)
+        finally:
+            engine.dispose()
+    _checkpoint(urls[0])
+    return time.perf_counter() - start
+
+
 def ensure_built(params: Params) -> dict[str, Any]:
     """The cached build for these parameters (built now when missing): what ``build.json``
     says, with ``cached`` true when nothing was built."""
@@ -330,6 +342,7 @@ def ensure_built(params: Params) -> dict[str, Any]:
         )
         if pg_ok:
             built["cached"] = True
+            built["upgrade_s"] = _upgrade_cached(params)
             return built
     shutil.rmtree(params.dir, ignore_errors=True)
     (params.dir / "sqlite").mkdir(parents=True)
@@ -352,6 +365,7 @@ def ensure_built(params: Params) -> dict[str, Any]:
     finally:
         engine.dispose()
     start = time.perf_counter()
+    print(f"building {params.dir} ({params.build}): a while at a million papers", flush=True)
     if params.build == "import":
         figures = _build_import(params, sqlite, pg)
     else:
@@ -453,22 +467,25 @@ def _rewrite(item: RealItem, new_id: str, version: int, kind: str, stamp: bytes)
 
 
 def daily_feeds(settings: Settings, n_days: int, out: Path) -> list[tuple[date, Path]]:
-    """``n_days`` feed documents of ITEMS items for the weekdays after LAST_DAY (see the module
-    doc), written into ``out``; the ids continue each month's numbering in the database."""
+    """``n_days`` feed documents of ITEMS items for the weekdays after the newest listed day
+    (module doc), written into ``out``; the ids continue each month's numbering in the database."""
     head, items = _real_items()
     rng = random.Random(SEED)
-    days = next_days(n_days)
     engine = make_engine(settings)
     try:
         with engine.connect() as conn:
-            recent = listed_days(REPLACE_WINDOW)
+            newest = conn.scalar(select(func.max(Listing.date)))
+            if newest is None:
+                raise BenchError("the database lists no day")
+            days = next_days(n_days, after=newest)
             rows = conn.execute(
                 select(Paper.id, Paper.version)
                 .join(Listing, Listing.paper_id == Paper.id)
-                .where(Listing.date >= recent[0], Listing.kind == "new")
+                .where(Listing.date >= newest - timedelta(days=REPLACE_WINDOW_DAYS))
+                .where(Listing.kind == "new")
                 .distinct()
             ).all()
-            targets = [(pid, version) for pid, version in rows]
+            targets = sorted((pid, version) for pid, version in rows)
             numbers: dict[str, int] = {}
             for month in {f"{d.year % 100:02d}{d.month:02d}" for d in days}:
                 top = conn.scalar(
