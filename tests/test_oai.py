@@ -16,7 +16,7 @@ from coolpapers import ingest, store
 from coolpapers.cli import main
 from coolpapers.config import Settings
 from coolpapers.db import session_scope
-from coolpapers.errors import FetchError, ParseError, RateLimited
+from coolpapers.errors import BadInput, FetchError, ParseError, RateLimited
 from coolpapers.ingest.oai import checkpoint_name
 from coolpapers.models import Paper, QueuedPaper
 from coolpapers.records import Author, PaperMeta
@@ -404,6 +404,16 @@ def test_no_records_match_is_a_clean_empty_harvest(
     report = ingest.harvest_oai(pipeline, date(2030, 1, 1), set_spec="cs")
     assert report.finished and report.read == 0 and not report.interrupted
     assert _papers(factory) == {}
+
+
+def test_arxiv_refusing_the_arguments_is_bad_input(
+    pipeline: ingest.Pipeline, fake_oai: FakeOai, factory: sessionmaker[Session]
+) -> None:
+    fake_oai.serve_error("badArgument", "unknown set cs:nope")
+    with pytest.raises(BadInput, match="badArgument: unknown set cs:nope"):
+        ingest.harvest_oai(pipeline, SINCE, set_spec="cs:nope")
+    with session_scope(factory) as s:
+        assert store.get_checkpoint(s, checkpoint_name(SINCE, None, "cs:nope")) is None
 
 
 def test_bad_and_deleted_records_are_counted_never_fatal(
