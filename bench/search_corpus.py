@@ -189,11 +189,12 @@ def build_index(settings: Settings, sample_from: datetime) -> dict[str, Any]:
     """``sync.rebuild`` with the keyword step deferred, then that step on the newest papers."""
     engine = make_engine(settings)
     factory = make_sessionmaker(engine)
-    deferred: list[datetime | None] = []
+    deferred: list[object] = []
     original = sync._store_keywords
 
-    def defer(factory: sync.SessionFactory, index: SearchIndex, cursor: datetime | None) -> None:
-        deferred.append(cursor)
+    def defer(factory: sync.SessionFactory, index: SearchIndex, start: object) -> int:
+        deferred.append(start)
+        return 0
 
     sync._store_keywords = defer
     try:

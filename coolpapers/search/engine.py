@@ -87,6 +87,9 @@ SEARCH_DEADLINE_S = 1.0
 CURSOR_FILE = "coolpapers-cursor.json"
 _META_FILE = "meta.json"
 _WRITER_HEAP = 128_000_000  # bytes, shared by the writer threads (tantivy wants >= 15 MB each)
+# A bulk build's writer: a segment is cut each time a thread's share fills, and the searches
+# visit every segment the merges leave; bytes, taken only as the documents need them.
+_BULK_WRITER_HEAP = 512_000_000
 _WRITER_THREADS = 2
 _OPEN_ATTEMPTS = 3  # a reader may race the writer's clean-up of merged segments: retry
 _RETRY_PAUSE_S = 0.05
@@ -291,11 +294,11 @@ class SearchIndex:
 
     # --- writing ----------------------------------------------------------------------------
 
-    def _writer_locked(self) -> tantivy.IndexWriter:
+    def _writer_locked(self, heap_bytes: int = _WRITER_HEAP) -> tantivy.IndexWriter:
         if self._writer is None:
             try:
                 self._writer = self._live().writer(
-                    heap_size=_WRITER_HEAP, num_threads=_WRITER_THREADS
+                    heap_size=heap_bytes, num_threads=_WRITER_THREADS
                 )
             except ValueError as exc:
                 if "LockBusy" in str(exc):
@@ -314,6 +317,18 @@ class SearchIndex:
                 count += 1
             return count
 
+    def add(self, papers: Iterable[IndexedPaper]) -> int:
+        """Add these papers without deleting first: only for papers not in the index, neither
+        committed nor added since the last commit (a bulk build into an empty index, where
+        upsert's delete-by-term finds nothing and only costs); visible after commit()."""
+        with self._write_lock:
+            writer = self._writer_locked(_BULK_WRITER_HEAP)
+            count = 0
+            for paper in papers:
+                writer.add_document(_document(paper))
+                count += 1
+            return count
+
     def commit(self, cursor: str) -> None:
         """Commit the upserts, then durably record ``cursor`` with that commit (see the module
         docstring for why the cursor on disk is never ahead of the index)."""
@@ -326,6 +341,31 @@ class SearchIndex:
                 raise
             _write_cursor(self._path, cursor, opstamp)
         self.reload()
+
+    def record_cursor(self, cursor: str) -> None:
+        """Replace the cursor of the last commit, without a new commit: progress made since
+        (in the database) that only the cursor knows of. Same durability as commit()'s."""
+        with self._write_lock:
+            meta = _read_json(self._path / _META_FILE)
+            opstamp = meta.get("opstamp") if meta is not None else None
+            if not isinstance(opstamp, int):
+                raise IndexCorrupt(f"search index in {self._path} has no commit to go with")
+            _write_cursor(self._path, cursor, opstamp)
+
+    def wait_merges(self) -> None:
+        """Wait for the segment merges the last commits started, then see their result: a
+        bulk build leaves many segments, and every search visits each of them. The writer is
+        let go (tantivy consumes it); the next write opens one again."""
+        with self._write_lock:
+            writer, self._writer = self._writer, None
+            if writer is not None:
+                writer.wait_merging_threads()
+        self.reload()
+
+    def segment_count(self) -> int:
+        """Segments of the index as of the last reload (a search visits each one)."""
+        self.reload()
+        return self._live().searcher().num_segments
 
     def cursor(self) -> str | None:
         """The cursor of the last commit, or None (never committed, or not trustworthy)."""

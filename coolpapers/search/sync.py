@@ -5,6 +5,17 @@ Catching up re-reads every paper modified since (minus a margin for transactions
 late), so a crash between a database commit and the index commit only delays a paper until
 the next catch-up. Indexing a paper twice is harmless (upsert by id). One process writes at a
 time (a database lease); readers (web processes) reload the committed index.
+
+The [REL] keywords of the papers indexed are computed after the index commit (their TF-IDF
+needs the committed document frequencies) and written back to the database. The cursor says
+whether that step is pending and how far it got (see :class:`Position`): it is committed with
+the index as "pending", advanced as keyword batches commit, and marked done at the end, so a
+crash in between leaves the next catch-up to finish the keywords where they stopped.
+
+In bulk (a rebuild, or a first catch-up into an empty index: a history import of 1M papers),
+papers are read as plain rows a page at a time, added without upsert's delete-by-term (there
+is nothing to delete) and committed once; the merges that commit starts are waited for, so
+searches meet a few large segments, not dozens of small ones.
 """
 
 from __future__ import annotations
@@ -14,6 +25,7 @@ import json
 import logging
 import math
 import os
+import re
 import shutil
 import socket
 import time
@@ -22,19 +34,28 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
+from sqlalchemy.engine import Row
 from sqlalchemy.orm import Session, sessionmaker
 
 from coolpapers import store
 from coolpapers.db import session_scope
-from coolpapers.models import Paper
 from coolpapers.search.engine import IndexCorrupt, IndexedPaper, SearchIndex
+from coolpapers.store import index_feed
+from coolpapers.store.index_feed import FeedKey
 
 log = logging.getLogger(__name__)
 
 SEARCH_LEASE = "search"
 LEASE_S = 600
-BATCH = 2000
+BATCH = 5000  # papers read (and indexed) a page at a time
+# Keywords written per database transaction: SQLite has one writer, and the web's writes
+# (stars, clicks) wait behind this one; ~5,000 rows is some tens of milliseconds.
+KEYWORD_BATCH = 5000
+# After a catch-up of this many papers, wait for the merges its commit started (the writer is
+# let go); a daily one leaves them to tantivy's background threads.
+MERGE_WAIT_PAPERS = 20_000
 # A transaction may commit a little after it stamped modified_at; re-read that window.
 LATE_COMMIT_MARGIN = timedelta(seconds=120)
 KEYWORDS = 10
@@ -93,40 +114,139 @@ def _write_status(data_dir: Path, status: BuildStatus) -> None:
     os.replace(tmp, path)
 
 
-def _indexed(paper: Paper) -> IndexedPaper:
+@dataclass(frozen=True)
+class Position:
+    """What the index's cursor says. Papers modified at or after ``since`` are to be (re)read
+    (all of them when None). When ``keywords_pending``, the keywords of the papers after
+    ``keywords_after`` (all when None) are still to be computed and stored. Written as JSON;
+    a bare ISO time (the cursor before keywords were tracked) reads as ``since``, nothing
+    pending."""
+
+    since: datetime | None
+    keywords_pending: bool = False
+    keywords_after: FeedKey | None = None
+
+    def dump(self) -> str:
+        after = self.keywords_after
+        return json.dumps(
+            {
+                "since": self.since.isoformat() if self.since is not None else None,
+                "keywords": (
+                    {"after": None if after is None else [after[0].isoformat(), after[1]]}
+                    if self.keywords_pending
+                    else None
+                ),
+            }
+        )
+
+    @classmethod
+    def parse(cls, raw: str | None) -> Position:
+        if raw is None:
+            return cls(None)
+        if not raw.startswith("{"):
+            return cls(datetime.fromisoformat(raw))
+        data = json.loads(raw)
+        since = datetime.fromisoformat(data["since"]) if data.get("since") else None
+        keywords = data.get("keywords")
+        if not isinstance(keywords, dict):
+            return cls(since)
+        after = keywords.get("after")
+        key = (datetime.fromisoformat(after[0]), str(after[1])) if after else None
+        return cls(since, True, key)
+
+    def keywords_done_to(self, key: FeedKey) -> Position:
+        """Keywords stored up to ``key`` (inclusive), never past ``since``: a paper stamped
+        before ``since`` but committed after the keywords went by is read again from there."""
+        moment = _utc(key[0])
+        if self.since is not None and moment >= self.since:
+            key = (self.since, "")
+        else:
+            key = (moment, key[1])
+        return Position(self.since, True, key)
+
+
+def _utc(moment: datetime) -> datetime:
+    utc = store.as_utc(moment)
+    assert utc is not None
+    return utc
+
+
+def _indexed(row: Row[Any]) -> IndexedPaper:
     return IndexedPaper(
-        id=paper.id,
-        title=paper.title,
-        abstract=paper.abstract,
-        authors=tuple(a["name"] for a in paper.authors),
-        categories=tuple(paper.categories),
-        announced=paper.first_announced,
-        published=store.as_utc(paper.published),
+        id=row.id,
+        title=row.title,
+        abstract=row.abstract,
+        authors=tuple(a["name"] for a in row.authors),
+        categories=tuple(row.categories),
+        announced=row.first_announced,
+        published=store.as_utc(row.published),
     )
+
+
+def _index_changed(
+    factory: SessionFactory,
+    index: SearchIndex,
+    since: datetime | None,
+    started: datetime,
+    progress: Progress | None,
+) -> int:
+    """Send every paper modified at or after ``since`` to the index (not committed)."""
+    # Into an empty index, add without deleting first. Not for papers stamped since the late
+    # commit margin before we started: one re-stamped while we read (or committed late) comes
+    # again further on, and must replace the copy added before.
+    bulk = index.doc_count() == 0
+    late = started - LATE_COMMIT_MARGIN
+    key: FeedKey | None = (since, "") if since is not None else None
+    with session_scope(factory) as s:
+        total = index_feed.count_after(s, key)
+    done = 0
+    while True:
+        with session_scope(factory) as s:  # a page per transaction: no hour-long snapshot
+            rows = index_feed.page_after(s, key, BATCH)
+        if not rows:
+            break
+        papers = [_indexed(row) for row in rows]
+        if bulk:
+            fresh = 0
+            while fresh < len(rows) and _utc(rows[fresh].modified_at) < late:
+                fresh += 1
+            done += index.add(papers[:fresh]) + index.upsert(papers[fresh:])
+        else:
+            done += index.upsert(papers)
+        key = index_feed.key_of(rows[-1])
+        if progress is not None:
+            progress(done, max(total, done))
+        if len(rows) < BATCH:
+            break
+    return done
 
 
 def catch_up(
     factory: SessionFactory, index: SearchIndex, *, progress: Progress | None = None
 ) -> int:
-    """Index every paper changed since the index's cursor; returns how many were indexed."""
+    """Index every paper changed since the index's cursor, then store the keywords of those
+    (and of any a crash left without); returns how many papers were indexed."""
     started = datetime.now(UTC)
-    raw = index.cursor()
-    cursor = datetime.fromisoformat(raw) if raw else None
-    with session_scope(factory) as s:
-        total = store.count_changed_since(s, cursor)
-        done = 0
-        for batch in store.changed_since(s, cursor, BATCH):
-            done += index.upsert(_indexed(p) for p in batch)
-            if progress is not None:
-                progress(done, total)
+    position = Position.parse(index.cursor())
+    cursor = position.since
+    done = _index_changed(factory, index, cursor, started, progress)
     # never past "now minus the margin": a transaction stamped earlier may still commit
     newest = started - LATE_COMMIT_MARGIN
     if cursor is not None:
         newest = max(newest, cursor)
-    index.commit(newest.isoformat())
-    index.reload()
-    if done:
-        _store_keywords(factory, index, cursor)
+    # The keywords still to do: where a crash left them, else those of the papers just read.
+    keywords_from: FeedKey | None = None
+    if position.keywords_pending:
+        keywords_from = position.keywords_after
+    elif cursor is not None:
+        keywords_from = (cursor, "")
+    pending = position.keywords_pending or done > 0
+    index.commit(Position(newest, pending, keywords_from).dump())
+    if pending:
+        _store_keywords(factory, index, keywords_from)
+        index.record_cursor(Position(newest).dump())
+    if done >= MERGE_WAIT_PAPERS:
+        index.wait_merges()
     return done
 
 
@@ -136,7 +256,7 @@ def rebuild(factory: SessionFactory, data_dir: Path, *, progress: Progress | Non
     shutil.rmtree(path, ignore_errors=True)
     index = SearchIndex.open(path, create=True)
     with session_scope(factory) as s:
-        total = store.count_changed_since(s, None)
+        total = index_feed.count_after(s, None)
 
     def report(done: int, _total: int) -> None:
         _write_status(data_dir, BuildStatus(True, done, total))
@@ -193,6 +313,72 @@ def sync_job(factory: SessionFactory, data_dir: Path) -> int:
 # ---------------------------------------------------------------- keywords ([REL])
 
 
+# The analyzer's words of ASCII text long enough to be keywords: runs of ASCII letters and
+# digits, lower-cased, of MIN_KEYWORD_CHARS or more (a run is only ever matched whole).
+_ASCII_CANDIDATE = rf"[a-z0-9]{{{MIN_KEYWORD_CHARS},}}"
+
+
+def _candidates(text: str) -> list[str]:
+    """The words of ``text`` as the analyzer makes them (``SearchIndex.normalise``) that are
+    long enough to be keywords; a fast way for ASCII text, most of arXiv's."""
+    if text.isascii():
+        return re.findall(_ASCII_CANDIDATE, text.lower())
+    return [w for w in SearchIndex.normalise(text) if len(w) >= MIN_KEYWORD_CHARS]
+
+
+def _term_counts(title: str, abstract: str) -> Counter[str]:
+    """Long enough words of a paper and their counts (the title counts twice); stop words
+    and numbers are left to the caller (a test per distinct word, not per word)."""
+    counts = Counter(_candidates(abstract))
+    in_title = _candidates(title)
+    counts.update(in_title)
+    counts.update(in_title)
+    return counts
+
+
+def _keyword(word: str) -> bool:
+    return word not in STOPWORDS and not word.isdigit()
+
+
+_NEVER = float("-inf")  # the IDF of a word that is never a keyword: it sorts last
+
+
+class _Idf(dict[str, float]):
+    """Each word's IDF against one committed index, looked up once; _NEVER for stop words
+    and numbers (one test per distinct word of the pass, not one per paper)."""
+
+    def __init__(self, index: SearchIndex) -> None:
+        super().__init__()
+        self._index = index
+        self._docs = index.doc_count()
+
+    def __missing__(self, word: str) -> float:
+        if _keyword(word):
+            found = math.log((self._docs + 1) / (self._index.doc_freq(word) + 1))
+        else:
+            found = _NEVER
+        self[word] = found
+        return found
+
+
+class _Keywords:
+    """TF-IDF keywords against one committed index (its frequencies hold for a pass)."""
+
+    def __init__(self, index: SearchIndex) -> None:
+        self._idf = _Idf(index)
+
+    def of(self, title: str, abstract: str) -> list[str]:
+        idf = self._idf
+        # keywords_for's score and order: highest first, ties by word
+        scored = sorted(
+            [
+                (-(count * idf[word] + 1e-9), word)
+                for word, count in _term_counts(title, abstract).items()
+            ]
+        )
+        return [word for score, word in scored[:KEYWORDS] if score != -_NEVER]
+
+
 def keywords_for(
     index: SearchIndex, paper: IndexedPaper, n_docs: int, df_cache: dict[str, int] | None = None
 ) -> list[str]:
@@ -204,25 +390,44 @@ def keywords_for(
             cache[word] = index.doc_freq(word)
         return cache[word]
 
-    words = [
-        w
-        for w in SearchIndex.normalise(f"{paper.title} {paper.title} {paper.abstract}")
-        if len(w) >= MIN_KEYWORD_CHARS and w not in STOPWORDS and not w.isdigit()
-    ]
-    tf = Counter(words)
+    tf = _term_counts(paper.title, paper.abstract)
     scored = [
-        (count * math.log((n_docs + 1) / (df(word) + 1)) + 1e-9, word) for word, count in tf.items()
+        (count * math.log((n_docs + 1) / (df(word) + 1)) + 1e-9, word)
+        for word, count in tf.items()
+        if _keyword(word)
     ]
     scored.sort(key=lambda pair: (-pair[0], pair[1]))
     return [word for _, word in scored[:KEYWORDS]]
 
 
-def _store_keywords(factory: SessionFactory, index: SearchIndex, cursor: datetime | None) -> None:
-    n_docs = index.doc_count()
-    df_cache: dict[str, int] = {}  # one catch-up sees one committed index: frequencies hold
-    with session_scope(factory, write=True) as s:
-        for batch in store.changed_since(s, cursor, BATCH):
-            for paper in batch:
-                keywords = keywords_for(index, _indexed(paper), n_docs, df_cache)
-                if keywords != paper.keywords:
-                    store.set_keywords(s, paper.id, keywords)
+def _store_keywords(
+    factory: SessionFactory, index: SearchIndex, start: FeedKey | datetime | None
+) -> int:
+    """Compute and store the keywords of the papers after ``start`` (a place, or a time: the
+    papers modified from then on; all when None), a batch per write transaction; returns how
+    many changed. While the index's cursor says keywords are pending, each batch's progress
+    is recorded there as it commits."""
+    key = (start, "") if isinstance(start, datetime) else start
+    keywords = _Keywords(index)  # one pass sees one committed index: frequencies hold
+    position = Position.parse(index.cursor())
+    changed_count = 0
+    while True:
+        with session_scope(factory) as s:
+            rows = index_feed.page_after(s, key, KEYWORD_BATCH, index_feed.KEYWORD_COLUMNS)
+        if not rows:
+            break
+        changed: dict[str, list[str]] = {}
+        for row in rows:
+            words = keywords.of(row.title, row.abstract)
+            if words != row.keywords:
+                changed[row.id] = words
+        if changed:
+            with session_scope(factory, write=True) as s:
+                index_feed.set_many_keywords(s, changed)
+            changed_count += len(changed)
+        key = index_feed.key_of(rows[-1])
+        if position.keywords_pending:
+            index.record_cursor(position.keywords_done_to(key).dump())
+        if len(rows) < KEYWORD_BATCH:
+            break
+    return changed_count
