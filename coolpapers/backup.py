@@ -50,6 +50,10 @@ def backup(
             f"(restore: {PG_RESTORE_LINE.format(path=quoted)}; DATABASE_URL is "
             "COOLPAPERS_DATABASE_URL without +psycopg)"
         )
+    source = engine.url.database
+    if source and source != ":memory:" and not Path(source).is_file():
+        # connecting would create an empty database there: a mistyped setting, not a backup
+        raise BadInput(f"no database at {source}: check COOLPAPERS_DATA_DIR / DATABASE_URL")
     target = Path(path)
     _check_target(target)
     partial = target.parent / f".{target.name}.{secrets.token_hex(4)}.partial"

@@ -282,6 +282,13 @@ def test_the_command_as_a_process(
     assert f"{target} exists" in again.stderr and "Traceback" not in again.stderr
     assert target.read_bytes() == first
 
+    elsewhere = {**env, "COOLPAPERS_DATABASE_URL": f"sqlite:///{tmp_path / 'typo' / 'cp.db'}"}
+    missing = subprocess.run(
+        [*cmd, str(tmp_path / "b.db")], env=elsewhere, capture_output=True, text=True
+    )
+    assert missing.returncode == 2 and "no database at" in missing.stderr
+    assert not (tmp_path / "typo" / "cp.db").exists() and not (tmp_path / "b.db").exists()
+
     nowhere = subprocess.run(
         [*cmd, str(tmp_path / "no" / "such" / "dir.db")], env=env, capture_output=True, text=True
     )
