@@ -46,6 +46,7 @@ import json
 import os
 import random
 import signal
+import socket
 import statistics
 import subprocess
 import sys
@@ -88,7 +89,7 @@ DB_ENV = "BENCH_SCALE_DATABASE_URL"  # the child server's database
 HTTP_ROUNDS = 3
 ROUNDS, WARMUP = 50, 5
 BASELINE_LOAD_S = 5.0
-LOAD_FEEDS = 12  # daily feeds prepared for the ingest under load (more than it gets through)
+LOAD_FEEDS = 24  # daily feeds prepared for the ingests under load (more than they get through)
 PAPER_SAMPLE = 2000
 START_TIMEOUT_S = 120.0
 AIM_SEARCH_P95_S = 0.010
@@ -207,6 +208,76 @@ def server(settings: Settings, static_dir: Path) -> Iterator[tuple[str, int]]:
     env = {DB_ENV: settings.database_url}
     with served(args, START_TIMEOUT_S, env) as found:
         yield found
+
+
+def serve_workers() -> int:
+    """Web processes for a second load phase: BENCH_SCALE_WORKERS, else 2 when ``coolpapers
+    serve`` has ``--workers`` (a lab's way to use more than one core), else none."""
+    if (raw := os.environ.get("BENCH_SCALE_WORKERS")) is not None:
+        return int(raw)
+    shown = subprocess.run(
+        [sys.executable, "-m", "coolpapers", "serve", "--help"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        env=dict(os.environ, COOLPAPERS_SECRET_KEY="bench"),
+    )
+    return 2 if "--workers" in shown.stdout else 0
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextlib.contextmanager
+def cli_server(settings: Settings, workers: int) -> Iterator[tuple[int, int]]:
+    """``coolpapers serve --no-scheduler --workers N`` as a lab runs it; yields its port and
+    pid once /status answers."""
+    port = _free_port()
+    env = dict(
+        os.environ,
+        COOLPAPERS_DATABASE_URL=settings.effective_database_url,
+        COOLPAPERS_DATA_DIR=str(settings.data_dir),
+        COOLPAPERS_SECRET_KEY="bench",
+    )
+    cmd = [sys.executable, "-m", "coolpapers", "serve", "--no-scheduler", "--port", str(port)]
+    proc = subprocess.Popen(
+        [*cmd, "--workers", str(workers)], cwd=REPO, env=env, stdout=subprocess.DEVNULL
+    )
+    try:
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while True:
+            with contextlib.suppress(httpx.TransportError):
+                if httpx.get(f"http://127.0.0.1:{port}/status", timeout=5).status_code == 200:
+                    break
+            if time.monotonic() > deadline or proc.poll() is not None:
+                raise BenchError(f"coolpapers serve --workers {workers} did not answer")
+            time.sleep(0.2)
+        yield port, proc.pid
+    finally:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def tree(pid: int) -> list[int]:
+    """A process and its descendants (from /proc)."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError, IndexError, ValueError):
+                ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+                children.setdefault(ppid, []).append(int(entry.name))
+    found, todo = [], [pid]
+    while todo:
+        found.append(todo.pop())
+        todo += children.get(found[-1], [])
+    return found
 
 
 # ---------------------------------------------------------------- search
@@ -410,9 +481,11 @@ def under_load(
         assert child.stdout is not None
         if child.stdout.readline().strip() != "ready":
             raise BenchError("the ingest process did not start")
-        server_cpu, client_cpu = cpu_seconds(pid), time.process_time()
+        pids = tree(pid)
+        server_cpu, client_cpu = sum(map(cpu_seconds, pids)), time.process_time()
         tally = scale_load.run_load(port, mix, clients, seconds, seed=7)
-        server_cpu, client_cpu = cpu_seconds(pid) - server_cpu, time.process_time() - client_cpu
+        server_cpu = sum(map(cpu_seconds, pids)) - server_cpu
+        client_cpu = time.process_time() - client_cpu
     finally:
         child.send_signal(signal.SIGTERM)
         out, _ = child.communicate(timeout=300)
@@ -480,6 +553,13 @@ def measure(
             settings, port, pid, mix, [p for _, p in feeds[1:]], clients, load_s
         )
         result["memory_end"] = memory(pid)
+    if (workers := serve_workers()) > 1:
+        with cli_server(settings, workers) as (port, pid):
+            unused = [p for _, p in feeds[2 + result["load"]["ingests"]["n"] :]]
+            load = under_load(settings, port, pid, mix, unused, clients, load_s)
+            load["workers"] = workers
+            load["memory"] = {str(p): memory(p) for p in tree(pid)}
+        result["load_workers"] = load
     result["search"] = {**search, "http": result.pop("search_http")}
     return result
 
@@ -556,6 +636,38 @@ def _build_lines(result: dict[str, Any]) -> list[str]:
     return [head, "  " + "; ".join(parts)]
 
 
+def _load_lines(label: str, load: dict[str, Any], base: dict[str, Any] | None) -> list[str]:
+    ok = load["all"]["p99"] <= AIM_LOAD_P99_S and not load["errors"] and not load["dropped"]
+    kinds = ", ".join(f"{k} {_ms(v['p50'])}/{_ms(v['p99'])}" for k, v in load["kinds"].items())
+    during = load["during_ingest"]
+    ingests = load["ingests"]
+    lines = [
+        f"  under load, {label} ({load['requests']:,} requests, {load['req_per_s']:.0f}/s, "
+        f"{ingests['n']} ingests of 1,000 items meanwhile, median "
+        f"{ingests['median_total_s'] or 0:.2f} s): p50 {_ms(load['all']['p50'])}, "
+        f"p99 {_ms(load['all']['p99'])}, max {_ms(load['all']['max'])}; errors "
+        f"{sum(load['errors'].values())}, dropped {sum(load['dropped'].values())} → "
+        f"p99 ≤ 300 ms and none: {_met(ok)}",
+        f"    p50/p99 by kind: {kinds}"
+        + (
+            f"; while an ingest ran: p50 {_ms(during['p50'])}, p99 {_ms(during['p99'])} "
+            f"(n={during['n']})"
+            if during
+            else ""
+        ),
+        f"    server CPU {load['server_cpu_s']:.1f} s, client CPU {load['client_cpu_s']:.1f} s"
+        + (
+            f"; baseline, the same clients on a static file: {base['req_per_s']:.0f}/s, p50 "
+            f"{_ms(base['all']['p50'])}, p99 {_ms(base['all']['p99'])}"
+            if base
+            else ""
+        ),
+    ]
+    if load["errors"] or load["dropped"]:
+        lines.append(f"    errors {load['errors']}, dropped {load['dropped']}")
+    return lines
+
+
 def _database_lines(name: str, r: dict[str, Any]) -> list[str]:
     s = r["search"]
     first, last, n_days = r["listed_days"]
@@ -586,31 +698,11 @@ def _database_lines(name: str, r: dict[str, Any]) -> list[str]:
         f"again (no-op) {again['total_s']:.2f} s; into an empty database "
         f"{empty['store_s']:.2f} s + {empty['index_s']:.2f} s"
     )
-    load, base = r["load"], r["load_static"]
-    ok = load["all"]["p99"] <= AIM_LOAD_P99_S and not load["errors"] and not load["dropped"]
-    kinds = ", ".join(f"{k} {_ms(v['p50'])}/{_ms(v['p99'])}" for k, v in load["kinds"].items())
-    during = load["during_ingest"]
-    ingests = load["ingests"]
-    lines += [
-        f"  under load ({load['requests']:,} requests, {load['req_per_s']:.0f}/s, "
-        f"{ingests['n']} ingests of 1,000 items meanwhile, median "
-        f"{ingests['median_total_s'] or 0:.2f} s): p50 {_ms(load['all']['p50'])}, "
-        f"p99 {_ms(load['all']['p99'])}, max {_ms(load['all']['max'])}; errors "
-        f"{sum(load['errors'].values())}, dropped {sum(load['dropped'].values())} → "
-        f"p99 ≤ 300 ms and none: {_met(ok)}",
-        f"    p50/p99 by kind: {kinds}"
-        + (
-            f"; while an ingest ran: p50 {_ms(during['p50'])}, p99 {_ms(during['p99'])} "
-            f"(n={during['n']})"
-            if during
-            else ""
-        ),
-        f"    server CPU {load['server_cpu_s']:.1f} s, client CPU {load['client_cpu_s']:.1f} s; "
-        f"baseline, the same clients on a static file: {base['req_per_s']:.0f}/s, p50 "
-        f"{_ms(base['all']['p50'])}, p99 {_ms(base['all']['p99'])}",
-    ]
-    if load["errors"] or load["dropped"]:
-        lines.append(f"    errors {load['errors']}, dropped {load['dropped']}")
+    lines += _load_lines("one worker", r["load"], r["load_static"])
+    if (more := r.get("load_workers")) is not None:
+        lines += _load_lines(f"coolpapers serve --workers {more['workers']}", more, None)
+        rss = sum(m.get("VmRSS", 0) for m in more["memory"].values())
+        lines.append(f"    its processes' VmRSS together at the end: {_mb(rss)}")
     end = r["memory_end"]
     lines.append(
         f"  web process: VmRSS {_mb(r['memory_started'].get('VmRSS'))} started, "
