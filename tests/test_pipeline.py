@@ -192,3 +192,28 @@ def test_venue_keys(key: str, expected: VenueKey) -> None:
 def test_not_venue_keys(key: str) -> None:
     with pytest.raises(BadId):
         parse_venue_key(key)
+
+
+def test_a_stored_paper_queued_as_behind_is_fetched_and_keeps_its_licence(
+    pipeline: Pipeline, factory: sessionmaker[Session], fake_arxiv: FakeArxiv
+) -> None:
+    """An OAI harvest queues a stored paper whose row is behind a newer version: the worker
+    fetches it from the API (not drops it as already stored), and the API, which carries no
+    licence, does not erase the stored one."""
+    ids = serve_ten(fake_arxiv)
+    ingest.fetch_papers(pipeline, pipeline.arxiv, ids[:1])
+    licence = "http://creativecommons.org/licenses/by/4.0/"
+    with session_scope(factory, write=True) as s:
+        paper = store.get_paper(s, ids[0])
+        assert paper is not None and paper.license is None
+        api_version = paper.version
+        paper.version, paper.title, paper.license = 0, "an older title", licence
+        store.enqueue_papers(s, ids[:1])
+    [report] = ingest.drain_due(pipeline)
+    assert api_calls(fake_arxiv) == [ids[:1], ids[:1]] and report.n_stored == 1
+    with session_scope(factory) as s:
+        paper = store.get_paper(s, ids[0])
+        assert paper is not None
+        assert (paper.version, paper.license) == (api_version, licence)
+        assert paper.title != "an older title"
+        assert store.queue_size(s, max_attempts=5) == 0

@@ -166,14 +166,15 @@ def drain_queue(pipeline: Pipeline, stop: threading.Event | None = None) -> list
     while not pipeline.stopping(stop):
         with session_scope(pipeline.factory) as s:
             keys = store.queued_papers(s, 1000, max_attempts=QUEUE_MAX_ATTEMPTS)
-            have = set(store.papers_by_id(s, keys)) if keys else set()
         if not keys or keys == last:  # empty, or a round that changed nothing
             break
         last = keys
-        groups, orphans = _by_source(pipeline, [k for k in keys if k not in have])
-        with session_scope(pipeline.factory, write=True) as s:
-            # fetched meanwhile by a request, or a key no source knows any more
-            store.dequeue_papers(s, [*have, *orphans])
+        # A stored key is fetched too: it was queued because its row is behind (an OAI harvest
+        # saw a version newer than it proves); a request that fetched a key dequeued it.
+        groups, orphans = _by_source(pipeline, keys)
+        if orphans:
+            with session_scope(pipeline.factory, write=True) as s:
+                store.dequeue_papers(s, orphans)  # a key no source knows any more
         if not groups:
             continue
         index, group = next(iter(groups.items()))

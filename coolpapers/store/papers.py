@@ -105,6 +105,10 @@ def upsert_paper(
         # The feed carries no comments; don't erase what the API told us about the same version.
         if meta.comments is None and meta.version == paper.version:
             values["comments"] = paper.comments
+        # The API and the legacy feed carry no licence: a record from them keeps the one we
+        # know (a licence is the paper's, not the version's: arXiv keeps it across versions).
+        if meta.license is None:
+            values["license"] = paper.license
         if list(paper.categories) != list(categories):
             session.execute(delete(PaperCategory).where(PaperCategory.paper_id == meta.id))
             session.add_all(_category_rows(meta.id, categories))
