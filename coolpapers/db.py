@@ -38,7 +38,9 @@ def make_engine(settings: Settings) -> Engine:
         "json_deserializer": orjson.loads,
     }
     if url.get_backend_name() != "sqlite":
-        return create_engine(url, pool_pre_ping=True, **common)
+        engine = create_engine(url, pool_pre_ping=True, **common)
+        _watch_pages(engine)
+        return engine
     if url.database and url.database != ":memory:":
         Path(url.database).parent.mkdir(parents=True, exist_ok=True)
     engine = create_engine(
@@ -48,7 +50,16 @@ def make_engine(settings: Settings) -> Engine:
     )
     _configure_sqlite(engine)
     _SQLITE_WRITERS[engine] = threading.RLock()
+    _watch_pages(engine)
     return engine
+
+
+def _watch_pages(engine: Engine) -> None:
+    """Every commit that changes what list pages show raises their generation (the pages
+    cached by any web process go stale): ``store.generations``."""
+    from coolpapers.store import generations  # store imports this module: not at the top
+
+    generations.watch(engine)
 
 
 def _configure_sqlite(engine: Engine) -> None:

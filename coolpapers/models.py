@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     CheckConstraint,
     Date,
@@ -426,3 +427,14 @@ class ImportCheckpoint(Base):
     done: Mapped[int] = mapped_column(Integer, default=0)  # records read so far
     finished: Mapped[bool] = mapped_column(Boolean, default=False)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Generation(Base):
+    """A counter that tells every process something changed: ``pages`` goes up with each commit
+    that writes what list pages show (``store.generations``), so a web process's cache of
+    rendered pages (``web.page_cache``) knows when its copies are stale, whoever wrote."""
+
+    __tablename__ = "generations"
+
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    value: Mapped[int] = mapped_column(BigInteger, default=0)

@@ -120,10 +120,13 @@ def test_the_engine_fixture_is_a_copy_and_copies_are_independent(
 
 
 def rows(engine: Engine) -> dict[str, list[tuple[str, ...]]]:
+    """Every table's rows but the pages generation: a restore's own writes raise it, as any
+    commit that changes what pages show does (store.generations)."""
     with engine.connect() as conn:
         return {
             t.name: sorted(tuple(map(str, r)) for r in conn.execute(t.select()))
             for t in Base.metadata.sorted_tables
+            if t.name != "generations"
         }
 
 

@@ -17,6 +17,7 @@ from coolpapers.web import (
     auth,
     errors,
     head,
+    page_cache,
     pages,
     security,
     status,
@@ -48,6 +49,7 @@ def create_app(settings: Settings, *, scheduler: bool = False) -> FastAPI:
                 app.state.background.stop()
             app.state.pipeline.close()
             app.state.search_reader.close()
+            app.state.page_cache.close()
             engine.dispose()
 
     app = SecureApp(
@@ -70,6 +72,10 @@ def create_app(settings: Settings, *, scheduler: bool = False) -> FastAPI:
     for router in pages.routers():  # disjoint paths: the order does not matter
         app.include_router(router)
     app.add_middleware(head.HeadAsGet)
+    # outside HeadAsGet (a HEAD passes by) and inside web.security's layers (a copy gets
+    # their headers as a render does)
+    app.state.page_cache = page_cache.PageStore()
+    app.add_middleware(page_cache.PageCache)
     security.install_docs(app)
     errors.install(app)
     return app

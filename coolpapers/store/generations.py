@@ -1,0 +1,136 @@
+"""The ``pages`` generation: a number every commit that changes what list pages show raises,
+in that same transaction, so that any process can tell its rendered copies are stale
+(``web.page_cache``) with one primary-key read, whoever wrote (a web worker, ``coolpapers
+worker``, an import, another machine on the same Postgres).
+
+Writers need not remember it: ``watch(engine)`` (``db.make_engine`` calls it) notes every
+INSERT, UPDATE, DELETE or COPY that touches a table of ``PAGE_TABLES`` on a connection, and
+when that transaction commits, raises the generation as its last statement. Last, so that on
+Postgres the counter's row lock is held for the commit only, not for a long import's whole
+transaction (clicks and ingests would queue behind it). A transaction that writes
+``alembic_version`` is a migration: it raises nothing (the table may not exist yet).
+
+A writer that goes around SQLAlchemy's cursor (psycopg's ``copy()`` on the raw connection)
+calls ``pages_changed(connection)`` itself.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+from typing import Any
+
+from sqlalchemy import Connection, Engine, event, select
+
+from coolpapers.models import Generation
+
+PAGES = "pages"
+# What a day list, its feed and its JSON twin are read from: the papers and their counters,
+# the listings and the day index, the feeds' reports, and the runs and holds behind the
+# "arXiv could not be reached" notice. Stars (sort=lab) and preference sorts are not cached.
+PAGE_TABLES = frozenset(
+    {
+        "papers",
+        "paper_categories",
+        "listings",
+        "day_categories",
+        "feed_days",
+        "ingest_runs",
+        "host_holds",
+    }
+)
+_WRITE = re.compile(
+    r'\s*(?:INSERT\s+INTO|UPDATE|DELETE\s+FROM|COPY)\s+"?([A-Za-z_][A-Za-z0-9_]*)"?', re.I
+)
+_CHANGED = "coolpapers.pages_changed"
+_MIGRATING = "coolpapers.migrating"
+# A literal statement: it runs on the DBAPI cursor, below SQLAlchemy's events and paramstyles.
+_RAISE = f"UPDATE generations SET value = value + 1 WHERE name = '{PAGES}'"
+_READ = f"SELECT value FROM generations WHERE name = '{PAGES}'"
+
+
+def pages_changed(connection: Connection) -> None:
+    """Raise the generation when this connection's transaction commits."""
+    connection.info[_CHANGED] = True
+
+
+def watch(engine: Engine) -> None:
+    """Raise ``pages`` on every commit that wrote a table of ``PAGE_TABLES`` (see above)."""
+
+    @event.listens_for(engine, "begin")
+    def _begin(conn: Connection) -> None:
+        conn.info.pop(_CHANGED, None)
+        conn.info.pop(_MIGRATING, None)
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def _note(conn: Connection, _cursor: Any, statement: str, *_args: Any) -> None:
+        match = _WRITE.match(statement)
+        if match is None:
+            return
+        table = match.group(1).lower()
+        if table in PAGE_TABLES:
+            conn.info[_CHANGED] = True
+        elif table == "alembic_version":
+            conn.info[_MIGRATING] = True
+
+    @event.listens_for(engine, "commit")
+    def _commit(conn: Connection) -> None:
+        changed = conn.info.pop(_CHANGED, False)
+        if changed and not conn.info.pop(_MIGRATING, False):
+            cursor = conn.connection.cursor()
+            try:
+                cursor.execute(_RAISE)
+            finally:
+                cursor.close()
+
+
+def current(connection: Connection) -> int | None:
+    """The ``pages`` generation (None when the row is missing: then nothing may be cached)."""
+    value = connection.execute(
+        select(Generation.value).where(Generation.name == PAGES)
+    ).scalar_one_or_none()
+    return None if value is None else int(value)
+
+
+class PagesReader:
+    """``pages`` read on every request, cheaply: one connection of its own, outside the pool,
+    in autocommit, asked through its DBAPI cursor. Through a pooled connection a read cost
+    0.45 ms on SQLite and 1.4 ms on Postgres (checkout, pre-ping, BEGIN, ROLLBACK), more
+    than a static file takes to serve. Used from one thread at a time (the event loop)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self._fairy: Any = None
+
+    def read(self) -> int | None:
+        """The generation; None when the row is missing or the database did not answer (the
+        connection is dropped and made again on the next read)."""
+        try:
+            if self._fairy is None:
+                self._fairy = self._connect()
+            cursor = self._fairy.cursor()
+            try:
+                cursor.execute(_READ)
+                row = cursor.fetchone()
+            finally:
+                cursor.close()
+        except self._engine.dialect.loaded_dbapi.Error:
+            self.close()
+            return None
+        return None if row is None else int(row[0])
+
+    def _connect(self) -> Any:
+        fairy = self._engine.raw_connection()
+        fairy.detach()  # its own: the pool never resets nor hands it out
+        if self._engine.dialect.name == "postgresql":
+            fairy.rollback()  # the pool's ping may have opened a transaction
+            dbapi: Any = fairy.dbapi_connection
+            dbapi.autocommit = True
+        # SQLite's connections come with pysqlite's transactions off (db.py): autocommit
+        return fairy
+
+    def close(self) -> None:
+        fairy, self._fairy = self._fairy, None
+        if fairy is not None:
+            with contextlib.suppress(self._engine.dialect.loaded_dbapi.Error):
+                fairy.close()  # or it was gone already

@@ -1,0 +1,245 @@
+"""Day lists served from memory: ``/arxiv/{spec}`` (any ``date``, order and slice, the cards
+alone included), its Atom feed and its JSON twin, as they were last rendered for an anonymous
+reader, until anything they show changes.
+
+A day's list does not change once ingested, except through writes this process may not see: an
+ingest by ``coolpapers worker``, a paper fetched by another web worker, a click counted there.
+Every such commit raises the ``pages`` generation in the database (``store.generations``);
+each request reads it (one primary-key row) and a copy made under another generation is never
+served. So a click shows on the next reload, an ingest on the next request, in every process.
+
+What is cached is the whole response, keyed by scheme, host and the path and query as sent,
+and only when it is the same for every anonymous reader:
+* never a member's (``AUTH`` on: a request with a session cookie or a proxy's member header
+  is not looked up, and a response is stored only when ``web.auth`` resolved no member), nor
+  anything with ``PUBLIC_READ=false``, nor a response that sets a cookie or is not a 200;
+* not the orders that follow more than the generation: ``sort=lab`` (the members' stars) and
+  the ❤ preference keywords (the search index, one key per reader's keywords);
+* ``MAX_AGE_S`` bounds a copy's life all the same: a Retry-After hold that ends changes the
+  "arXiv could not be reached" notice without a write, and an empty spec's feed says "now".
+The page has no per-request part for an anonymous reader (no CSP nonce; the header's login
+link is the path and query, part of the key), so a copy is the uncached render byte for byte.
+
+Copies are kept least recently used first out, within ``CACHE_BYTES``. Each carries an ETag
+(a hash of its bytes): ``If-None-Match`` gets a 304, and ``Cache-Control: no-cache`` asks
+browsers and proxies to revalidate (members' responses stay ``private, no-store``:
+``web.security``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import time
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from urllib.parse import parse_qsl
+
+from sqlalchemy import Engine
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from coolpapers.config import Settings
+from coolpapers.errors import BadInput
+from coolpapers.store import generations
+from coolpapers.web.auth import SECURE_SESSION_COOKIE, SESSION_COOKIE
+from coolpapers.web.sorts import LIST_ORDERS, parse_sort
+from coolpapers.web.urls import LIST_SPEC_RE
+
+CACHE_BYTES = 64 * 1024 * 1024  # per web process
+ENTRY_MAX_BYTES = CACHE_BYTES // 16  # a show=1000 page is ~4 MB: kept; nothing larger
+MAX_AGE_S = 300.0
+CACHED_ORDERS = frozenset({"arxiv", "time", "clicks"})
+# the day_list routes: a page (or its cards), its feed, its JSON twin (no /api/…/feed)
+_PATHS = re.compile(rf"/arxiv/(?:{LIST_SPEC_RE})(?:/feed)?|/api/arxiv/(?:{LIST_SPEC_RE})")
+_MEMBER_COOKIES = (SESSION_COOKIE.encode(), SECURE_SESSION_COOKIE.encode())
+
+Key = tuple[str, bytes, str, bytes]  # scheme, Host, path, query string
+
+
+@dataclass(frozen=True)
+class Copy:
+    headers: tuple[tuple[bytes, bytes], ...]  # the app's, content-length left out
+    body: bytes
+    etag: bytes
+    made: float  # time.monotonic()
+
+    @property
+    def size(self) -> int:
+        return len(self.body) + sum(len(k) + len(v) for k, v in self.headers) + 200
+
+
+@dataclass
+class PageStore:
+    """The copies of one process, all of one generation."""
+
+    capacity: int = CACHE_BYTES
+    generation: int | None = None
+    copies: OrderedDict[Key, Copy] = field(default_factory=OrderedDict)
+    size: int = 0
+    hits: int = 0
+    misses: int = 0
+    reader: generations.PagesReader | None = None
+
+    def get(self, key: Key, generation: int, now: float) -> Copy | None:
+        if generation != self.generation:  # something changed: every copy is stale
+            self.clear()
+            self.generation = generation
+            return None
+        found = self.copies.get(key)
+        if found is None or now - found.made > MAX_AGE_S:
+            return None
+        self.copies.move_to_end(key)
+        return found
+
+    def put(self, key: Key, generation: int, copy: Copy) -> None:
+        """Keep ``copy``, made under ``generation``, unless that is no longer the current one."""
+        if generation != self.generation or copy.size > min(ENTRY_MAX_BYTES, self.capacity):
+            return
+        old = self.copies.pop(key, None)
+        if old is not None:
+            self.size -= old.size
+        self.copies[key] = copy
+        self.size += copy.size
+        while self.size > self.capacity:
+            _, evicted = self.copies.popitem(last=False)
+            self.size -= evicted.size
+
+    def clear(self) -> None:
+        self.copies.clear()
+        self.size = 0
+
+    def read_generation(self, engine: Engine) -> int | None:
+        """The database's ``pages`` generation now (None: cache nothing)."""
+        if self.reader is None:
+            self.reader = generations.PagesReader(engine)
+        return self.reader.read()
+
+    def close(self) -> None:
+        """Let go of the reader's connection (the app's shutdown)."""
+        if self.reader is not None:
+            self.reader.close()
+            self.reader = None
+
+
+def cacheable_query(query: bytes) -> bool:
+    """Only the orders that depend on nothing but the generation (see the module's doc); an
+    odd ``sort`` is the route's to refuse."""
+    for name, value in parse_qsl(query.decode("latin-1"), keep_blank_values=True):
+        if name == "sort":
+            try:
+                if parse_sort(value, LIST_ORDERS).name not in CACHED_ORDERS:
+                    return False
+            except BadInput:
+                return False
+    return True
+
+
+def _header(scope: Scope, name: bytes) -> bytes | None:
+    for key, value in scope.get("headers", ()):
+        if key == name:
+            return bytes(value)
+    return None
+
+
+def anonymous(scope: Scope, settings: Settings) -> bool:
+    """No member can be behind this request (``web.auth._lookup`` would find none)."""
+    if not settings.accounts_on:
+        return True
+    if not settings.public_read:
+        return False  # every reader must be checked
+    cookies = _header(scope, b"cookie") or b""
+    if any(name in cookies for name in _MEMBER_COOKIES):
+        return False
+    return settings.auth != "proxy" or (
+        _header(scope, settings.auth_proxy_header.lower().encode()) is None
+    )
+
+
+class PageCache:
+    """The ASGI layer (inside ``web.security``'s, so a copy gets the same headers as a
+    render): answers from ``app.state.page_cache`` or renders and keeps (see the module)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if (
+            scope["type"] != "http"
+            or scope["method"] != "GET"
+            or not _PATHS.fullmatch(scope["path"])
+        ):
+            await self.app(scope, receive, send)
+            return
+        state = scope["app"].state
+        query: bytes = scope.get("query_string", b"")
+        if not anonymous(scope, state.settings) or not cacheable_query(query):
+            await self.app(scope, receive, send)
+            return
+        store: PageStore = state.page_cache
+        # read before rendering: a commit during the render leaves its copy stale, not kept
+        generation = store.read_generation(state.sessionmaker.kw["bind"])
+        if generation is None:
+            await self.app(scope, receive, send)
+            return
+        key = (scope["scheme"], _header(scope, b"host") or b"", scope["path"], query)
+        found = store.get(key, generation, time.monotonic())
+        if found is not None:
+            store.hits += 1
+            await _answer(scope, send, found)
+            return
+        store.misses += 1
+        made = await _render(self.app, scope, receive, send)
+        if made is not None:
+            store.put(key, generation, made)
+
+
+async def _answer(scope: Scope, send: Send, copy: Copy) -> None:
+    validators = ((b"etag", copy.etag), (b"cache-control", b"no-cache"))
+    if _header(scope, b"if-none-match") == copy.etag:
+        await send({"type": "http.response.start", "status": 304, "headers": list(validators)})
+        await send({"type": "http.response.body", "body": b""})
+        return
+    length = (b"content-length", str(len(copy.body)).encode())
+    headers = [*copy.headers, length, *validators]
+    await send({"type": "http.response.start", "status": 200, "headers": headers})
+    await send({"type": "http.response.body", "body": copy.body})
+
+
+async def _render(app: ASGIApp, scope: Scope, receive: Receive, send: Send) -> Copy | None:
+    """Run the route; a 200 without cookies for no member is held back whole, then answered
+    as a copy would be (with its ETag) and returned to keep; anything else streams through."""
+    start: Message | None = None
+    chunks: list[bytes] = []
+    passing = False
+    complete = False
+
+    async def hold(message: Message) -> None:
+        nonlocal start, passing, complete
+        if passing:
+            await send(message)
+        elif message["type"] == "http.response.start":
+            headers = message.get("headers", ())
+            if message["status"] != 200 or any(k.lower() == b"set-cookie" for k, _ in headers):
+                passing = True
+                await send(message)
+            else:
+                start = message
+        elif message["type"] == "http.response.body":
+            chunks.append(message.get("body", b""))
+            complete = not message.get("more_body", False)
+
+    await app(scope, receive, hold)
+    if passing or start is None or not complete:
+        return None  # passed through, or the route ended without a whole answer
+    body = b"".join(chunks)
+    member = scope.get("state", {}).get("member")
+    headers = tuple(
+        (bytes(k), bytes(v)) for k, v in start.get("headers", ()) if k.lower() != b"content-length"
+    )
+    copy = Copy(headers, body, _etag(body), time.monotonic())
+    await _answer(scope, send, copy)
+    return copy if member is None else None
+
+
+def _etag(body: bytes) -> bytes:
+    return b'"' + hashlib.blake2b(body, digest_size=16).hexdigest().encode() + b'"'

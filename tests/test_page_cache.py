@@ -1,0 +1,204 @@
+"""web.page_cache: a day list is answered from memory until a commit anywhere changes what it
+shows (store.generations), never for a member, and byte for byte what a render would say."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine, select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from coolpapers import ingest
+from coolpapers.config import Settings
+from coolpapers.db import make_engine, make_sessionmaker, session_scope
+from coolpapers.models import Generation, Paper
+from coolpapers.web import create_app
+from coolpapers.web.page_cache import PageStore
+from tests.accounts_kit import add, app_client, login, member_of, password_settings
+from tests.conftest import RSS
+
+CL_FEED = RSS / "rss-cs.CL-2026-08-20-thu.xml"
+LG_FEED = RSS / "rss-cs.LG-2026-08-21-fri.xml"
+SPEC = "cs.CL,cs.LG"
+PAGES = (
+    f"/arxiv/{SPEC}",
+    f"/arxiv/{SPEC}?date=2026-08-20",
+    f"/arxiv/{SPEC}?date=2026-08-20&sort=time&show=5&skip=5",
+    f"/arxiv/{SPEC}?date=2026-08-20&fragment=1&skip=25",
+    f"/arxiv/{SPEC}?date=2026-08-20&replace=1&sort=1",
+    f"/arxiv/{SPEC}/feed",
+    f"/api/arxiv/{SPEC}?date=2026-08-20",
+)
+
+
+def ingested(factory: sessionmaker[Session], *paths: object) -> None:
+    reports = ingest.ingest_files(factory, list(paths))  # type: ignore[arg-type]
+    assert not any(r.failed for r in reports), [r.line() for r in reports]
+
+
+def cache(client: TestClient) -> PageStore:
+    store: PageStore = client.app.state.page_cache  # type: ignore[attr-defined]
+    return store
+
+
+@pytest.fixture
+def cl_day(factory: sessionmaker[Session]) -> None:
+    ingested(factory, CL_FEED)
+
+
+def test_a_copy_is_the_render_byte_for_byte(
+    client: TestClient, settings: Settings, cl_day: None
+) -> None:
+    first = {path: client.get(path) for path in PAGES}
+    assert all(r.status_code == 200 for r in first.values())
+    assert (cache(client).hits, cache(client).misses) == (0, len(PAGES))
+    again = {path: client.get(path) for path in PAGES}
+    assert cache(client).hits == len(PAGES)
+    with TestClient(create_app(settings)) as fresh:  # another process: renders each anew
+        rendered = {path: fresh.get(path) for path in PAGES}
+    for path in PAGES:
+        assert again[path].content == first[path].content == rendered[path].content, path
+        assert again[path].headers["content-type"] == rendered[path].headers["content-type"]
+        assert again[path].headers["etag"] == rendered[path].headers["etag"]
+        assert again[path].headers["cache-control"] == "no-cache"
+        # web.security's headers are added to a copy as to a render
+        policy = again[path].headers["content-security-policy"]
+        assert policy == rendered[path].headers["content-security-policy"]
+
+
+def test_a_reader_holding_the_copy_gets_a_304(client: TestClient, cl_day: None) -> None:
+    page = client.get(PAGES[1])
+    etag = page.headers["etag"]
+    same = client.get(PAGES[1], headers={"If-None-Match": etag})
+    assert (same.status_code, same.content, same.headers["etag"]) == (304, b"", etag)
+    other = client.get(PAGES[1], headers={"If-None-Match": '"something else"'})
+    assert other.status_code == 200 and other.content == page.content
+
+
+def test_an_ingest_elsewhere_is_seen_at_the_next_request(
+    client: TestClient, settings: Settings, engine: Engine, cl_day: None
+) -> None:
+    """The worker's ingest goes through an engine of its own (another process's view)."""
+    latest = client.get(f"/api/arxiv/{SPEC}").json()
+    assert latest["date"] == "2026-08-20"
+    day_page = client.get(f"/arxiv/{SPEC}?date=2026-08-20").text
+    assert 'class="next"' not in day_page
+    before = client.get(f"/api/arxiv/{SPEC}").json()
+    assert before == latest and cache(client).hits == 1
+
+    worker = make_engine(settings)
+    try:
+        ingested(make_sessionmaker(worker), LG_FEED)
+    finally:
+        worker.dispose()
+
+    assert client.get(f"/api/arxiv/{SPEC}").json()["date"] == "2026-08-21"
+    assert (
+        'class="next" href="/arxiv/cs.CL,cs.LG?date=2026-08-21"'
+        in client.get(f"/arxiv/{SPEC}?date=2026-08-20").text
+    )
+
+
+def test_a_click_or_a_change_of_a_paper_elsewhere_shows_at_once(
+    client: TestClient, settings: Settings, cl_day: None
+) -> None:
+    page = client.get(f"/api/arxiv/{SPEC}").json()
+    first = page["papers"][0]["id"]
+    assert page["papers"][0]["pdf_clicks"] == 0
+    client.get(f"/api/arxiv/{SPEC}")
+    assert cache(client).hits == 1
+    other = make_engine(settings)
+    try:
+        with session_scope(make_sessionmaker(other), write=True) as s:
+            s.execute(
+                update(Paper)
+                .where(Paper.id == first)
+                .values(pdf_clicks=Paper.pdf_clicks + 3, title="A title changed elsewhere")
+            )
+    finally:
+        other.dispose()
+    shown = client.get(f"/api/arxiv/{SPEC}").json()["papers"][0]
+    assert (shown["pdf_clicks"], shown["title"]) == (3, "A title changed elsewhere")
+    html = client.get(f"/arxiv/{SPEC}").text
+    assert f'<sup id="pdf-clicks-{first}">3</sup>' in html
+
+
+def test_writes_that_pages_do_not_show_keep_the_copies(
+    client: TestClient, factory: sessionmaker[Session], cl_day: None
+) -> None:
+    client.get(PAGES[0])
+    with session_scope(factory) as s:
+        generation = s.scalar(select(Generation.value))
+    add(factory, "ada")  # a member: not on any page
+    with session_scope(factory) as s:
+        assert s.scalar(select(Generation.value)) == generation
+    client.get(PAGES[0])
+    assert cache(client).hits == 1
+
+
+def test_orders_that_follow_stars_or_keywords_are_rendered_each_time(
+    client: TestClient, cl_day: None
+) -> None:
+    for path in (f"/arxiv/{SPEC}?sort=lab", f"/arxiv/{SPEC}?sort=language,model"):
+        assert client.get(path).status_code == 200
+        assert client.get(path).status_code == 200
+    assert (cache(client).hits, cache(client).misses, len(cache(client).copies)) == (0, 0, 0)
+
+
+def test_a_members_page_never_comes_from_nor_goes_into_the_cache(
+    settings: Settings, factory: sessionmaker[Session], cl_day: None
+) -> None:
+    add(factory, "ada")
+    path = PAGES[1]
+    with app_client(password_settings(settings)) as client:
+        anonymous = client.get(path)
+        assert member_of(anonymous) is None and len(cache(client).copies) == 1
+        assert login(client, "ada").status_code == 303
+        mine = client.get(path)
+        assert member_of(mine) == "ada"
+        assert mine.headers["cache-control"] == "private, no-store"
+        assert (cache(client).hits, cache(client).misses) == (0, 1)
+        client.cookies.clear()  # logged out: the anonymous copy again, not the member's page
+        again = client.get(path)
+        assert member_of(again) is None and again.content == anonymous.content
+        assert cache(client).hits == 1
+
+
+def test_a_lab_that_is_not_public_caches_nothing(
+    settings: Settings, factory: sessionmaker[Session], cl_day: None
+) -> None:
+    with app_client(password_settings(settings, public_read=False)) as client:
+        for _ in range(2):
+            assert client.get(PAGES[1]).status_code == 303  # to the login page
+            assert client.get(PAGES[-1]).status_code == 401
+        assert (cache(client).hits, cache(client).misses) == (0, 0)
+
+
+def test_copies_stay_within_their_bytes(client: TestClient, cl_day: None) -> None:
+    store = cache(client)
+    store.capacity = 3 * len(client.get(PAGES[1]).content)
+    for path in PAGES:
+        client.get(path)
+    assert store.size <= store.capacity
+    assert 0 < len(store.copies) < len(PAGES)
+    assert list(store.copies)[-1][2:] == (f"/api/arxiv/{SPEC}", b"date=2026-08-20")
+
+
+@pytest.fixture
+def two_apps(settings: Settings, engine: Engine) -> Iterator[tuple[TestClient, TestClient]]:
+    with TestClient(create_app(settings)) as a, TestClient(create_app(settings)) as b:
+        yield a, b
+
+
+def test_two_web_processes_keep_their_own_copies_of_one_truth(
+    two_apps: tuple[TestClient, TestClient], factory: sessionmaker[Session]
+) -> None:
+    a, b = two_apps
+    ingested(factory, CL_FEED)
+    assert a.get(PAGES[0]).content == b.get(PAGES[0]).content
+    ingested(factory, LG_FEED)
+    assert a.get(f"/api/arxiv/{SPEC}").json()["date"] == "2026-08-21"
+    assert a.get(PAGES[0]).content == b.get(PAGES[0]).content
+    assert cache(a).hits == cache(b).hits == 0
