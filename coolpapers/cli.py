@@ -36,6 +36,14 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--no-scheduler", action="store_true", help="web only")
+    serve.add_argument(
+        "--workers",
+        type=_positive,
+        default=1,
+        metavar="N",
+        help="web processes sharing the port, the database and the search index (default 1); "
+        "the scheduler runs once, in the parent process",
+    )
 
     sub.add_parser("worker", help="scheduler (arXiv polling), no web")
 
@@ -65,6 +73,16 @@ def _parser() -> argparse.ArgumentParser:
     table = sub.add_parser("settings-table", help="print the README's settings table")
     table.add_argument("--update", type=Path, metavar="README", help="rewrite it in this file")
     return parser
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError("at least 1")
+    return value
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -143,6 +161,10 @@ def _command(args: argparse.Namespace, settings: Settings, engine: Engine) -> in
         )
         return EXIT_FAILED
     if args.command == "serve":
+        if args.workers > 1:
+            return _serve_workers(
+                settings, engine, args.host, args.port, args.workers, not args.no_scheduler
+            )
         return _serve(settings, args.host, args.port, scheduler=not args.no_scheduler)
     if args.command == "worker":
         return _worker(settings, engine)
@@ -253,6 +275,39 @@ def _serve(settings: Settings, host: str, port: int, *, scheduler: bool) -> int:
         background = getattr(app.state, "background", None)
         if background is not None and not background.stop():
             _exit_now(EXIT_FAILED)
+    return EXIT_OK
+
+
+def _serve_workers(
+    settings: Settings, engine: Engine, host: str, port: int, workers: int, scheduler: bool
+) -> int:
+    """``workers`` uvicorn processes on one socket, each with its app from the environment
+    (``web.workers``); the scheduler and FAQ worker, when on, in this parent process only:
+    one of them per site, as with ``coolpapers worker``. SIGTERM or Ctrl+C stops the workers
+    (each finishes its requests), then the jobs."""
+    import uvicorn
+    from uvicorn.supervisors import Multiprocess
+
+    from coolpapers.scheduler import start_background
+
+    config = uvicorn.Config(
+        "coolpapers.web.workers:app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        proxy_headers=False,  # web.auth.TrustedProxy decides, as in _serve
+    )
+    socket_ = config.bind_socket()  # logs and exits when the port is taken
+    background = start_background(settings, make_sessionmaker(engine)) if scheduler else None
+    try:
+        Multiprocess(config, sockets=[socket_]).run()
+    finally:
+        socket_.close()
+        if background is not None:
+            with _stop_on_signals(threading.Event()):
+                if not background.stop():  # bounded; ends an ingest, frees its lease
+                    _exit_now(EXIT_FAILED)
     return EXIT_OK
 
 
