@@ -127,7 +127,7 @@ def test_every_worker_serves_and_sigterm_stops_them_all(
     wait_for(lambda: len(children(proc.pid)) >= WORKERS, STARTUP_S, "the workers")
     workers = children(proc.pid)
     served: dict[int, bytes] = {}
-    held = []
+    held: list[socket.socket] = []
     try:
         while len(served) < WORKERS and len(held) < MAX_CONNECTIONS:
             conn, status, body = get(port, PAGE)
