@@ -1,0 +1,311 @@
+"""Bulk writes of a history import: a batch of papers, their categories, derived listings and
+day index rows in a handful of statements (executemany; COPY on Postgres), not ORM objects.
+
+The rules are ``store.papers.upsert_paper``'s, applied to a batch:
+
+- metadata of the highest version wins (an equal version rewrites it, so a newer snapshot's
+  DOI or journal ref lands); comments missing from the same version keep the stored ones;
+- ``modified_at`` (what the search index follows) moves only when something changed, so
+  importing the same file again writes nothing;
+- what feeds stored stays: ``first_announced`` only moves earlier, clicks and keywords are
+  never touched, a feed's listing is never replaced: derived listings are inserted ON CONFLICT
+  DO NOTHING (a conflict on (paper, kind, version) or (paper, day, kind) keeps the stored one),
+  and a paper's ``first_announced`` is its earliest listing;
+- a paper's category rows are replaced when its categories change, and the day index learns
+  every (category, day) of the listings written and of a re-categorised paper's listings.
+
+Statements go to the session's own DBAPI connection (same transaction as the caller's
+checkpoint): rows are tuples in each driver's own terms, which skips SQLAlchemy's per-value
+processing, the largest cost of a bulk insert in Python. On SQLite that means the strings
+SQLAlchemy itself stores for dates and JSON (``_sqlite_datetime``); psycopg adapts Python values.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+import orjson
+from sqlalchemy import select, text
+from sqlalchemy.orm import Session
+
+from coolpapers.models import Listing, Paper
+from coolpapers.records import PaperMeta
+from coolpapers.store.papers import as_utc
+
+__all__ = ["BulkPaper", "BulkResult", "analyze", "write_papers"]
+
+_CHUNK = 900  # ids bound in one IN (...): under SQLite's oldest limit of 999 parameters
+
+# every column the import writes, in this order (the tuples below follow it)
+_PAPER_COLUMNS = (
+    "id", "version", "title", "abstract", "authors", "categories", "primary_category", "doi",
+    "journal_ref", "comments", "license", "published", "updated", "first_announced", "versions",
+    "pdf_clicks", "faq_clicks", "created_at", "modified_at",
+)  # fmt: skip
+_COMPARED = (
+    "version", "title", "abstract", "authors", "categories", "primary_category", "doi",
+    "journal_ref", "comments", "license", "published", "updated", "versions",
+)  # fmt: skip
+_TABLES = ("papers", "paper_categories", "listings", "day_categories")
+
+
+@dataclass(frozen=True)
+class BulkPaper:
+    """One paper of a batch: its record, canonical categories (aliases merged, primary first)
+    and the listings arXiv's schedule gives it, as (day, "new" | "replace", version)."""
+
+    meta: PaperMeta
+    categories: tuple[str, ...]
+    listings: tuple[tuple[date, str, int], ...] = ()
+
+
+@dataclass
+class BulkResult:
+    inserted: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    listed: int = 0  # derived listings written
+
+
+def _sqlite_datetime(value: datetime | None) -> str | None:
+    """What SQLAlchemy's SQLite DateTime stores (UTC, no offset): readers parse it back."""
+    if value is None:
+        return None
+    return value.replace(tzinfo=None).isoformat(" ", "microseconds")
+
+
+def _values(meta: PaperMeta, categories: tuple[str, ...]) -> dict[str, Any]:
+    """The compared columns of a paper, as Python values (what a read returns)."""
+    return {
+        "version": meta.version,
+        "title": meta.title,
+        "abstract": meta.abstract,
+        "authors": [{"name": a.name, "affiliations": list(a.affiliations)} for a in meta.authors],
+        "categories": list(categories),
+        "primary_category": categories[0] if categories else "",
+        "doi": meta.doi,
+        "journal_ref": meta.journal_ref,
+        "comments": meta.comments,
+        "license": meta.license,
+        "published": meta.published,
+        "updated": meta.updated,
+        "versions": [v.isoformat() for v in meta.versions] or None,
+    }
+
+
+class _Driver:
+    """The placeholders and value spellings of the session's DBAPI driver."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self.postgres = session.get_bind().dialect.name == "postgresql"
+        self.raw: Any = session.connection().connection.dbapi_connection
+
+    def sql(self, statement: str) -> str:
+        return statement.replace("?", "%s") if self.postgres else statement
+
+    def when(self, value: datetime | None) -> Any:
+        return value if self.postgres else _sqlite_datetime(value)
+
+    def day(self, value: date | None) -> Any:
+        return value if self.postgres or value is None else value.isoformat()
+
+    def flag(self, value: bool) -> Any:
+        return value if self.postgres else int(value)
+
+    def many(self, statement: str, rows: Sequence[tuple[Any, ...]]) -> None:
+        if rows:
+            cursor = self.raw.cursor()
+            try:
+                cursor.executemany(self.sql(statement), rows)
+            finally:
+                cursor.close()
+
+    def insert_new(self, table: str, columns: Sequence[str], rows: list[tuple[Any, ...]]) -> None:
+        """INSERT … ON CONFLICT DO NOTHING. On Postgres through COPY into a temporary table
+        (the fastest way in; the ON CONFLICT then keeps a row a request stored meanwhile)."""
+        if not rows:
+            return
+        names = ", ".join(columns)
+        if not self.postgres:
+            marks = ", ".join("?" * len(columns))
+            self.many(
+                f"INSERT INTO {table} ({names}) VALUES ({marks}) ON CONFLICT DO NOTHING", rows
+            )
+            return
+        cursor = self.raw.cursor()
+        try:
+            temp = f"bulk_{table}"
+            cursor.execute(
+                f"CREATE TEMP TABLE IF NOT EXISTS {temp} "
+                f"(LIKE {table} INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
+            )
+            with cursor.copy(f"COPY {temp} ({names}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+            cursor.execute(
+                f"INSERT INTO {table} ({names}) SELECT {names} FROM {temp} ON CONFLICT DO NOTHING"
+            )
+            cursor.execute(f"TRUNCATE {temp}")
+        finally:
+            cursor.close()
+
+
+def _chunks(ids: Sequence[str]) -> Iterator[list[str]]:
+    for start in range(0, len(ids), _CHUNK):
+        yield list(ids[start : start + _CHUNK])
+
+
+def _stored(session: Session, ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+    """The compared columns (and first_announced) of the papers of ``ids`` already stored."""
+    table = Paper.__table__
+    columns = [table.c[name] for name in ("id", "first_announced", *_COMPARED)]
+    found: dict[str, dict[str, Any]] = {}
+    connection = session.connection()
+    for chunk in _chunks(ids):
+        for row in connection.execute(select(*columns).where(table.c.id.in_(chunk))):
+            values = row._asdict()
+            values["published"] = as_utc(values["published"])
+            values["updated"] = as_utc(values["updated"])
+            found[values.pop("id")] = values
+    return found
+
+
+def _stored_listings(session: Session, ids: Sequence[str]) -> dict[str, list[tuple[Any, ...]]]:
+    """(day, kind, version) of every stored listing of these papers."""
+    found: dict[str, list[tuple[Any, ...]]] = {}
+    for chunk in _chunks(ids):
+        query = select(Listing.paper_id, Listing.date, Listing.kind, Listing.version).where(
+            Listing.paper_id.in_(chunk)
+        )
+        for paper_id, day, kind, version in session.execute(query):
+            found.setdefault(paper_id, []).append((day, kind, version))
+    return found
+
+
+def _merged(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
+    """``new`` as the stored row becomes: upsert_paper's rules for the same or a higher
+    version; a lower version changes nothing here."""
+    if new["version"] < old["version"]:
+        return {name: old[name] for name in _COMPARED}
+    merged = dict(new)
+    if new["comments"] is None and new["version"] == old["version"]:
+        merged["comments"] = old["comments"]
+    for name in ("published", "updated", "versions"):
+        if merged[name] is None:  # a source that does not know them keeps what another said
+            merged[name] = old[name]
+    return merged
+
+
+def write_papers(session: Session, papers: Sequence[BulkPaper], now: datetime) -> BulkResult:
+    """Upsert a batch (one entry per paper id) with its derived listings, in the caller's
+    transaction; ``now`` stamps what changed. See the module for the rules."""
+    driver = _Driver(session)
+    ids = [p.meta.id for p in papers]
+    stored = _stored(session, ids)
+    listed = _stored_listings(session, list(stored)) if stored else {}
+    result = BulkResult()
+    paper_rows: list[tuple[Any, ...]] = []
+    category_rows: list[tuple[Any, ...]] = []
+    listing_rows: list[tuple[Any, ...]] = []
+    updates: list[tuple[Any, ...]] = []
+    recategorised: list[str] = []
+    day_index: set[tuple[str, date]] = set()
+    stamp = driver.when(now)
+    for paper in papers:
+        meta, categories = paper.meta, paper.categories
+        known = listed.get(meta.id, [])
+        written = [
+            (day, kind, version)
+            for day, kind, version in paper.listings
+            if not any(
+                (k == kind and v == version) or (d == day and k == kind) for d, k, v in known
+            )
+        ]
+        for day, kind, version in written:
+            listing_rows.append((meta.id, driver.day(day), kind, version, driver.flag(True)))
+        result.listed += len(written)
+        first = min((day for day, _, _ in written), default=None)
+        old = stored.get(meta.id)
+        if old is None:
+            result.inserted += 1
+            paper_rows.append(_insert_row(driver, meta, categories, first, stamp))
+            category_rows.extend((meta.id, c, i) for i, c in enumerate(categories))
+            day_index.update((c, day) for c in categories for day, _, _ in written)
+            continue
+        values = _values(meta, categories)
+        merged = _merged(old, values)
+        if old["first_announced"] is not None and (first is None or old["first_announced"] < first):
+            first = old["first_announced"]
+        if first == old["first_announced"] and all(merged[n] == old[n] for n in _COMPARED):
+            result.unchanged += 1
+        else:
+            result.updated += 1
+            updates.append(_update_row(driver, meta.id, merged, first, stamp))
+        if merged["categories"] != old["categories"]:
+            recategorised.append(meta.id)
+            category_rows.extend((meta.id, c, i) for i, c in enumerate(merged["categories"]))
+            days = {day for day, _, _ in known} | {day for day, _, _ in written}
+            day_index.update((c, day) for c in merged["categories"] for day in days)
+        else:
+            day_index.update((c, day) for c in merged["categories"] for day, _, _ in written)
+    driver.insert_new("papers", _PAPER_COLUMNS, paper_rows)
+    driver.many(
+        "UPDATE papers SET version = ?, title = ?, abstract = ?, authors = ?, categories = ?, "
+        "primary_category = ?, doi = ?, journal_ref = ?, comments = ?, license = ?, "
+        "published = ?, updated = ?, versions = ?, first_announced = ?, modified_at = ? "
+        "WHERE id = ?",
+        updates,
+    )
+    driver.many("DELETE FROM paper_categories WHERE paper_id = ?", [(i,) for i in recategorised])
+    driver.insert_new("paper_categories", ("paper_id", "category", "position"), category_rows)
+    driver.insert_new("listings", ("paper_id", "date", "kind", "version", "derived"), listing_rows)
+    driver.insert_new(
+        "day_categories",
+        ("category", "date"),
+        [(c, driver.day(d)) for c, d in sorted(day_index)],
+    )
+    return result
+
+
+def _json(value: Any) -> str | None:
+    # orjson, as the engine reads JSON: ~10x the standard library's speed, any reader agrees
+    return None if value is None else orjson.dumps(value).decode()
+
+
+def _insert_row(
+    driver: _Driver, meta: PaperMeta, categories: tuple[str, ...], first: date | None, stamp: Any
+) -> tuple[Any, ...]:
+    """A new paper's row straight from its record: orjson writes the authors (dataclasses,
+    as ``{"name", "affiliations"}``) and the version times (ISO 8601) itself, so no
+    intermediate dicts are built for the million papers of a first import."""
+    return (
+        meta.id, meta.version, meta.title, meta.abstract, orjson.dumps(meta.authors).decode(),
+        orjson.dumps(categories).decode(), categories[0] if categories else "", meta.doi,
+        meta.journal_ref, meta.comments, meta.license, driver.when(meta.published),
+        driver.when(meta.updated), driver.day(first),
+        orjson.dumps(meta.versions).decode() if meta.versions else None, 0, 0, stamp, stamp,
+    )  # fmt: skip
+
+
+def _update_row(
+    driver: _Driver, paper_id: str, v: dict[str, Any], first: date | None, stamp: Any
+) -> tuple[Any, ...]:
+    return (
+        v["version"], v["title"], v["abstract"], _json(v["authors"]), _json(v["categories"]),
+        v["primary_category"], v["doi"], v["journal_ref"], v["comments"], v["license"],
+        driver.when(v["published"]), driver.when(v["updated"]), _json(v["versions"]),
+        driver.day(first), stamp, paper_id,
+    )  # fmt: skip
+
+
+def analyze(session: Session, tables: Iterable[str] = _TABLES) -> None:
+    """Fresh planner statistics after a bulk import (Postgres plans day pages badly without
+    them). Only the import's tables on Postgres: a bare ANALYZE visits the whole database."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text(f"ANALYZE {', '.join(tables)}"))
+    else:
+        session.execute(text("ANALYZE"))
