@@ -29,6 +29,7 @@ from coolpapers.records import PaperMeta
 
 __all__ = ["Derived", "Placed", "derive_listings", "held"]
 
+HOUR_S = 3600
 _NEW_STYLE_RE = re.compile(r"^(\d\d)(\d\d)\.\d{4,5}$")
 
 
@@ -58,11 +59,11 @@ def held(paper_id: str, listing_day: date) -> bool:
 
 
 @functools.lru_cache(maxsize=65_536)
-def _listing_day(hour: datetime) -> date | None:
+def _listing_day(hour: int) -> date | None:
     """``schedule.listing_day_of`` by the UTC hour: the 14:00 ET deadline and the clock
     changes fall on whole UTC hours, so every moment of an hour has the same listing day, and
     a history import asks for a few hundred thousand moments of a few thousand hours."""
-    return schedule.listing_day_of(hour)
+    return schedule.listing_day_of(datetime.fromtimestamp(hour * HOUR_S, UTC))
 
 
 def derive_listings(meta: PaperMeta) -> Derived:
@@ -70,10 +71,7 @@ def derive_listings(meta: PaperMeta) -> Derived:
     times, v1 first); versions without submission times are all unplaced."""
     if not meta.versions:
         return Derived((), meta.version)
-    days = [
-        _listing_day(moment.astimezone(UTC).replace(minute=0, second=0, microsecond=0))
-        for moment in meta.versions
-    ]
+    days = [_listing_day(int(moment.timestamp()) // HOUR_S) for moment in meta.versions]
     if days[0] is not None and held(meta.id, days[0]):
         return Derived((), len(days))
     placed: list[Placed] = []

@@ -28,7 +28,7 @@ import orjson
 from coolpapers.errors import BadId
 from coolpapers.identifiers import parse_id
 from coolpapers.records import Author, PaperMeta
-from coolpapers.sources.arxiv_parse import _optional_raw, _strip_controls, split_authors
+from coolpapers.sources.arxiv_parse import _strip_controls, split_authors
 from coolpapers.sources.tex import decode_tex_accents
 
 __all__ = ["parse_line"]
@@ -45,6 +45,7 @@ _MONTHS = {
         ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"), 1
     )
 }
+_CANONICAL_ID_RE = re.compile(r"\d{4}\.\d{4,5}\Z")
 _SHORT = 60  # characters of a bad value quoted in a reason
 
 
@@ -63,7 +64,21 @@ def _inline(value: object) -> str:
 
 
 def _optional(value: object) -> str | None:
-    return _inline(value) or None
+    return _inline(value) or None if value is not None else None
+
+
+def _optional_raw(value: object) -> str | None:
+    """DOIs, licence URLs: no TeX decoding, just trimmed (as ``arxiv_parse._optional_raw``)."""
+    if value is None:
+        return None
+    if (
+        type(value) is str
+        and value.isprintable()
+        and value.strip(" ") == value
+        and "  " not in value
+    ):
+        return value or None
+    return " ".join(_strip_controls(value if isinstance(value, str) else "").split()) or None
 
 
 def _abstract(value: object) -> str:
@@ -165,6 +180,13 @@ def _raw_authors(value: object) -> tuple[Author, ...]:
     return split_authors("".join(out))
 
 
+def _canonical_new_id(text: str) -> bool:
+    """A ``YYMM.NNNN(N)`` id already in canonical form (as ``parse_id`` would return it)."""
+    yymm, number = int(text[:4]), text[5:]
+    width = 5 if yymm >= 1501 else 4
+    return yymm >= 704 and 1 <= yymm % 100 <= 12 and len(number) == width and int(number) > 0
+
+
 def parse_line(line: bytes | str) -> PaperMeta | str:
     """One snapshot line as a paper, or a short reason why it is not one (never raises)."""
     try:
@@ -176,10 +198,13 @@ def parse_line(line: bytes | str) -> PaperMeta | str:
     raw_id = row.get("id")
     if not isinstance(raw_id, str) or not raw_id.strip():
         return "no id"
-    try:
-        paper_id = parse_id(raw_id).id
-    except BadId as exc:
-        return str(exc)
+    if _CANONICAL_ID_RE.match(raw_id) and _canonical_new_id(raw_id):
+        paper_id = raw_id  # the snapshot's usual spelling: no need for the full parser
+    else:
+        try:
+            paper_id = parse_id(raw_id).id
+        except BadId as exc:
+            return str(exc)
     title = _inline(row.get("title"))
     if not title:
         return f"{paper_id}: no title"

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 import orjson
@@ -74,7 +74,9 @@ def _sqlite_datetime(value: datetime | None) -> str | None:
     """What SQLAlchemy's SQLite DateTime stores (UTC, no offset): readers parse it back."""
     if value is None:
         return None
-    return value.replace(tzinfo=None).isoformat(" ", "microseconds")
+    if value.utcoffset():
+        value = value.astimezone(UTC)
+    return value.isoformat(" ", "microseconds")[:26]  # without the "+00:00"
 
 
 def _values(meta: PaperMeta, categories: tuple[str, ...]) -> dict[str, Any]:
