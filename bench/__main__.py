@@ -24,6 +24,7 @@ from bench import (
     faq,
     history,
     ingest_day,
+    kaggle_import,
     limits,
     login,
     math_coverage,
@@ -40,6 +41,7 @@ RESULTS = Path(__file__).resolve().parent / "results" / "latest.json"
 PACKAGES = ("sqlalchemy", "fastapi", "starlette", "uvicorn", "jinja2", "feedparser", "httpx")
 BENCHMARKS: tuple[tuple[str, Callable[[], dict[str, Any]], Callable[[Any], list[str]]], ...] = (
     ("ingest_day", ingest_day.run, ingest_day.report_lines),
+    ("kaggle_import", kaggle_import.run, kaggle_import.report_lines),
     ("serve_list", serve_list.run, serve_list.report_lines),
     ("history", history.run, history.report_lines),
     ("page_cache", page_cache.run, page_cache.report_lines),

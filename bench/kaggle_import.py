@@ -1,0 +1,177 @@
+"""``coolpapers import kaggle`` at scale: PAPERS papers into a fresh database, end to end.
+
+The snapshot is ``bench.corpus.write_corpus`` (Kaggle format, every text from the real
+fixtures, recombined under new ids 2023-2026, seeded): about a year of arXiv. Timed in one run:
+
+- SQLite, fresh file: ``ingest.import_kaggle`` as the CLI runs it (parse, derive the day lists,
+  bulk writes with their checkpoints; the progress callback's last call marks the end of the
+  writes), then ANALYZE and the search index built once with its [REL] keywords; end to end is
+  the whole call. The import must have stored every paper, and the index must hold them all with
+  their keywords, else the bench stops.
+- The baseline, same run: the same rows (read back from the imported database: papers,
+  paper_categories, listings, day_categories) into a fresh database of the same schema with a
+  bare ``executemany`` per table, BATCH rows per commit: the floor any Python import can reach
+  on this machine. The import's rate is given as a share of it.
+- Postgres, when it answers (COOLPAPERS_TEST_DATABASE_URL or the test server), in a throwaway
+  schema: the same import end to end (COPY through temp tables).
+
+Figures only: nothing passes or fails on timing.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import func, select
+
+from bench._common import BenchError, postgres_schema, sqlite_settings
+from bench.corpus import write_corpus
+from bench.history import _postgres
+from coolpapers import ingest, schema
+from coolpapers.config import Settings
+from coolpapers.db import make_engine, make_sessionmaker, session_scope
+from coolpapers.ingest.kaggle import BATCH_LINES
+from coolpapers.models import Paper
+
+PAPERS = 280_000
+SEED = 11
+BATCH = BATCH_LINES  # baseline rows per commit: the import's batch
+# the tables the import writes, and the columns it writes in them (keywords come from the index)
+_TABLES = {
+    "papers": (
+        "id, version, title, abstract, authors, categories, primary_category, doi, journal_ref, "
+        "comments, license, published, updated, first_announced, versions, pdf_clicks, "
+        "faq_clicks, created_at, modified_at"
+    ),
+    "paper_categories": "paper_id, category, position",
+    "listings": "paper_id, date, kind, version, derived",
+    "day_categories": "category, date",
+}
+
+
+def _import(settings: Settings, path: Path) -> dict[str, Any]:
+    """The import end to end, as ``coolpapers import kaggle`` runs it, on a fresh database."""
+    engine = make_engine(settings)
+    try:
+        schema.upgrade(engine)
+        factory = make_sessionmaker(engine)
+        pipeline = ingest.Pipeline.open(settings, factory)
+        marks: list[float] = []
+        try:
+            start = time.perf_counter()
+            report = ingest.import_kaggle(
+                pipeline, path, progress=lambda _d, _t: marks.append(time.perf_counter())
+            )
+            total_s = time.perf_counter() - start
+        finally:
+            pipeline.close()
+        with session_scope(factory) as s:
+            stored = s.scalar(select(func.count()).select_from(Paper))
+            with_keywords = s.scalar(select(func.count()).where(Paper.keywords.is_not(None)))
+    finally:
+        engine.dispose()
+    if report.bad or stored != PAPERS or report.stored != PAPERS:
+        raise BenchError(f"the import stored {stored} papers of {PAPERS} ({report.bad} bad)")
+    if report.indexed != PAPERS or with_keywords != PAPERS:
+        raise BenchError(f"indexed {report.indexed}, {with_keywords} with keywords of {PAPERS}")
+    import_s = marks[-1] - start
+    return {
+        "papers": PAPERS,
+        "import_s": import_s,
+        "papers_per_s": PAPERS / import_s,
+        "after_import_s": total_s - import_s,  # ANALYZE, search index, keywords
+        "total_s": total_s,
+        "derived": report.derived,
+        "not_derived": report.not_derived,
+    }
+
+
+def _baseline(imported: Path, target: Path) -> dict[str, Any]:
+    """The same rows into a fresh database of the same schema, bare executemany."""
+    engine = make_engine(sqlite_settings(target.parent, database_url=f"sqlite:///{target}"))
+    try:
+        schema.upgrade(engine)
+    finally:
+        engine.dispose()
+    source, sink = sqlite3.connect(imported), sqlite3.connect(target, isolation_level=None)
+    sink.execute("PRAGMA journal_mode=WAL")
+    sink.execute("PRAGMA synchronous=NORMAL")
+    seconds: dict[str, float] = {}
+    try:
+        for table, columns in _TABLES.items():
+            marks = ", ".join("?" * len(columns.split(",")))
+            statement = f"INSERT INTO {table} ({columns}) VALUES ({marks})"
+            rows = source.execute(f"SELECT {columns} FROM {table}")
+            spent = 0.0
+            while batch := rows.fetchmany(BATCH):
+                start = time.perf_counter()
+                sink.execute("BEGIN")
+                sink.executemany(statement, batch)
+                sink.execute("COMMIT")
+                spent += time.perf_counter() - start
+            seconds[table] = spent
+    finally:
+        source.close()
+        sink.close()
+    total = sum(seconds.values())
+    return {"seconds": seconds, "total_s": total, "papers_per_s": PAPERS / total}
+
+
+def run() -> dict[str, Any]:
+    with tempfile.TemporaryDirectory(prefix="coolpapers-bench-kaggle-") as tmp:
+        root = Path(tmp)
+        start = time.perf_counter()
+        corpus = write_corpus(root / "snapshot.jsonl", PAPERS, SEED)
+        written_s = time.perf_counter() - start
+        size = corpus.stat().st_size
+        sqlite = _import(sqlite_settings(root / "sqlite"), corpus)
+        baseline = _baseline(root / "sqlite" / "coolpapers.db", root / "baseline" / "base.db")
+        sqlite["baseline"] = baseline
+        sqlite["share_of_baseline"] = sqlite["papers_per_s"] / baseline["papers_per_s"]
+        pg_url, pg_skipped = _postgres()
+        postgres = None
+        if pg_url is not None:
+            with postgres_schema(pg_url) as schema_url:
+                settings = sqlite_settings(root / "postgres", database_url=schema_url)
+                postgres = _import(settings, corpus)
+    return {
+        "papers": PAPERS,
+        "seed": SEED,
+        "corpus_bytes": size,
+        "corpus_write_s": written_s,
+        "sqlite": sqlite,
+        "postgres": postgres,
+        "postgres_skipped": pg_skipped,
+    }
+
+
+def _lines(label: str, figures: dict[str, Any]) -> list[str]:
+    return [
+        f"{label}: import {figures['import_s']:.1f} s = {figures['papers_per_s']:,.0f} papers/s; "
+        f"then ANALYZE + search index + [REL] keywords {figures['after_import_s']:.1f} s; "
+        f"end to end {figures['total_s']:.1f} s",
+    ]
+
+
+def report_lines(result: dict[str, Any]) -> list[str]:
+    sqlite = result["sqlite"]
+    base = sqlite["baseline"]
+    lines = [
+        f"kaggle import: {result['papers']:,} papers, a {result['corpus_bytes'] / 1e6:.0f} MB "
+        f"snapshot recombined from the real fixtures (written in {result['corpus_write_s']:.1f} "
+        f"s); {sqlite['derived']:,} listings derived, {sqlite['not_derived']:,} versions "
+        "without a knowable day",
+        *_lines("SQLite", sqlite),
+        f"  baseline, bare executemany of the same rows into the same schema: "
+        f"{base['total_s']:.1f} s = {base['papers_per_s']:,.0f} papers/s; the import runs at "
+        f"{sqlite['share_of_baseline']:.0%} of it (×{1 / sqlite['share_of_baseline']:.1f} slower)",
+    ]
+    if result["postgres"] is not None:
+        lines += _lines("Postgres", result["postgres"])
+    else:
+        lines.append(f"Postgres: skipped ({result['postgres_skipped']})")
+    return lines
