@@ -23,6 +23,7 @@ from typing import Any
 from bench import (
     faq,
     history,
+    index_build,
     ingest_day,
     kaggle_import,
     limits,
@@ -47,6 +48,7 @@ BENCHMARKS: tuple[tuple[str, Callable[[], dict[str, Any]], Callable[[Any], list[
     ("page_cache", page_cache.run, page_cache.report_lines),
     ("faq", faq.run, faq.report_lines),
     ("search", search.run, search.report_lines),
+    ("index_build", index_build.run, index_build.report_lines),
     ("limits", limits.run, limits.report_lines),
     ("math_coverage", math_coverage.run, math_coverage.report_lines),
     ("reading", reading.run, reading.report_lines),

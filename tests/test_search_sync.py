@@ -129,8 +129,12 @@ def test_a_held_index_lease_skips_the_sync(
 
 
 def test_a_rebuild_indexes_every_paper_once_with_keywords(
-    factory: sessionmaker[Session], settings: Settings, small_pages: None
+    factory: sessionmaker[Session],
+    settings: Settings,
+    small_pages: None,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    monkeypatch.setattr(sync, "KEYWORD_POOL_MIN", 1)  # keywords by worker processes, as 1M's
     papers = _ingest(factory, age=timedelta(days=1))  # old enough to be added without upsert
     first_page = _ids_in_order(factory)[:PAGE]
     moved = first_page[3]
@@ -210,9 +214,15 @@ def test_keywords_refused_after_the_index_commit_are_stored_by_the_next_catch_up
     assert not _position(settings).keywords_pending
 
 
+@pytest.mark.parametrize("pool_min", [1, 1_000_000], ids=["workers", "in-process"])
 def test_keywords_cut_midway_resume_where_they_stopped(
-    factory: sessionmaker[Session], settings: Settings, small_pages: None
+    factory: sessionmaker[Session],
+    settings: Settings,
+    small_pages: None,
+    monkeypatch: pytest.MonkeyPatch,
+    pool_min: int,
 ) -> None:
+    monkeypatch.setattr(sync, "KEYWORD_POOL_MIN", pool_min)
     papers = _ingest(factory, age=timedelta(days=1))
     order = _ids_in_order(factory)
     refused = order[2 * KEYWORD_PAGE + 5]  # in the third write of keywords

@@ -24,13 +24,15 @@ import hashlib
 import json
 import logging
 import math
+import multiprocessing
 import os
 import re
 import shutil
 import socket
 import time
-from collections import Counter
-from collections.abc import Callable
+from collections import Counter, deque
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -53,6 +55,10 @@ BATCH = 5000  # papers read (and indexed) a page at a time
 # Keywords written per database transaction: SQLite has one writer, and the web's writes
 # (stars, clicks) wait behind this one; ~5,000 rows is some tens of milliseconds.
 KEYWORD_BATCH = 5000
+# Processes computing the keywords of a large pass, while this one reads and writes (on two
+# cores: ~1.8x); and the papers a pass needs before it starts them (each takes ~1 s to start).
+KEYWORD_WORKERS = min(2, os.cpu_count() or 1)
+KEYWORD_POOL_MIN = 20_000
 # After a catch-up of this many papers, wait for the merges its commit started (the writer is
 # let go); a daily one leaves them to tantivy's background threads.
 MERGE_WAIT_PAPERS = 20_000
@@ -227,9 +233,11 @@ def catch_up(
     """Index every paper changed since the index's cursor, then store the keywords of those
     (and of any a crash left without); returns how many papers were indexed."""
     started = datetime.now(UTC)
+    phases = _Phases()
     position = Position.parse(index.cursor())
     cursor = position.since
     done = _index_changed(factory, index, cursor, started, progress)
+    phases.end("index")
     # never past "now minus the margin": a transaction stamped earlier may still commit
     newest = started - LATE_COMMIT_MARGIN
     if cursor is not None:
@@ -242,12 +250,41 @@ def catch_up(
         keywords_from = (cursor, "")
     pending = position.keywords_pending or done > 0
     index.commit(Position(newest, pending, keywords_from).dump())
+    phases.end("commit")
     if pending:
         _store_keywords(factory, index, keywords_from)
         index.record_cursor(Position(newest).dump())
+        phases.end("keywords")
     if done >= MERGE_WAIT_PAPERS:
         index.wait_merges()
+        phases.end("merges")
+    if done:
+        log.info(
+            "search index: %d papers indexed (%s)",
+            done,
+            phases,
+            extra={"search_phases": phases.seconds, "search_phases_cpu": phases.cpu_seconds},
+        )
     return done
+
+
+class _Phases:
+    """Seconds (wall clock) of a catch-up's steps, for its log line (and the benchmark)."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+        self.cpu_seconds: dict[str, float] = {}  # this process's, all threads (tantivy's)
+        self._mark = time.perf_counter()
+        self._cpu_mark = time.process_time()
+
+    def end(self, name: str) -> None:
+        now, cpu = time.perf_counter(), time.process_time()
+        self.seconds[name] = now - self._mark
+        self.cpu_seconds[name] = cpu - self._cpu_mark
+        self._mark, self._cpu_mark = now, cpu
+
+    def __str__(self) -> str:
+        return ", ".join(f"{name} {s:.1f} s" for name, s in self.seconds.items())
 
 
 def rebuild(factory: SessionFactory, data_dir: Path, *, progress: Progress | None = None) -> int:
@@ -400,34 +437,98 @@ def keywords_for(
     return [word for _, word in scored[:KEYWORDS]]
 
 
+# A page of papers for the keywords, as plain tuples (they go to worker processes):
+# (id, title, abstract, the keywords stored now).
+_Page = list[tuple[str, str, str, Any]]
+
+
+def _changed(keywords: _Keywords, page: _Page) -> dict[str, list[str]]:
+    """The keywords of the papers of ``page`` whose keywords are not those stored."""
+    changed: dict[str, list[str]] = {}
+    for paper_id, title, abstract, stored in page:
+        words = keywords.of(title, abstract)
+        if words != stored:
+            changed[paper_id] = words
+    return changed
+
+
+# A worker process's keywords (the index opened by path): set by its initializer.
+_WORKER: dict[str, _Keywords] = {}
+
+
+def _start_worker(path: str) -> None:
+    _WORKER["keywords"] = _Keywords(SearchIndex.open(Path(path), create=False))
+
+
+def _changed_in_worker(page: _Page) -> dict[str, list[str]]:
+    return _changed(_WORKER["keywords"], page)
+
+
+def _keyword_pages(factory: SessionFactory, key: FeedKey | None) -> Iterator[tuple[FeedKey, _Page]]:
+    """The papers after ``key``, a page at a time (a read transaction each), with the place
+    of each page's last paper."""
+    while True:
+        with session_scope(factory) as s:
+            rows = index_feed.page_after(s, key, KEYWORD_BATCH, index_feed.KEYWORD_COLUMNS)
+        if not rows:
+            return
+        key = index_feed.key_of(rows[-1])
+        yield key, [(r.id, r.title, r.abstract, r.keywords) for r in rows]
+        if len(rows) < KEYWORD_BATCH:
+            return
+
+
+def _computed(
+    pages: Iterator[tuple[FeedKey, _Page]], index: SearchIndex, pooled: bool
+) -> Iterator[tuple[FeedKey, dict[str, list[str]]]]:
+    """The changed keywords of each page, in page order: here, or (``pooled``) by worker
+    processes while this one reads the next pages and writes the last ones. Pure Python
+    (some 80 us a paper): threads would take turns on the GIL."""
+    if not pooled:
+        keywords = _Keywords(index)  # one pass sees one committed index: frequencies hold
+        for key, page in pages:
+            yield key, _changed(keywords, page)
+        return
+    context = multiprocessing.get_context("spawn")  # never fork a process running tantivy's threads
+    with ProcessPoolExecutor(
+        KEYWORD_WORKERS,
+        mp_context=context,
+        initializer=_start_worker,
+        initargs=(str(index.path),),
+    ) as pool:
+        waiting: deque[tuple[FeedKey, Future[dict[str, list[str]]]]] = deque()
+        try:
+            for key, page in pages:
+                waiting.append((key, pool.submit(_changed_in_worker, page)))
+                if len(waiting) > 2 * KEYWORD_WORKERS:  # a few ahead, not the whole table
+                    done_key, future = waiting.popleft()
+                    yield done_key, future.result()
+            while waiting:
+                done_key, future = waiting.popleft()
+                yield done_key, future.result()
+        finally:
+            for _, future in waiting:
+                future.cancel()
+
+
 def _store_keywords(
     factory: SessionFactory, index: SearchIndex, start: FeedKey | datetime | None
 ) -> int:
     """Compute and store the keywords of the papers after ``start`` (a place, or a time: the
     papers modified from then on; all when None), a batch per write transaction; returns how
     many changed. While the index's cursor says keywords are pending, each batch's progress
-    is recorded there as it commits."""
+    is recorded there as it commits. Past KEYWORD_POOL_MIN papers, worker processes compute
+    them."""
     key = (start, "") if isinstance(start, datetime) else start
-    keywords = _Keywords(index)  # one pass sees one committed index: frequencies hold
     position = Position.parse(index.cursor())
+    with session_scope(factory) as s:
+        pooled = KEYWORD_WORKERS > 1 and index_feed.count_after(s, key) >= KEYWORD_POOL_MIN
     changed_count = 0
-    while True:
-        with session_scope(factory) as s:
-            rows = index_feed.page_after(s, key, KEYWORD_BATCH, index_feed.KEYWORD_COLUMNS)
-        if not rows:
-            break
-        changed: dict[str, list[str]] = {}
-        for row in rows:
-            words = keywords.of(row.title, row.abstract)
-            if words != row.keywords:
-                changed[row.id] = words
+    for done_key, changed in _computed(_keyword_pages(factory, key), index, pooled):
         if changed:
             with session_scope(factory, write=True) as s:
                 index_feed.set_many_keywords(s, changed)
             changed_count += len(changed)
-        key = index_feed.key_of(rows[-1])
         if position.keywords_pending:
-            index.record_cursor(position.keywords_done_to(key).dump())
-        if len(rows) < KEYWORD_BATCH:
-            break
+            index.record_cursor(position.keywords_done_to(done_key).dump())
     return changed_count
