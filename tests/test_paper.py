@@ -11,13 +11,16 @@ from typing import Any
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, event
 
-from coolpapers import store
+from coolpapers import ingest, store
+from coolpapers.config import Settings
 from coolpapers.db import session_scope
+from coolpapers.ingest import Pipeline
 from coolpapers.ingest.papers import ON_DEMAND_MAX
-from tests.conftest import API
+from tests.conftest import API, FIXTURES
 from tests.fakes.arxiv_server import FakeArxiv, Fault
 from tests.test_web import stocked  # noqa: F401 - the fixture
 
+KAGGLE = FIXTURES / "arxiv" / "kaggle-arxiv-metadata-oai-snapshot-first200.jsonl"
 PAPER = "2608.19234"
 OTHER = "2608.19210"
 
@@ -116,3 +119,21 @@ def test_an_unreachable_arxiv_leaves_the_stored_papers_of_a_comma_id_page_shown(
         assert store.queued_papers(s, 100, max_attempts=5) == [unknown]
     # one paper alone, unknown, still says arXiv could not be reached
     assert client.get(f"/arxiv/{unknown}").status_code == 503
+
+
+def test_the_paper_page_dates_each_version_a_history_import_told(
+    client: TestClient, settings: Settings
+) -> None:
+    """0704.0001 of the real Kaggle sample: v1 submitted 2 Apr 2007, v2 24 Jul 2007."""
+    factory = client.app.state.sessionmaker  # type: ignore[attr-defined]
+    pipeline = Pipeline.open(settings, factory)
+    try:
+        ingest.import_kaggle(pipeline, KAGGLE)
+    finally:
+        pipeline.close()
+    page = client.get("/arxiv/0704.0001")
+    assert page.status_code == 200
+    versions = re.search(r'<dd class="versions">(.*?)</dd>', page.text)
+    assert versions is not None
+    dated = re.sub(r"<[^>]+>", "", versions.group(1))
+    assert dated == "v1 (2007-04-02) · v2 (2007-07-24)"
