@@ -28,10 +28,12 @@ browsers and proxies to revalidate (members' responses stay ``private, no-store`
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import re
 import time
 from collections import OrderedDict
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from urllib.parse import parse_qsl
 
@@ -48,6 +50,7 @@ from coolpapers.web.urls import LIST_SPEC_RE
 CACHE_BYTES = 64 * 1024 * 1024  # per web process
 ENTRY_MAX_BYTES = CACHE_BYTES // 16  # a show=1000 page is ~4 MB: kept; nothing larger
 MAX_AGE_S = 300.0
+READ_TIMEOUT_S = 1.0  # the generation's read; past it the request renders as uncached
 CACHED_ORDERS = frozenset({"arxiv", "time", "clicks"})
 # the day_list routes: a page (or its cards), its feed, its JSON twin (no /api/…/feed)
 _PATHS = re.compile(rf"/arxiv/(?:{LIST_SPEC_RE})(?:/feed)?|/api/arxiv/(?:{LIST_SPEC_RE})")
@@ -79,6 +82,7 @@ class PageStore:
     hits: int = 0
     misses: int = 0
     reader: generations.PagesReader | None = None
+    thread: ThreadPoolExecutor | None = None
 
     def get(self, key: Key, generation: int, now: float) -> Copy | None:
         if generation != self.generation:  # something changed: every copy is stale
@@ -108,14 +112,26 @@ class PageStore:
         self.copies.clear()
         self.size = 0
 
-    def read_generation(self, engine: Engine) -> int | None:
-        """The database's ``pages`` generation now (None: cache nothing)."""
+    async def read_generation(self, engine: Engine) -> int | None:
+        """The database's ``pages`` generation now (None: cache nothing). Read on a thread of
+        its own: a database that does not answer must not stall the event loop (the
+        request then renders, and meets the database's own timeouts there), and the shared
+        pool may be full of renders that a cached page need not wait behind."""
         if self.reader is None:
             self.reader = generations.PagesReader(engine)
-        return self.reader.read()
+            self.thread = ThreadPoolExecutor(1, thread_name_prefix="coolpapers-pages")
+        assert self.thread is not None
+        read = asyncio.get_running_loop().run_in_executor(self.thread, self.reader.read)
+        try:
+            return await asyncio.wait_for(read, READ_TIMEOUT_S)
+        except TimeoutError:
+            return None
 
     def close(self) -> None:
-        """Let go of the reader's connection (the app's shutdown)."""
+        """Let go of the reader's connection and thread (the app's shutdown)."""
+        if self.thread is not None:
+            self.thread.shutdown(wait=False, cancel_futures=True)  # a hung read: not waited for
+            self.thread = None
         if self.reader is not None:
             self.reader.close()
             self.reader = None
@@ -177,7 +193,7 @@ class PageCache:
             return
         store: PageStore = state.page_cache
         # read before rendering: a commit during the render leaves its copy stale, not kept
-        generation = store.read_generation(state.sessionmaker.kw["bind"])
+        generation = await store.read_generation(state.sessionmaker.kw["bind"])
         if generation is None:
             await self.app(scope, receive, send)
             return
