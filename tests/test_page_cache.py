@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, select, update
+from sqlalchemy import Engine, delete, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from coolpapers import ingest
@@ -202,3 +202,14 @@ def test_two_web_processes_keep_their_own_copies_of_one_truth(
     assert a.get(f"/api/arxiv/{SPEC}").json()["date"] == "2026-08-21"
     assert a.get(PAGES[0]).content == b.get(PAGES[0]).content
     assert cache(a).hits == cache(b).hits == 0
+
+
+def test_without_a_generation_to_read_every_page_is_rendered(
+    client: TestClient, factory: sessionmaker[Session], cl_day: None
+) -> None:
+    with session_scope(factory, write=True) as s:
+        s.execute(delete(Generation))
+    pages = [client.get(PAGES[1]) for _ in range(2)]
+    assert [p.status_code for p in pages] == [200, 200] and pages[0].content == pages[1].content
+    assert (cache(client).hits, cache(client).misses, len(cache(client).copies)) == (0, 0, 0)
+    assert "etag" not in pages[0].headers
