@@ -7,6 +7,9 @@ into that mount, so both URLs answer the same body from the same server. Measure
 httpx client: sequential latency (interleaved), then throughput at 10 concurrent connections
 (one thread and one httpx.Client each), with the server's and the client's CPU time per request
 (the server's from /proc, so a client-bound static figure can be told apart).
+
+After its first request the page comes from the page cache (``web.page_cache``): this is the
+cached figure; ``bench.page_cache`` has the uncached render beside it as the baseline.
 """
 
 from __future__ import annotations
