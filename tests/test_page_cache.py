@@ -3,19 +3,22 @@ shows (store.generations), never for a member, and byte for byte what a render w
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
+from types import SimpleNamespace
 
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, delete, select, update
 from sqlalchemy.orm import Session, sessionmaker
+from starlette.types import Message, Receive, Scope, Send
 
 from coolpapers import ingest
 from coolpapers.config import Settings
 from coolpapers.db import make_engine, make_sessionmaker, session_scope
 from coolpapers.models import Generation, Paper
 from coolpapers.web import create_app
-from coolpapers.web.page_cache import PageStore
+from coolpapers.web.page_cache import PageCache, PageStore
 from tests.accounts_kit import add, app_client, login, member_of, password_settings
 from tests.conftest import RSS
 
@@ -213,3 +216,67 @@ def test_without_a_generation_to_read_every_page_is_rendered(
     assert [p.status_code for p in pages] == [200, 200] and pages[0].content == pages[1].content
     assert (cache(client).hits, cache(client).misses, len(cache(client).copies)) == (0, 0, 0)
     assert "etag" not in pages[0].headers
+
+
+def test_readers_of_a_page_being_rendered_wait_for_that_one_render(
+    settings: Settings, factory: sessionmaker[Session]
+) -> None:
+    """After an ingest, the readers of a page share its first render (the layer alone, around
+    a route that renders only when told to)."""
+    store = PageStore()
+    app = SimpleNamespace(
+        state=SimpleNamespace(settings=settings, page_cache=store, sessionmaker=factory)
+    )
+    renders = 0
+    answers: list[list[Message]] = [[], []]
+
+    async def scenario() -> None:
+        nonlocal renders
+        entered, release = asyncio.Event(), asyncio.Event()
+
+        async def route(_scope: Scope, _receive: Receive, send: Send) -> None:
+            nonlocal renders
+            renders += 1
+            entered.set()
+            await release.wait()
+            start = {"type": "http.response.start", "status": 200, "headers": [(b"x-kind", b"a")]}
+            await send(start)
+            await send({"type": "http.response.body", "body": b"<p>the day</p>"})
+
+        layer = PageCache(route)
+
+        async def reader(index: int) -> None:
+            scope = {
+                "type": "http",
+                "method": "GET",
+                "scheme": "http",
+                "path": "/arxiv/cs.LG",
+                "query_string": b"date=2026-08-20",
+                "headers": [(b"host", b"testserver")],
+                "app": app,
+            }
+
+            async def receive() -> Message:
+                return {"type": "http.request", "body": b""}
+
+            async def send(message: Message) -> None:
+                answers[index].append(message)
+
+            await layer(scope, receive, send)
+
+        first = asyncio.create_task(reader(0))
+        await entered.wait()
+        second = asyncio.create_task(reader(1))
+        while store.joined == 0 and renders == 1:  # until the second waits, or renders too
+            await asyncio.sleep(0.001)
+        release.set()
+        await asyncio.gather(first, second)
+
+    try:
+        asyncio.run(scenario())
+    finally:
+        store.close()
+    assert renders == 1 and (store.misses, store.hits, store.joined) == (1, 1, 1)
+    for messages in answers:
+        assert messages[0]["status"] == 200 and messages[1]["body"] == b"<p>the day</p>"
+        assert (b"x-kind", b"a") in messages[0]["headers"]

@@ -81,6 +81,9 @@ class PageStore:
     size: int = 0
     hits: int = 0
     misses: int = 0
+    joined: int = 0  # requests that waited for another's render of their page
+    # the renders in progress, by key: (generation, their copy or None when not kept)
+    flights: dict[Key, tuple[int, asyncio.Future[Copy | None]]] = field(default_factory=dict)
     reader: generations.PagesReader | None = None
     thread: ThreadPoolExecutor | None = None
 
@@ -199,14 +202,28 @@ class PageCache:
             return
         key = (scope["scheme"], _header(scope, b"host") or b"", scope["path"], query)
         found = store.get(key, generation, time.monotonic())
+        rendering = store.flights.get(key) if found is None else None
+        if rendering is not None and rendering[0] == generation:
+            store.joined += 1  # the same page is being rendered: wait for it
+            found = await asyncio.shield(rendering[1])
         if found is not None:
             store.hits += 1
             await _answer(scope, send, found)
             return
         store.misses += 1
-        made = await _render(self.app, scope, receive, send)
-        if made is not None:
-            store.put(key, generation, made)
+        # one render per page at a time: after an ingest, the readers of a page wait for its
+        # first render instead of each making the same (the load's p99 comes from there)
+        flight = (generation, asyncio.get_running_loop().create_future())
+        store.flights[key] = flight
+        made = None
+        try:
+            made = await _render(self.app, scope, receive, send)
+            if made is not None:
+                store.put(key, generation, made)
+        finally:
+            if store.flights.get(key) is flight:
+                del store.flights[key]
+            flight[1].set_result(made)  # None: the waiters render for themselves
 
 
 async def _answer(scope: Scope, send: Send, copy: Copy) -> None:
