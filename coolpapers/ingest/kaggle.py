@@ -24,17 +24,25 @@ import bz2
 import gc
 import gzip
 import hashlib
+import itertools
 import logging
 import lzma
+import os
+import signal
 import threading
 import time
 import zipfile
 import zlib
+from collections import deque
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
+from functools import partial
+from multiprocessing import get_context
 from pathlib import Path
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 import orjson
 
@@ -53,6 +61,7 @@ from coolpapers.store import bulk
 log = logging.getLogger(__name__)
 
 BATCH_LINES = 10_000  # lines per transaction: large enough that a commit costs little
+PARALLEL_MIN_BYTES = 32 << 20  # a smaller file is parsed here: starting a process costs ~1 s
 READ_BUFFER_BYTES = 1 << 20
 CHECKPOINT_NAME_MAX = 300  # models.ImportCheckpoint.name
 _MAGIC = (
@@ -189,31 +198,92 @@ def _batches(snapshot: _Snapshot, offset: int, line_no: int, size: int) -> Itera
         yield _Batch(lines, first, offset)
 
 
-def _papers(batch: _Batch, report: ImportReport) -> list[bulk.BulkPaper]:
-    """The batch's usable papers (one per id: the highest version, the later line on a tie)."""
-    metas: dict[str, PaperMeta] = {}
-    for number, line in enumerate(batch.lines, start=batch.first_line):
+class Parsed(NamedTuple):
+    """A batch's lines as papers (a tuple: it may come back from the parsing process)."""
+
+    read: int  # lines that were not blank
+    bad: list[tuple[int, str]]  # (index of the line in the batch, why it is unusable)
+    papers: list[tuple[int, bulk.BulkPaper]]  # (index of its line, the paper), one per id
+    unplaced: int  # versions whose day cannot be known
+
+
+def parse_batch(lines: list[bytes], postgres: bool) -> Parsed:
+    """Parse, dedupe (one paper per id: the highest version, the later line on a tie), place on
+    their days and turn into rows: everything of a batch but the database, so that it can run
+    in another process while the previous batch is written."""
+    metas: dict[str, tuple[int, PaperMeta]] = {}
+    bad: list[tuple[int, str]] = []
+    read = 0
+    for index, line in enumerate(lines):
         if not line.strip():
             continue
-        report.read += 1
+        read += 1
         got = parse_line(line)
         if isinstance(got, str):
-            report.note_bad(f"line {number}", got)
-            continue
-        if len(got.id) > ID_LEN:
-            report.note_bad(f"line {number}", f"id longer than {ID_LEN} characters")
-            continue
-        earlier = metas.get(got.id)
-        if earlier is None or got.version >= earlier.version:
-            metas[got.id] = got
+            bad.append((index, got))
+        elif len(got.id) > ID_LEN:
+            bad.append((index, f"id longer than {ID_LEN} characters"))
+        elif (earlier := metas.get(got.id)) is None or got.version >= earlier[1].version:
+            metas[got.id] = (index, got)
     papers = []
-    for meta in metas.values():
+    unplaced = 0
+    for index, meta in metas.values():
         derived = derive_listings(meta)
-        report.not_derived += derived.unplaced
+        unplaced += derived.unplaced
         listings = tuple((p.day, p.kind, p.version) for p in derived.listings)
         categories = taxonomy.canonical_categories(meta.categories)
-        papers.append(bulk.BulkPaper(meta, categories, listings))
-    return papers
+        row = bulk.new_row(meta, categories, postgres=postgres)
+        papers.append((index, bulk.BulkPaper(meta.id, row, categories, listings)))
+    return Parsed(read, bad, papers, unplaced)
+
+
+def _record(lines: dict[str, bytes], paper: bulk.BulkPaper) -> PaperMeta:
+    """The whole record of a paper already stored (to compare with): its line parsed again, here
+    (rare after a first import, and cheaper than sending every record back)."""
+    meta = parse_line(lines[paper.id])
+    assert isinstance(meta, PaperMeta)  # it parsed once already
+    return meta
+
+
+def _ignore_interrupts() -> None:
+    """The parsing process leaves Ctrl+C to its parent (which stops between batches)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def _parsed(
+    batches: Iterator[_Batch], pool: ProcessPoolExecutor | None, postgres: bool
+) -> Iterator[tuple[_Batch, Parsed]]:
+    """Each batch with its parse: in ``pool`` one batch ahead of the caller (which writes the
+    previous one meanwhile), else here; here too from the moment the pool breaks (a process
+    that cannot start, e.g. a script without a ``__main__`` guard)."""
+    ahead: deque[tuple[_Batch, Future[Parsed] | None]] = deque()
+    for batch in itertools.chain(batches, [None]):  # None: the end, every batch goes out
+        if batch is not None:
+            future = None
+            if pool is not None:
+                try:
+                    future = pool.submit(parse_batch, batch.lines, postgres)
+                except BrokenProcessPool:
+                    pool = None
+            ahead.append((batch, future))
+        while len(ahead) > (1 if pool is not None and batch is not None else 0):
+            done, pending = ahead.popleft()
+            parsed = _result(pending)
+            if parsed is None:
+                pool = None
+                parsed = parse_batch(done.lines, postgres)
+            yield done, parsed
+
+
+def _result(future: Future[Parsed] | None) -> Parsed | None:
+    """The pool's parse of a batch; None when there is none (no pool, or it broke)."""
+    if future is None:
+        return None
+    try:
+        return future.result()
+    except BrokenProcessPool as exc:
+        log.warning("the parsing process failed (%s): parsing here", exc)
+        return None
 
 
 def import_kaggle(
@@ -224,10 +294,12 @@ def import_kaggle(
     progress: ImportProgress | None = None,
     stop: threading.Event | None = None,
     batch_lines: int = BATCH_LINES,
+    parallel: bool | None = None,
 ) -> ImportReport:
     """Import the snapshot at ``path``, resuming after the last commit of an earlier run of
     the same file unless ``restart``; ``progress`` hears (bytes of the file read, its size)
-    after each batch. Raises BadInput for a missing or unreadable file, LeaseHeld when another
+    after each batch. ``parallel``: parse in a second process (None: when the file is big
+    enough to repay it). Raises BadInput for a missing or unreadable file, LeaseHeld when another
     process is ingesting."""
     started = time.perf_counter()
     if not path.is_file():
@@ -237,7 +309,7 @@ def import_kaggle(
     from coolpapers.ingest import ingest_lease
 
     with ingest_lease(pipeline.factory, pipeline.settings.ingest_lease_s) as renew:
-        _import(pipeline, path, report, _Run(restart, progress, stop, renew, batch_lines))
+        _import(pipeline, path, report, _Run(restart, progress, stop, renew, batch_lines, parallel))
         if not report.interrupted:
             with session_scope(pipeline.factory, write=True) as s:
                 bulk.analyze(s)
@@ -247,6 +319,18 @@ def import_kaggle(
     return report
 
 
+def _pool(stack: ExitStack, size: int, parallel: bool | None) -> ProcessPoolExecutor | None:
+    """A process that parses the next batch while this one writes, for a file big enough to
+    repay starting it (and a machine with a second core): parsing is about half the work."""
+    if parallel is None:
+        parallel = size >= PARALLEL_MIN_BYTES and (os.cpu_count() or 1) > 1
+    if not parallel:
+        return None
+    pool = ProcessPoolExecutor(1, mp_context=get_context("spawn"), initializer=_ignore_interrupts)
+    stack.callback(pool.shutdown, cancel_futures=True)
+    return pool
+
+
 @dataclass(frozen=True)
 class _Run:
     restart: bool
@@ -254,6 +338,7 @@ class _Run:
     stop: threading.Event | None
     renew: Callable[[], None]
     batch_lines: int
+    parallel: bool | None = None
 
 
 def _import(pipeline: Pipeline, path: Path, report: ImportReport, run: _Run) -> None:
@@ -283,13 +368,21 @@ def _import(pipeline: Pipeline, path: Path, report: ImportReport, run: _Run) -> 
             offset, done = 0, 0  # shorter than the checkpoint says: read it again, whole
             snapshot = _Snapshot(path, stack)
         finished = True
-        for batch in _batches(snapshot, offset, done + 1, run.batch_lines):
-            papers = _papers(batch, report)
+        pool = _pool(stack, stat.st_size, run.parallel)
+        postgres = pipeline.factory.kw["bind"].dialect.name == "postgresql"
+        batches = _batches(snapshot, offset, done + 1, run.batch_lines)
+        for batch, parsed in _parsed(batches, pool, postgres):
+            report.read += parsed.read
+            for index, reason in parsed.bad:
+                report.note_bad(f"line {batch.first_line + index}", reason)
+            report.not_derived += parsed.unplaced
+            line_of = {paper.id: batch.lines[index] for index, paper in parsed.papers}
             done += len(batch.lines)
             offset = batch.end
             at = _Position(offset, stat.st_size, stat.st_mtime_ns).dump()
+            papers = [paper for _, paper in parsed.papers]
             with session_scope(pipeline.factory, write=True) as s:
-                result = bulk.write_papers(s, papers, utcnow())
+                result = bulk.write_papers(s, papers, utcnow(), partial(_record, line_of))
                 store.put_checkpoint(s, name, at, done)
             report.stored += result.inserted + result.updated
             report.unchanged += result.unchanged

@@ -22,10 +22,10 @@ SQLAlchemy itself stores for dates and JSON (``_sqlite_datetime``); psycopg adap
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 from sqlalchemy import select, text
@@ -35,14 +35,14 @@ from coolpapers.models import Listing, Paper
 from coolpapers.records import PaperMeta
 from coolpapers.store.papers import as_utc
 
-__all__ = ["BulkPaper", "BulkResult", "analyze", "write_papers"]
+__all__ = ["BulkPaper", "BulkResult", "analyze", "new_row", "write_papers"]
 
 _CHUNK = 900  # ids bound in one IN (...): under SQLite's oldest limit of 999 parameters
 
 # every column the import writes, in this order (the tuples below follow it)
 _PAPER_COLUMNS = (
     "id", "version", "title", "abstract", "authors", "categories", "primary_category", "doi",
-    "journal_ref", "comments", "license", "published", "updated", "first_announced", "versions",
+    "journal_ref", "comments", "license", "published", "updated", "versions", "first_announced",
     "pdf_clicks", "faq_clicks", "created_at", "modified_at",
 )  # fmt: skip
 _COMPARED = (
@@ -52,12 +52,13 @@ _COMPARED = (
 _TABLES = ("papers", "paper_categories", "listings", "day_categories")
 
 
-@dataclass(frozen=True)
-class BulkPaper:
-    """One paper of a batch: its record, canonical categories (aliases merged, primary first)
-    and the listings arXiv's schedule gives it, as (day, "new" | "replace", version)."""
+class BulkPaper(NamedTuple):
+    """One paper of a batch: the row it gets when new (``new_row``), its canonical categories
+    (aliases merged, primary first) and the listings arXiv's schedule gives it, as (day,
+    "new" | "replace", version). A tuple, not a record: batches cross a process boundary."""
 
-    meta: PaperMeta
+    id: str
+    row: tuple[Any, ...]
     categories: tuple[str, ...]
     listings: tuple[tuple[date, str, int], ...] = ()
 
@@ -202,11 +203,18 @@ def _merged(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
     return merged
 
 
-def write_papers(session: Session, papers: Sequence[BulkPaper], now: datetime) -> BulkResult:
+def write_papers(
+    session: Session,
+    papers: Sequence[BulkPaper],
+    now: datetime,
+    record: Callable[[BulkPaper], PaperMeta],
+) -> BulkResult:
     """Upsert a batch (one entry per paper id) with its derived listings, in the caller's
-    transaction; ``now`` stamps what changed. See the module for the rules."""
+    transaction; ``now`` stamps what changed. A paper already stored is compared field by
+    field with its whole record, ``record(paper)`` (asked only then: a first import never
+    builds one here). See the module for the rules."""
     driver = _Driver(session)
-    ids = [p.meta.id for p in papers]
+    ids = [p.id for p in papers]
     stored = _stored(session, ids)
     listed = _stored_listings(session, list(stored)) if stored else {}
     result = BulkResult()
@@ -218,8 +226,8 @@ def write_papers(session: Session, papers: Sequence[BulkPaper], now: datetime) -
     day_index: set[tuple[str, date]] = set()
     stamp = driver.when(now)
     for paper in papers:
-        meta, categories = paper.meta, paper.categories
-        known = listed.get(meta.id, [])
+        paper_id, categories = paper.id, paper.categories
+        known = listed.get(paper_id, [])
         written = [
             (day, kind, version)
             for day, kind, version in paper.listings
@@ -228,17 +236,17 @@ def write_papers(session: Session, papers: Sequence[BulkPaper], now: datetime) -
             )
         ]
         for day, kind, version in written:
-            listing_rows.append((meta.id, driver.day(day), kind, version, driver.flag(True)))
+            listing_rows.append((paper_id, driver.day(day), kind, version, driver.flag(True)))
         result.listed += len(written)
         first = min((day for day, _, _ in written), default=None)
-        old = stored.get(meta.id)
+        old = stored.get(paper_id)
         if old is None:
             result.inserted += 1
-            paper_rows.append(_insert_row(driver, meta, categories, first, stamp))
-            category_rows.extend((meta.id, c, i) for i, c in enumerate(categories))
+            paper_rows.append((*paper.row, driver.day(first), 0, 0, stamp, stamp))
+            category_rows.extend((paper_id, c, i) for i, c in enumerate(categories))
             day_index.update((c, day) for c in categories for day, _, _ in written)
             continue
-        values = _values(meta, categories)
+        values = _values(record(paper), categories)
         merged = _merged(old, values)
         if old["first_announced"] is not None and (first is None or old["first_announced"] < first):
             first = old["first_announced"]
@@ -246,10 +254,10 @@ def write_papers(session: Session, papers: Sequence[BulkPaper], now: datetime) -
             result.unchanged += 1
         else:
             result.updated += 1
-            updates.append(_update_row(driver, meta.id, merged, first, stamp))
+            updates.append(_update_row(driver, paper_id, merged, first, stamp))
         if merged["categories"] != old["categories"]:
-            recategorised.append(meta.id)
-            category_rows.extend((meta.id, c, i) for i, c in enumerate(merged["categories"]))
+            recategorised.append(paper_id)
+            category_rows.extend((paper_id, c, i) for i, c in enumerate(merged["categories"]))
             days = {day for day, _, _ in known} | {day for day, _, _ in written}
             day_index.update((c, day) for c in merged["categories"] for day in days)
         else:
@@ -278,19 +286,22 @@ def _json(value: Any) -> str | None:
     return None if value is None else orjson.dumps(value).decode()
 
 
-def _insert_row(
-    driver: _Driver, meta: PaperMeta, categories: tuple[str, ...], first: date | None, stamp: Any
-) -> tuple[Any, ...]:
-    """A new paper's row straight from its record: orjson writes the authors (dataclasses,
-    as ``{"name", "affiliations"}``) and the version times (ISO 8601) itself, so no
-    intermediate dicts are built for the million papers of a first import."""
+def new_row(meta: PaperMeta, categories: tuple[str, ...], *, postgres: bool) -> tuple[Any, ...]:
+    """What a new paper's row holds but its first day and stamps, in plain values (built where
+    the line is parsed, maybe another process): orjson writes the authors (dataclasses, as
+    ``{"name", "affiliations"}``) and version times (ISO 8601) itself, times are text (SQLite:
+    as SQLAlchemy stores them; Postgres: ISO 8601 with the offset, as COPY reads them)."""
+    when = _iso if postgres else _sqlite_datetime
     return (
         meta.id, meta.version, meta.title, meta.abstract, orjson.dumps(meta.authors).decode(),
         orjson.dumps(categories).decode(), categories[0] if categories else "", meta.doi,
-        meta.journal_ref, meta.comments, meta.license, driver.when(meta.published),
-        driver.when(meta.updated), driver.day(first),
-        orjson.dumps(meta.versions).decode() if meta.versions else None, 0, 0, stamp, stamp,
+        meta.journal_ref, meta.comments, meta.license, when(meta.published), when(meta.updated),
+        orjson.dumps(meta.versions).decode() if meta.versions else None,
     )  # fmt: skip
+
+
+def _iso(value: datetime | None) -> str | None:
+    return None if value is None else value.isoformat()
 
 
 def _update_row(
