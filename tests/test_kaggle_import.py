@@ -16,6 +16,7 @@ import time
 import zipfile
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +30,7 @@ from coolpapers.config import Settings
 from coolpapers.db import session_scope
 from coolpapers.errors import BadInput
 from coolpapers.ingest.derive import Placed, derive_listings, held
-from coolpapers.ingest.kaggle import checkpoint_name
+from coolpapers.ingest.kaggle import _record, checkpoint_name, parse_batch
 from coolpapers.models import (
     DayCategory,
     ImportCheckpoint,
@@ -40,6 +41,7 @@ from coolpapers.models import (
 )
 from coolpapers.records import PaperMeta
 from coolpapers.sources.kaggle import parse_line
+from coolpapers.store import bulk, generations
 from tests.conftest import FIXTURES, RSS
 
 SAMPLE = FIXTURES / "arxiv" / "kaggle-arxiv-metadata-oai-snapshot-first200.jsonl"
@@ -386,6 +388,28 @@ def test_feeds_data_is_kept(
         ("2608.19234", date(2026, 8, 21), "new", 1, False),
     }
     assert {("cs.LG", date(2026, 8, 26)), ("cs.AI", date(2026, 8, 26))} <= days
+
+
+def test_bulk_writes_make_cached_pages_stale(factory: sessionmaker[Session]) -> None:
+    """The bulk writes go below SQLAlchemy's cursor events: they raise the pages generation
+    themselves, and only when they wrote something."""
+    batch = parse_batch(LINES[:3], factory.kw["bind"].dialect.name == "postgresql")
+    papers = [paper for _, paper in batch.papers]
+
+    def generation() -> int:
+        with factory() as s:
+            return generations.current(s.connection()) or 0
+
+    def write() -> None:
+        with session_scope(factory, write=True) as s:
+            lines = {p.id: LINES[i] for i, p in batch.papers}
+            bulk.write_papers(s, papers, datetime.now(UTC), partial(_record, lines))
+
+    before = generation()
+    write()
+    assert generation() == before + 1 and _count(factory, Paper) == 3
+    write()  # the same rows again: nothing written, nothing stale
+    assert generation() == before + 1
 
 
 def test_held_lease_and_missing_file(

@@ -33,6 +33,7 @@ from sqlalchemy.orm import Session
 
 from coolpapers.models import Listing, Paper
 from coolpapers.records import PaperMeta
+from coolpapers.store import generations
 from coolpapers.store.papers import as_utc
 
 __all__ = ["BulkPaper", "BulkResult", "analyze", "new_row", "write_papers"]
@@ -262,6 +263,9 @@ def write_papers(
             day_index.update((c, day) for c in merged["categories"] for day in days)
         else:
             day_index.update((c, day) for c in merged["categories"] for day, _, _ in written)
+    if paper_rows or updates or listing_rows:
+        # below SQLAlchemy's cursor events: say so, so cached day pages go stale on commit
+        generations.pages_changed(session.connection())
     driver.insert_new("papers", _PAPER_COLUMNS, paper_rows)
     driver.many(
         "UPDATE papers SET version = ?, title = ?, abstract = ?, authors = ?, categories = ?, "
