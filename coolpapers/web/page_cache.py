@@ -45,15 +45,14 @@ from coolpapers.errors import BadInput
 from coolpapers.store import generations
 from coolpapers.web.auth import SECURE_SESSION_COOKIE, SESSION_COOKIE
 from coolpapers.web.sorts import LIST_ORDERS, parse_sort
-from coolpapers.web.urls import LIST_SPEC_RE
+from coolpapers.web.urls import DAY_LIST_PATHS_RE
 
 CACHE_BYTES = 64 * 1024 * 1024  # per web process
 ENTRY_MAX_BYTES = CACHE_BYTES // 16  # a show=1000 page is ~4 MB: kept; nothing larger
 MAX_AGE_S = 300.0
 READ_TIMEOUT_S = 1.0  # the generation's read; past it the request renders as uncached
 CACHED_ORDERS = frozenset({"arxiv", "time", "clicks"})
-# the day_list routes: a page (or its cards), its feed, its JSON twin (no /api/…/feed)
-_PATHS = re.compile(rf"/arxiv/(?:{LIST_SPEC_RE})(?:/feed)?|/api/arxiv/(?:{LIST_SPEC_RE})")
+_PATHS = re.compile(DAY_LIST_PATHS_RE)
 _MEMBER_COOKIES = (SESSION_COOKIE.encode(), SECURE_SESSION_COOKIE.encode())
 
 Key = tuple[str, bytes, str, bytes]  # scheme, Host, path, query string

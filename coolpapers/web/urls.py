@@ -40,6 +40,9 @@ _MORE_IDS = rf"(?:,(?:{_ARXIV_PREFIX}?\s*{_OLD_ID}|[^/,]*))*"
 LIST_SPEC_RE = rf"(?!search(?![^/]))(?!{_ARXIV_PREFIX})[^0-9/][^/]*"
 ID_LIST_RE = _FIRST_ID + _MORE_IDS
 PAPER_ID_RE = rf"(?:{_ARXIV_PREFIX}?\s*{_OLD_ID}|[^/]+)"
+# The paths of web.day_list's routes (a day or its cards, its Atom feed, its JSON twin), whole:
+# what web.page_cache may answer.
+DAY_LIST_PATHS_RE = rf"/arxiv/(?:{LIST_SPEC_RE})(?:/feed)?|/api/arxiv/(?:{LIST_SPEC_RE})"
 
 
 class _Segment(Convertor[str]):
