@@ -27,12 +27,14 @@ import math
 import multiprocessing
 import os
 import re
+import resource
 import shutil
 import socket
 import time
 from collections import Counter, deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -273,12 +275,18 @@ class _Phases:
 
     def __init__(self) -> None:
         self.seconds: dict[str, float] = {}
-        self.cpu_seconds: dict[str, float] = {}  # this process's, all threads (tantivy's)
+        # this process's, all threads (tantivy's), and its finished children's (keywords)
+        self.cpu_seconds: dict[str, float] = {}
         self._mark = time.perf_counter()
-        self._cpu_mark = time.process_time()
+        self._cpu_mark = self._cpu()
+
+    @staticmethod
+    def _cpu() -> float:
+        children = resource.getrusage(resource.RUSAGE_CHILDREN)
+        return time.process_time() + children.ru_utime + children.ru_stime
 
     def end(self, name: str) -> None:
-        now, cpu = time.perf_counter(), time.process_time()
+        now, cpu = time.perf_counter(), self._cpu()
         self.seconds[name] = now - self._mark
         self.cpu_seconds[name] = cpu - self._cpu_mark
         self._mark, self._cpu_mark = now, cpu
@@ -524,11 +532,20 @@ def _store_keywords(
     with session_scope(factory) as s:
         pooled = KEYWORD_WORKERS > 1 and index_feed.count_after(s, key) >= KEYWORD_POOL_MIN
     changed_count = 0
-    for done_key, changed in _computed(_keyword_pages(factory, key), index, pooled):
-        if changed:
-            with session_scope(factory, write=True) as s:
-                index_feed.set_many_keywords(s, changed)
-            changed_count += len(changed)
-        if position.keywords_pending:
-            index.record_cursor(position.keywords_done_to(done_key).dump())
-    return changed_count
+    while True:
+        try:
+            for done_key, changed in _computed(_keyword_pages(factory, key), index, pooled):
+                if changed:
+                    with session_scope(factory, write=True) as s:
+                        index_feed.set_many_keywords(s, changed)
+                    changed_count += len(changed)
+                if position.keywords_pending:
+                    index.record_cursor(position.keywords_done_to(done_key).dump())
+                key = done_key
+            return changed_count
+        except BrokenProcessPool as exc:
+            # A worker could not start or died (a main module that starts work when a
+            # spawned process imports it, the memory killer): carry on here, from the last
+            # page written.
+            log.warning("search keywords: worker processes failed (%s): computing here", exc)
+            pooled = False
