@@ -193,6 +193,22 @@ def test_a_rebuild_cut_short_is_finished_by_the_next_sync(
     assert _keywordless(factory) == 0
 
 
+def test_a_catch_up_retried_on_the_same_index_sends_each_paper_once(
+    factory: sessionmaker[Session], settings: Settings, small_pages: None
+) -> None:
+    papers = _ingest(factory, age=timedelta(days=1))
+
+    def lease_lost(done: int, _total: int) -> None:
+        if done >= 2 * PAGE:
+            raise store.LeaseLost("taken over")
+
+    with SearchIndex.open(sync.index_path(settings.data_dir), create=True) as index:
+        with pytest.raises(store.LeaseLost):
+            sync.catch_up(factory, index, progress=lease_lost)
+        assert sync.catch_up(factory, index) == papers  # the worker's next turn, same index
+        assert index.doc_count() == papers
+
+
 # ---------------------------------------------------------------- keywords cut short
 
 

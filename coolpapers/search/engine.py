@@ -329,6 +329,13 @@ class SearchIndex:
                 count += 1
             return count
 
+    def rollback(self) -> None:
+        """Drop the upserts and adds not committed (a pass that failed midway: the next one
+        sends them again, and an add must not meet a copy left over)."""
+        with self._write_lock:
+            if self._writer is not None:
+                self._writer.rollback()
+
     def commit(self, cursor: str) -> None:
         """Commit the upserts, then durably record ``cursor`` with that commit (see the module
         docstring for why the cursor on disk is never ahead of the index)."""

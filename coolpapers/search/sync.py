@@ -238,7 +238,11 @@ def catch_up(
     phases = _Phases()
     position = Position.parse(index.cursor())
     cursor = position.since
-    done = _index_changed(factory, index, cursor, started, progress)
+    try:
+        done = _index_changed(factory, index, cursor, started, progress)
+    except BaseException:
+        index.rollback()  # a retry on this index must not commit the half sent
+        raise
     phases.end("index")
     # never past "now minus the margin": a transaction stamped earlier may still commit
     newest = started - LATE_COMMIT_MARGIN
