@@ -192,7 +192,7 @@ def build_index(settings: Settings, sample_from: datetime) -> dict[str, Any]:
     deferred: list[object] = []
     original = sync._store_keywords
 
-    def defer(factory: sync.SessionFactory, index: SearchIndex, start: object) -> int:
+    def defer(factory: sync.SessionFactory, index: SearchIndex, start: object, **_: object) -> int:
         deferred.append(start)
         return 0
 

@@ -258,7 +258,9 @@ def catch_up(
     index.commit(Position(newest, pending, keywords_from).dump())
     phases.end("commit")
     if pending:
-        _store_keywords(factory, index, keywords_from)
+        # each page of keywords reports (all indexed) too: the caller renews its lease on it
+        on_page = None if progress is None else lambda: progress(done, done)
+        _store_keywords(factory, index, keywords_from, progress=on_page)
         index.record_cursor(Position(newest).dump())
         phases.end("keywords")
     if done >= MERGE_WAIT_PAPERS:
@@ -524,13 +526,17 @@ def _computed(
 
 
 def _store_keywords(
-    factory: SessionFactory, index: SearchIndex, start: FeedKey | datetime | None
+    factory: SessionFactory,
+    index: SearchIndex,
+    start: FeedKey | datetime | None,
+    *,
+    progress: Callable[[], None] | None = None,
 ) -> int:
     """Compute and store the keywords of the papers after ``start`` (a place, or a time: the
     papers modified from then on; all when None), a batch per write transaction; returns how
     many changed. While the index's cursor says keywords are pending, each batch's progress
-    is recorded there as it commits. Past KEYWORD_POOL_MIN papers, worker processes compute
-    them."""
+    is recorded there as it commits, and ``progress`` is called. Past KEYWORD_POOL_MIN papers,
+    worker processes compute them."""
     key = (start, "") if isinstance(start, datetime) else start
     position = Position.parse(index.cursor())
     with session_scope(factory) as s:
@@ -546,6 +552,8 @@ def _store_keywords(
                 if position.keywords_pending:
                     index.record_cursor(position.keywords_done_to(done_key).dump())
                 key = done_key
+                if progress is not None:
+                    progress()
             return changed_count
         except BrokenProcessPool as exc:
             # A worker could not start or died (a main module that starts work when a
