@@ -26,6 +26,10 @@ log = logging.getLogger("coolpapers")
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+# How long a web worker may take to answer uvicorn's liveness ping before it is killed and
+# replaced. uvicorn's 5 s: on 2 busy cores a worker still importing the app missed it and was
+# restarted, twice, while the parent's scheduler built the search index.
+WORKER_HEALTHCHECK_S = 60
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -297,6 +301,7 @@ def _serve_workers(
         port=port,
         workers=workers,
         proxy_headers=False,  # web.auth.TrustedProxy decides, as in _serve
+        timeout_worker_healthcheck=WORKER_HEALTHCHECK_S,
     )
     socket_ = config.bind_socket()  # logs and exits when the port is taken
     background = start_background(settings, make_sessionmaker(engine)) if scheduler else None
