@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from coolpapers import ingest
 from coolpapers.config import Settings
 from tests.conftest import RSS
+from tests.fakes.arxiv_server import FakeArxiv
 from tests.test_shutdown import EXIT_S, STARTUP_S, process_env, wait_for
 
 pytestmark = pytest.mark.skipif(not Path("/proc/net/tcp").exists(), reason="reads Linux's /proc")
@@ -161,3 +162,42 @@ def test_workers_must_be_a_positive_number(settings: Settings, tmp_path: Path) -
     )
     assert done.returncode == 2
     assert "--workers: at least 1" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_the_scheduler_runs_once_in_the_parent(
+    settings: Settings,
+    engine: Engine,
+    factory: sessionmaker[Session],
+    fake_arxiv: FakeArxiv,
+    tmp_path: Path,
+) -> None:
+    """With the scheduler on, N web processes and one scheduler: the parent's (its log says
+    so once), which ingests the day the workers then serve."""
+    fake_arxiv.serve_feed("cs.LG", RSS / "rss-cs.LG-2026-08-21-fri.xml")
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "coolpapers", "serve", "--port", str(port)]
+        + ["--workers", str(WORKERS)],
+        env=process_env(settings, tmp_path),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        wait_for(lambda: answers(port) or proc.poll() is not None, STARTUP_S, "the server")
+
+        def ingested() -> bool:
+            conn, status, body = get(port, "/api/arxiv/cs.LG")
+            conn.close()
+            return status == 200 and b'"date":"2026-08-21"' in body
+
+        wait_for(ingested, STARTUP_S, "the scheduler's ingest, served by the workers")
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=EXIT_S)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 0, err
+    assert (out + err).count("Scheduler started") == 1
+    assert len(fake_arxiv.requests_to("/rss/cs.LG")) == 1
