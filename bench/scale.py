@@ -243,26 +243,30 @@ def cli_server(settings: Settings, workers: int) -> Iterator[tuple[int, int]]:
         COOLPAPERS_SECRET_KEY="bench",
     )
     cmd = [sys.executable, "-m", "coolpapers", "serve", "--no-scheduler", "--port", str(port)]
-    proc = subprocess.Popen(
-        [*cmd, "--workers", str(workers)], cwd=REPO, env=env, stdout=subprocess.DEVNULL
-    )
-    try:
-        deadline = time.monotonic() + START_TIMEOUT_S
-        while True:
-            with contextlib.suppress(httpx.TransportError):
-                if httpx.get(f"http://127.0.0.1:{port}/status", timeout=5).status_code == 200:
-                    break
-            if time.monotonic() > deadline or proc.poll() is not None:
-                raise BenchError(f"coolpapers serve --workers {workers} did not answer")
-            time.sleep(0.2)
-        yield port, proc.pid
-    finally:
-        proc.send_signal(signal.SIGINT)
+    # uvicorn's lines go to a file, shown when it does not start
+    with tempfile.TemporaryFile() as log:
+        proc = subprocess.Popen(
+            [*cmd, "--workers", str(workers)], cwd=REPO, env=env, stdout=log, stderr=log
+        )
         try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+            deadline = time.monotonic() + START_TIMEOUT_S
+            while True:
+                with contextlib.suppress(httpx.TransportError):
+                    if httpx.get(f"http://127.0.0.1:{port}/status", timeout=5).status_code == 200:
+                        break
+                if time.monotonic() > deadline or proc.poll() is not None:
+                    log.seek(0)
+                    said = log.read()[-500:].decode(errors="replace")
+                    raise BenchError(f"coolpapers serve --workers {workers} did not answer: {said}")
+                time.sleep(0.2)
+            yield port, proc.pid
+        finally:
+            proc.send_signal(signal.SIGINT)
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
 
 
 def tree(pid: int) -> list[int]:
@@ -728,8 +732,9 @@ def _database_lines(name: str, r: dict[str, Any]) -> list[str]:
     lines.append(
         f"  web process: VmRSS {_mb(r['memory_started'].get('VmRSS'))} started, "
         f"{_mb(r['memory_before_ingest'].get('VmRSS'))} before the ingest, "
-        f"{_mb(end.get('VmRSS'))} at the end, peak (VmHWM) {_mb(end.get('VmHWM'))} → "
-        f"≤ 300 MB: {_met(end.get('VmHWM', 0) <= AIM_RSS_BYTES)}"
+        f"{_mb(end.get('VmRSS'))} at the end (anonymous {_mb(end.get('RssAnon'))}, file-backed "
+        f"{_mb(end.get('RssFile'))}: the index's mapped pages, shared and reclaimable), peak "
+        f"(VmHWM) {_mb(end.get('VmHWM'))} → ≤ 300 MB: {_met(end.get('VmHWM', 0) <= AIM_RSS_BYTES)}"
     )
     return lines
 
