@@ -362,8 +362,10 @@ def test_feeds_data_is_kept(
         # v1 where the feed says (Wed 15:00 ET → Thu evening → Fri 21), v2 on Tue 25 08:00 ET
         _line(row, id="2608.19210", categories="cs.LG cs.AI",
               versions=_versions("2026-08-19T19:00:00", "2026-08-25T12:00:00")),
-        # the schedule would say 11 Aug for v1: the feed saw it on the 21st, and that stays
-        _line(row, id="2608.19234", categories="cs.LG", versions=_versions("2026-08-10T12:00:00")),
+        # the schedule would say 11 Aug for v1: the feed saw it on the 21st, and that stays; its
+        # categories change (same version: the snapshot's metadata wins)
+        _line(row, id="2608.19234", categories="stat.ML cs.LG",
+              versions=_versions("2026-08-10T12:00:00")),
     ]  # fmt: skip
     lines_ids = ["2608.19210", "2608.19234"]
     path = tmp_path / "two.jsonl"
@@ -388,6 +390,15 @@ def test_feeds_data_is_kept(
         ("2608.19234", date(2026, 8, 21), "new", 1, False),
     }
     assert {("cs.LG", date(2026, 8, 26)), ("cs.AI", date(2026, 8, 26))} <= days
+    # re-categorised: its category rows replaced, its feed day indexed under the new one
+    assert papers["2608.19234"].categories == ["stat.ML", "cs.LG"]
+    with session_scope(factory) as s:
+        rows = s.scalars(
+            select(PaperCategory.category)
+            .where(PaperCategory.paper_id == "2608.19234")
+            .order_by(PaperCategory.position)
+        ).all()
+    assert rows == ["stat.ML", "cs.LG"] and ("stat.ML", date(2026, 8, 21)) in days
 
 
 def test_bulk_writes_make_cached_pages_stale(factory: sessionmaker[Session]) -> None:
