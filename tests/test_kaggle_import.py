@@ -281,6 +281,25 @@ def test_stopped_then_resumed_equals_a_clean_import(
     _assert_as_parsed(factory)
 
 
+def test_compressed_input_resumes_at_its_uncompressed_offset(
+    pipeline: ingest.Pipeline, factory: sessionmaker[Session], tmp_path: Path
+) -> None:
+    path = tmp_path / "snapshot.jsonl.xz"
+    path.write_bytes(lzma.compress(SAMPLE.read_bytes()))
+    stop = threading.Event()
+    first = ingest.import_kaggle(
+        pipeline, path, progress=lambda _d, _t: stop.set(), stop=stop, batch_lines=70
+    )
+    assert first.interrupted and first.read == 70
+    with session_scope(factory) as s:
+        checkpoint = store.get_checkpoint(s, checkpoint_name(path))
+    assert checkpoint is not None and checkpoint.done == 70
+    assert f'"offset":{sum(len(line) for line in LINES[:70])}' in checkpoint.position
+    resumed = ingest.import_kaggle(pipeline, path, batch_lines=70)
+    assert (resumed.resumed_from, resumed.read, resumed.stored) == (70, 130, 130)
+    _assert_as_parsed(factory)
+
+
 def _assert_as_parsed(factory: sessionmaker[Session], lines: list[bytes] = LINES) -> None:
     """The database holds exactly what the lines say (the clean import's result)."""
     metas = [m for m in map(parse_line, lines) if isinstance(m, PaperMeta)]
