@@ -168,10 +168,33 @@ def test_a_rebuild_indexes_every_paper_once_with_keywords(
     assert all(mine == stored for mine, stored in reference.values())
     assert "fuzzy" in (reference[TITLE_ID][1] or [])
     assert not _position(settings).keywords_pending
-    # nothing changed since: the next catch-up reads only the late-commit window again
-    assert sync.sync_job(factory, settings.data_dir) == 1  # the paper changed meanwhile
+    # the next catch-up re-reads the late-commit window (the paper changed meanwhile) and
+    # finds it indexed in its current version
+    assert sync.sync_job(factory, settings.data_dir) == 0
     with SearchIndex.open(sync.index_path(settings.data_dir), create=False) as index:
         assert index.doc_count() == papers
+
+
+def test_the_late_commit_window_is_read_again_not_indexed_again(
+    factory: sessionmaker[Session], settings: Settings, small_pages: None
+) -> None:
+    papers = _ingest(factory)  # just imported: all of them in the window re-read after a build
+    # rebuilt, then the catch-up after it re-reads every paper and sends none to the index
+    assert sync.sync_job(factory, settings.data_dir) == papers
+    changed = _ids_in_order(factory)[PAGE + 3]
+    with session_scope(factory, write=True) as s:
+        s.execute(
+            update(Paper)
+            .where(Paper.id == changed)
+            .values(title="Zyxwvut revisited", modified_at=datetime.now(UTC))
+        )
+    assert sync.sync_job(factory, settings.data_dir) == 1
+    with SearchIndex.open(sync.index_path(settings.data_dir), create=False) as index:
+        assert _found(index, "zyxwvut") == [changed]
+        assert index.doc_count() == papers
+    with session_scope(factory) as s:
+        assert "zyxwvut" in (s.get(Paper, changed).keywords or [])  # type: ignore[union-attr]
+    assert _keywordless(factory) == 0
 
 
 def test_a_rebuild_cut_short_is_finished_by_the_next_sync(

@@ -2,7 +2,7 @@
 the tantivy document built from an :class:`IndexedPaper`. Opening, writing and searching the
 index is :mod:`coolpapers.search.engine`'s job.
 
-Schema (only ``id`` is stored: the database has the rest)
+Schema (only ``id`` and ``modified`` are stored: the database has the rest)
     ``id``          raw string, stored, indexed (delete-by-term on upsert, the id jump)
     ``title``       text, analyzer :data:`ANALYZER`, positions (phrases)
     ``abstract``    text, same analyzer
@@ -14,6 +14,9 @@ Schema (only ``id`` is stored: the database has the rest)
                     ``published``; what ``after:``/``before:`` filter on
     ``sort_key``    u64, fast: ``day`` then id, packed so that one descending fast-field sort is
                     "newest day first, then id descending" (see :func:`_sort_key`)
+    ``modified``    i64, stored: the paper's ``modified_at`` (microseconds since the epoch)
+                    when indexed, so a catch-up re-reading its late-commit window skips the
+                    papers whose indexed version is the current one
 
 The analyzer splits on anything not alphanumeric (tantivy's simple tokenizer), lower-cases and
 folds to ASCII where an ASCII form exists (``Schrödinger`` -> ``schrodinger``, ``Straße`` ->
@@ -50,6 +53,7 @@ class IndexedPaper:
     categories: tuple[str, ...]
     announced: date | None  # first announcement day (None for papers only known from the API)
     published: datetime | None
+    modified: datetime | None = None  # the row's modified_at: which version this is
 
 
 # --------------------------------------------------------------------------------------------
@@ -103,6 +107,7 @@ def _schema(analyzer: str = ANALYZER) -> tantivy.Schema:
     builder.add_date_field("published", indexed=True, fast=True)
     builder.add_integer_field("day", indexed=True, fast=True)
     builder.add_unsigned_field("sort_key", fast=True)
+    builder.add_integer_field("modified", stored=True)
     return builder.build()
 
 
@@ -186,4 +191,14 @@ def _document(paper: IndexedPaper) -> tantivy.Document:
     if day is not None:
         doc.add_integer("day", _yyyymmdd(day))
     doc.add_unsigned("sort_key", _sort_key(day, paper.id))
+    if paper.modified is not None:
+        doc.add_integer("modified", version_of(paper.modified))
     return doc
+
+
+def version_of(modified: datetime) -> int:
+    """A paper's ``modified_at`` as the index stores it: microseconds since the epoch (UTC)."""
+    moment = _utc(modified)
+    return (
+        moment.toordinal() * 86_400 + moment.hour * 3600 + moment.minute * 60 + moment.second
+    ) * 1_000_000 + moment.microsecond

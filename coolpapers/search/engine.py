@@ -411,6 +411,22 @@ class SearchIndex:
                 raise IndexCorrupt(f"search index in {self._path} is unreadable: {exc}") from exc
             self._seen_meta = signature
 
+    def versions(self, ids: Collection[str]) -> dict[str, int]:
+        """The indexed version (``documents.version_of`` its modified_at) of those of ``ids``
+        in the index and committed, as of the last reload; papers indexed without one are left
+        out."""
+        if not ids:
+            return {}
+        searcher = self._live().searcher()
+        query = tantivy.Query.term_set_query(self._schema, "id", list(ids))
+        found: dict[str, int] = {}
+        for _, address in searcher.search(query, limit=len(ids), count=False).hits:
+            doc = searcher.doc(address)  # live documents only: a replaced copy is not found
+            version = doc.get_first("modified")
+            if isinstance(version, int):
+                found[str(doc.get_first("id"))] = version
+        return found
+
     def doc_count(self) -> int:
         """Papers in the index as of the last reload (uncommitted upserts not included)."""
         self.reload()

@@ -32,7 +32,7 @@ import shutil
 import socket
 import time
 from collections import Counter, deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
@@ -45,6 +45,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from coolpapers import store
 from coolpapers.db import session_scope
+from coolpapers.search.documents import version_of
 from coolpapers.search.engine import IndexCorrupt, IndexedPaper, SearchIndex
 from coolpapers.store import index_feed
 from coolpapers.store.index_feed import FeedKey
@@ -188,6 +189,7 @@ def _indexed(row: Row[Any]) -> IndexedPaper:
         categories=tuple(row.categories),
         announced=row.first_announced,
         published=store.as_utc(row.published),
+        modified=row.modified_at,
     )
 
 
@@ -197,8 +199,11 @@ def _index_changed(
     since: datetime | None,
     started: datetime,
     progress: Progress | None,
+    unchanged: set[str],
 ) -> int:
-    """Send every paper modified at or after ``since`` to the index (not committed)."""
+    """Send every paper modified at or after ``since`` to the index (not committed), but
+    those whose indexed version is this one: their ids go into ``unchanged``. (The window
+    re-read for late commits after an import is all of it: 280k papers again.)"""
     # Into an empty index, add without deleting first. Not for papers stamped since the late
     # commit margin before we started: one re-stamped while we read (or committed late) comes
     # again further on, and must replace the copy added before.
@@ -213,10 +218,21 @@ def _index_changed(
             rows = index_feed.page_after(s, key, BATCH)
         if not rows:
             break
-        papers = [_indexed(row) for row in rows]
+        if not bulk:
+            indexed = index.versions([row.id for row in rows])
+            fresh_rows = []
+            for row in rows:
+                if indexed.get(row.id) == version_of(row.modified_at):
+                    unchanged.add(row.id)
+                else:
+                    fresh_rows.append(row)
+            rows_sent = fresh_rows
+        else:
+            rows_sent = rows
+        papers = [_indexed(row) for row in rows_sent]
         if bulk:
             fresh = 0
-            while fresh < len(rows) and _utc(rows[fresh].modified_at) < late:
+            while fresh < len(rows_sent) and _utc(rows_sent[fresh].modified_at) < late:
                 fresh += 1
             done += index.add(papers[:fresh]) + index.upsert(papers[fresh:])
         else:
@@ -238,8 +254,9 @@ def catch_up(
     phases = _Phases()
     position = Position.parse(index.cursor())
     cursor = position.since
+    unchanged: set[str] = set()
     try:
-        done = _index_changed(factory, index, cursor, started, progress)
+        done = _index_changed(factory, index, cursor, started, progress, unchanged)
     except BaseException:
         index.rollback()  # a retry on this index must not commit the half sent
         raise
@@ -260,7 +277,7 @@ def catch_up(
     if pending:
         # each page of keywords reports (all indexed) too: the caller renews its lease on it
         on_page = None if progress is None else lambda: progress(done, done)
-        _store_keywords(factory, index, keywords_from, progress=on_page)
+        _store_keywords(factory, index, keywords_from, progress=on_page, unchanged=unchanged)
         index.record_cursor(Position(newest).dump())
         phases.end("keywords")
     if done >= MERGE_WAIT_PAPERS:
@@ -326,14 +343,21 @@ def open_or_rebuild(
     factory: SessionFactory, data_dir: Path, *, progress: Progress | None = None
 ) -> SearchIndex:
     """The writer's index: opened, or rebuilt when missing or unreadable."""
+    return _open_or_rebuild(factory, data_dir, progress)[0]
+
+
+def _open_or_rebuild(
+    factory: SessionFactory, data_dir: Path, progress: Progress | None
+) -> tuple[SearchIndex, int]:
+    """The writer's index, and how many papers a rebuild indexed (0 when opened)."""
     path = index_path(data_dir)
     try:
         if path.exists():
-            return SearchIndex.open(path, create=False)
+            return SearchIndex.open(path, create=False), 0
     except IndexCorrupt as exc:
         log.warning("search index unreadable (%s): rebuilding", exc)
-    rebuild(factory, data_dir, progress=progress)
-    return SearchIndex.open(path, create=False)
+    rebuilt = rebuild(factory, data_dir, progress=progress)
+    return SearchIndex.open(path, create=False), rebuilt
 
 
 def lease_name(data_dir: Path) -> str:
@@ -343,17 +367,18 @@ def lease_name(data_dir: Path) -> str:
 
 
 def sync_job(factory: SessionFactory, data_dir: Path) -> int:
-    """The scheduled step: under this index's lease, open (or rebuild) and catch up; 0 when
-    another process holds the lease (or takes it over from us: it carries on)."""
+    """The scheduled step: under this index's lease, open (or rebuild) and catch up; returns
+    the papers indexed (by both); 0 when another process holds the lease (or takes it over
+    from us: it carries on)."""
     try:
         with store.hold_lease(factory, lease_name(data_dir), LEASE_S) as renew:
 
             def keep(_done: int, _total: int) -> None:
                 renew()  # a batch at a time: a rebuild may outlast one lease
 
-            index = open_or_rebuild(factory, data_dir, progress=keep)
+            index, rebuilt = _open_or_rebuild(factory, data_dir, keep)
             try:
-                return catch_up(factory, index, progress=keep)
+                return rebuilt + catch_up(factory, index, progress=keep)
             finally:
                 index.close()
     except store.LeaseHeld as exc:
@@ -478,16 +503,25 @@ def _changed_in_worker(page: _Page) -> dict[str, list[str]]:
     return _changed(_WORKER["keywords"], page)
 
 
-def _keyword_pages(factory: SessionFactory, key: FeedKey | None) -> Iterator[tuple[FeedKey, _Page]]:
+def _keyword_pages(
+    factory: SessionFactory, key: FeedKey | None, unchanged: Collection[str]
+) -> Iterator[tuple[FeedKey, _Page]]:
     """The papers after ``key``, a page at a time (a read transaction each), with the place
-    of each page's last paper."""
+    of each page's last paper; not those ``unchanged`` that have keywords."""
     while True:
         with session_scope(factory) as s:
             rows = index_feed.page_after(s, key, KEYWORD_BATCH, index_feed.KEYWORD_COLUMNS)
         if not rows:
             return
         key = index_feed.key_of(rows[-1])
-        yield key, [(r.id, r.title, r.abstract, r.keywords) for r in rows]
+        yield (
+            key,
+            [
+                (r.id, r.title, r.abstract, r.keywords)
+                for r in rows
+                if r.keywords is None or r.id not in unchanged
+            ],
+        )
         if len(rows) < KEYWORD_BATCH:
             return
 
@@ -531,20 +565,24 @@ def _store_keywords(
     start: FeedKey | datetime | None,
     *,
     progress: Callable[[], None] | None = None,
+    unchanged: Collection[str] = (),
 ) -> int:
     """Compute and store the keywords of the papers after ``start`` (a place, or a time: the
     papers modified from then on; all when None), a batch per write transaction; returns how
     many changed. While the index's cursor says keywords are pending, each batch's progress
     is recorded there as it commits, and ``progress`` is called. Past KEYWORD_POOL_MIN papers,
-    worker processes compute them."""
+    worker processes compute them. The papers ``unchanged`` since they were indexed keep the
+    keywords they have (if they have some)."""
     key = (start, "") if isinstance(start, datetime) else start
     position = Position.parse(index.cursor())
     with session_scope(factory) as s:
-        pooled = KEYWORD_WORKERS > 1 and index_feed.count_after(s, key) >= KEYWORD_POOL_MIN
+        to_do = index_feed.count_after(s, key) - len(unchanged)
+    pooled = KEYWORD_WORKERS > 1 and to_do >= KEYWORD_POOL_MIN
     changed_count = 0
     while True:
         try:
-            for done_key, changed in _computed(_keyword_pages(factory, key), index, pooled):
+            pages = _keyword_pages(factory, key, unchanged)
+            for done_key, changed in _computed(pages, index, pooled):
                 if changed:
                     with session_scope(factory, write=True) as s:
                         index_feed.set_many_keywords(s, changed)
