@@ -420,6 +420,30 @@ def test_feeds_data_is_kept(
     assert rows == ["stat.ML", "cs.LG"] and ("stat.ML", date(2026, 8, 21)) in days
 
 
+def test_a_feed_moves_a_derived_listing_to_the_day_it_gives(
+    pipeline: ingest.Pipeline, factory: sessionmaker[Session], tmp_path: Path
+) -> None:
+    """Imported first, 2608.19234's v1 is placed by the schedule on Tue 11 Aug; the real feed
+    of Fri 21 Aug then lists it as new (it was held): the listing moves to the feed's day, is no
+    longer derived, and the paper's first day follows."""
+    path = tmp_path / "one.jsonl"
+    path.write_bytes(
+        _line(_row("0704.0002"), id="2608.19234", categories="cs.LG",
+              versions=_versions("2026-08-10T12:00:00"))
+    )  # fmt: skip
+    assert ingest.import_kaggle(pipeline, path).derived == 1
+    assert _papers(factory)["2608.19234"].first_announced == date(2026, 8, 11)
+    [run] = ingest.ingest_files(factory, [LG_FEED])
+    assert run.status == "ok"
+    with session_scope(factory) as s:
+        listings = [
+            (r.date, r.kind, r.version, r.derived)
+            for r in s.scalars(select(Listing).where(Listing.paper_id == "2608.19234"))
+        ]
+    assert listings == [(date(2026, 8, 21), "new", 1, False)]
+    assert _papers(factory)["2608.19234"].first_announced == date(2026, 8, 21)
+
+
 def test_bulk_writes_make_cached_pages_stale(factory: sessionmaker[Session]) -> None:
     """The bulk writes go below SQLAlchemy's cursor events: they raise the pages generation
     themselves, and only when they wrote something."""

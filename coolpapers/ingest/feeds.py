@@ -87,6 +87,11 @@ def store_feed(session: Session, feed: Feed, name: str) -> Stored:
             known = listings.setdefault(meta.id, [])
             kind = store.listing_kind(item.announce_type)
             listed = store.add_listing(session, known, meta.id, day, kind, meta.version)
+            paper = existing.get(meta.id)
+            if listed and kind == "new" and paper is not None:
+                # the first announcement is the new listing's day, also when a feed just moved
+                # a history import's reckoned one later
+                paper.first_announced = min(r.date for r in known if r.kind == "new")
         written += outcome != "unchanged" or listed
     if repeat:
         # arXiv re-served the previous day's items under today's date (seen on 2025-01-01)

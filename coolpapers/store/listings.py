@@ -53,11 +53,17 @@ def add_listing(
 
     ``known`` holds the paper's stored listings (``listings_by_paper``) and is kept up to date.
     The same (paper, kind, version) seen again on a later day is a repeat and changes nothing;
-    seen on an earlier day (files ingested out of order) it moves to that first day.
+    seen on an earlier day (files ingested out of order) it moves to that first day. One a
+    history import placed by arXiv's schedule (``derived``) moves to the day a feed gives.
     Whoever adds a day's listings calls :func:`index_listing_day` for that day afterwards.
     """
     same = next((r for r in known if r.kind == kind and r.version == version), None)
     on_day = next((r for r in known if r.kind == kind and r.date == day), None)
+    if same is not None and same.derived and on_day in (None, same):
+        # a feed of the day says when it was announced: that beats the schedule's reckoning
+        # (a paper held for moderation came out later than its submission time gives)
+        same.date, same.derived = day, False
+        return True
     if same is not None:
         if day >= same.date or on_day is not None:
             return False
