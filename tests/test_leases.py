@@ -4,6 +4,10 @@ test moves its deadline into the past in the database."""
 
 from __future__ import annotations
 
+import os
+import socket
+import subprocess
+import sys
 import threading
 from datetime import datetime, timedelta
 
@@ -141,3 +145,28 @@ def test_every_acquisition_has_its_own_holder(factory: sessionmaker[Session]) ->
 def test_leases_are_independent_by_name(factory: sessionmaker[Session]) -> None:
     with store.hold_lease(factory, "a", TTL_S), store.hold_lease(factory, "b", TTL_S):
         assert holder(factory, "a") is not None and holder(factory, "b") is not None
+
+
+def test_a_lease_whose_holder_was_killed_is_taken_over_at_once(
+    factory: sessionmaker[Session],
+) -> None:
+    """A process of this machine that died holding a lease (SIGKILL: no release) does not
+    block the next holder until the lease expires; a live or remote holder still does."""
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()  # ended and reaped: its id names no process now
+    host = socket.gethostname()
+    holders = {
+        "remote": f"elsewhere.invalid:{dead.pid}:0000",
+        "alive": f"{host}:{os.getpid()}:0000",
+        "dead": f"{host}:{dead.pid}:0000",
+    }
+    for kind, holder in holders.items():
+        with session_scope(factory, write=True) as s:
+            s.merge(Lease(name=kind, holder=holder, expires_at=utcnow() + timedelta(hours=1)))
+    for kind in ("remote", "alive"):
+        with pytest.raises(store.LeaseHeld), store.hold_lease(factory, kind, 60):
+            pass
+    with store.hold_lease(factory, "dead", 60):
+        with session_scope(factory) as s:
+            now = store.lease_holder(s, "dead")
+        assert now is not None and now[0] != holders["dead"]

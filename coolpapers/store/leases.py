@@ -100,6 +100,41 @@ def lease_holder(session: Session, name: str) -> tuple[str, datetime] | None:
     return (lease.holder, expires) if expires > utcnow() else None
 
 
+def _holder_died(holder: str) -> bool:
+    """Whether ``holder`` names a process of this machine that no longer runs (killed, say
+    with SIGKILL, so it never released its lease). Another machine's holder, or a process id
+    that runs (perhaps reused), is taken for alive: the lease then expires by itself."""
+    host, _, rest = holder.partition(":")
+    pid_text = rest.partition(":")[0]
+    if host != socket.gethostname() or not pid_text.isdigit():
+        return False
+    try:
+        os.kill(int(pid_text), 0)
+    except ProcessLookupError:
+        return True
+    except OSError:  # it runs under another user (PermissionError)
+        return False
+    return False
+
+
+def _take_from_dead(session: Session, name: str, dead: str, holder: str, ttl_s: float) -> bool:
+    """Take ``name`` over from ``dead`` when that holder's process is gone: a killed import
+    need not block the next run for a whole lease. Only from that very holder (a statement
+    guarded by it), so two processes racing for it cannot both win."""
+    if not _holder_died(dead):
+        return False
+    result = session.execute(
+        update(Lease)
+        .where(Lease.name == name, Lease.holder == dead)
+        .values(holder=holder, expires_at=utcnow() + timedelta(seconds=ttl_s))
+        .execution_options(synchronize_session=False)
+    )
+    taken = bool(getattr(result, "rowcount", 0) == 1)
+    if taken:
+        log.warning("took the %s lease over from %s, a process that no longer runs", name, dead)
+    return taken
+
+
 class Renew:
     """Handed out by :func:`hold_lease`: call it between long steps to keep the lease.
 
@@ -126,8 +161,9 @@ def hold_lease(factory: sessionmaker[Session], name: str, ttl_s: float) -> Itera
     with session_scope(factory, write=True) as s:
         if not acquire_lease(s, name, holder, ttl_s):
             other = lease_holder(s, name)
-            until = f" until {other[1]:%Y-%m-%d %H:%M:%S} UTC" if other else ""
-            raise LeaseHeld(f"another process holds the {name} lease{until}")
+            if other is None or not _take_from_dead(s, name, other[0], holder, ttl_s):
+                until = f" until {other[1]:%Y-%m-%d %H:%M:%S} UTC" if other else ""
+                raise LeaseHeld(f"another process holds the {name} lease{until}")
     try:
         yield Renew(factory, name, holder, ttl_s)
     finally:
