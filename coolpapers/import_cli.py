@@ -120,6 +120,11 @@ def summary(report: ImportReport) -> str:
         lines.append(f"search index: {report.indexed:,} papers indexed")
     if report.interrupted:
         lines.append("interrupted: run the same command again to resume")
+    elif not report.finished:
+        lines.append(
+            "not finished: the input ended early (cut or corrupt, see above); "
+            "run the same command again on a whole file to go on"
+        )
     return "\n".join(lines)
 
 
@@ -148,4 +153,4 @@ def run(
             )
     print(summary(report))
     sys.stdout.flush()
-    return EXIT_FAILED if report.interrupted else EXIT_OK
+    return EXIT_OK if report.finished and not report.interrupted else EXIT_FAILED
