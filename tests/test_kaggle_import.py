@@ -22,7 +22,7 @@ from typing import Any
 
 import orjson
 import pytest
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select, text, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from coolpapers import ingest, store
@@ -83,6 +83,22 @@ def _count(factory: sessionmaker[Session], model: Any) -> int:
         return int(s.scalar(select(func.count()).select_from(model)) or 0)
 
 
+def analysed(factory: sessionmaker[Session], table: str = "papers") -> bool:
+    """Whether ``table`` has planner statistics: SQLite's sqlite_stat1 rows (the table appears
+    with the first ANALYZE), Postgres's ``reltuples`` (-1 until ANALYZE or VACUUM counts the
+    table; written transactionally)."""
+    with session_scope(factory) as s:
+        if s.get_bind().dialect.name == "postgresql":
+            query = "SELECT reltuples FROM pg_class WHERE oid = CAST(:t AS regclass)"
+            return float(s.execute(text(query), {"t": table}).scalar_one()) > 0
+        if s.execute(text("SELECT 1 FROM sqlite_master WHERE name = 'sqlite_stat1'")).first():
+            found = s.execute(
+                text("SELECT count(*) FROM sqlite_stat1 WHERE tbl = :t"), {"t": table}
+            )
+            return int(found.scalar_one()) > 0
+        return False
+
+
 def _utc(text: str) -> datetime:
     return datetime.fromisoformat(text).replace(tzinfo=UTC)
 
@@ -93,9 +109,13 @@ def _utc(text: str) -> datetime:
 def test_fields_exact_from_the_real_sample(
     pipeline: ingest.Pipeline, factory: sessionmaker[Session]
 ) -> None:
+    assert not analysed(factory)
     report = ingest.import_kaggle(pipeline, SAMPLE)
     assert (report.read, report.stored, report.bad, report.unchanged) == (200, 200, 0, 0)
     assert report.finished and not report.interrupted and report.indexed == 200
+    assert analysed(factory) and analysed(
+        factory, "paper_categories"
+    )  # the planner knows the sizes
     papers = _papers(factory)
     assert len(papers) == 200
 

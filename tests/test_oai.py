@@ -31,6 +31,7 @@ from tests.fakes.oai_server import (
     page_2015,
     recorded_503,
 )
+from tests.test_kaggle_import import analysed
 
 OAI_DC = OAI_DIR / "oai-listrecords-oai_dc-set-cs-from-2024-01-25-with-resumptiontoken.xml"
 SINCE = date(2017, 12, 14)
@@ -169,6 +170,7 @@ def test_harvest_follows_tokens_and_stores_fields_exact(
     assert (report.read, report.stored, report.bad, report.deleted) == (8, 8, 0, 0)
     assert report.not_derived == 8  # a <created> date has no time: no day can be derived
     assert report.indexed == 8  # the search index synced at the end
+    assert analysed(factory)  # and the database analysed, as after an import
     assert seen == [(3, None), (6, None), (8, None)]  # the new server gives no list size
     first, *rest = fake_oai.requests
     assert first.query == {

@@ -80,6 +80,7 @@ from coolpapers.sources.oai import (
     parse_list_records,
     resume_params,
 )
+from coolpapers.store import bulk
 from coolpapers.store.papers import as_utc
 
 log = logging.getLogger(__name__)
@@ -141,6 +142,8 @@ def harvest_oai(
     finally:
         report.seconds = time.monotonic() - began
     if report.read and not pipeline.stopping(stop):
+        with session_scope(pipeline.factory, write=True) as s:
+            bulk.analyze(s)  # months of a harvest change the tables' statistics as an import does
         report.indexed = sync_index(pipeline)  # what the harvest committed reaches the index
     report.seconds = time.monotonic() - began
     return report
