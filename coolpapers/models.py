@@ -277,8 +277,9 @@ class DayCategory(Base):
 
 
 class QueuedPaper(Base):
-    """A paper asked for by key that is not stored yet, left to the worker: a request fetches a
-    handful on demand and queues the rest (``ingest.ensure_papers``)."""
+    """A paper to fetch by key, left to the worker: one asked for that is not stored yet (a
+    request fetches a handful on demand and queues the rest, ``ingest.ensure_papers``), or a
+    stored one known to be behind (an OAI harvest saw a newer version than it can number)."""
 
     __tablename__ = "paper_queue"
 
