@@ -22,6 +22,7 @@ from typing import Any
 
 import orjson
 import pytest
+from fastapi.testclient import TestClient
 from sqlalchemy import func, select, text, update
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -567,3 +568,21 @@ def test_derive_refuses_held_papers_and_unknown_years() -> None:
     assert mixed.listings == (Placed(date(2026, 2, 4), "replace", 2),) and mixed.unplaced == 1
     # no submission times at all (a feed's paper): nothing can be placed
     assert derive_listings(PaperMeta("2603.00007", 3, "t", "a", (), ("cs.LG",))).unplaced == 3
+
+
+def test_status_shows_the_imports(
+    pipeline: ingest.Pipeline, client: TestClient, tmp_path: Path
+) -> None:
+    """/status and its JSON twin list each import: how far it read, finished or not."""
+    assert client.get("/api/status").json()["imports"] == []
+    ingest.import_kaggle(pipeline, SAMPLE)
+    cut = tmp_path / "cut.jsonl.gz"
+    cut.write_bytes(gzip.compress(SAMPLE.read_bytes())[:30_000])
+    ingest.import_kaggle(pipeline, cut)
+    imports = {i["name"]: i for i in client.get("/api/status").json()["imports"]}
+    whole, partial = imports[checkpoint_name(SAMPLE)], imports[checkpoint_name(cut)]
+    assert (whole["done"], whole["finished"]) == (200, True)
+    assert 0 < partial["done"] < 200 and partial["finished"] is False
+    page = client.get("/status").text
+    assert "History imports" in page and "unfinished" in page
+    assert f'<td class="name">{checkpoint_name(SAMPLE)}</td><td>200</td><td>finished</td>' in page

@@ -36,6 +36,7 @@ from coolpapers.store.host_holds import (
 )
 from coolpapers.store.imports import (
     Checkpoint,
+    checkpoints,
     drop_checkpoint,
     get_checkpoint,
     put_checkpoint,
@@ -169,6 +170,7 @@ from coolpapers.store.users import (
 
 __all__ = [
     "Checkpoint",
+    "checkpoints",
     "drop_checkpoint",
     "get_checkpoint",
     "put_checkpoint",

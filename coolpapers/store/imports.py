@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from coolpapers.models import ImportCheckpoint, utcnow
+from coolpapers.store.papers import as_utc
 
 
 @dataclass(frozen=True)
@@ -15,13 +18,22 @@ class Checkpoint:
     position: str
     done: int
     finished: bool
+    updated_at: datetime | None = None
 
 
 def get_checkpoint(session: Session, name: str) -> Checkpoint | None:
     row = session.get(ImportCheckpoint, name)
     if row is None:
         return None
-    return Checkpoint(row.name, row.position, row.done, row.finished)
+    return Checkpoint(row.name, row.position, row.done, row.finished, as_utc(row.updated_at))
+
+
+def checkpoints(session: Session, limit: int = 20) -> list[Checkpoint]:
+    """The imports' checkpoints, the most recently moved first (/status)."""
+    rows = session.scalars(
+        select(ImportCheckpoint).order_by(ImportCheckpoint.updated_at.desc()).limit(limit)
+    )
+    return [Checkpoint(r.name, r.position, r.done, r.finished, as_utc(r.updated_at)) for r in rows]
 
 
 def put_checkpoint(

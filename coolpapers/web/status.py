@@ -173,6 +173,15 @@ def snapshot(session: Session, settings: Settings, scheduler_here: bool) -> dict
         "feeds": feeds,
         "recent_problems": [_run_json(r) for r in health.recent_problems(session)],
         "faq": _faq_status(session, settings, now),
+        "imports": [
+            {
+                "name": c.name,
+                "done": c.done,
+                "finished": c.finished,
+                "updated_at": c.updated_at.isoformat() if c.updated_at else None,
+            }
+            for c in store.checkpoints(session)
+        ],
     }
 
 
