@@ -85,30 +85,31 @@ def _as_str(value: object) -> str:
     return value if isinstance(value, str) else ""
 
 
-def _strip_controls(text: str) -> str:
+def strip_controls(text: str) -> str:
     return _CONTROL_RE.sub("", text)
 
 
-def _clean_inline(value: object) -> str:
+def clean_inline(value: object) -> str:
     """One line of text: controls stripped, TeX accents decoded, whitespace collapsed."""
-    return " ".join(decode_tex_accents(_strip_controls(_as_str(value))).split())
+    return " ".join(decode_tex_accents(strip_controls(_as_str(value))).split())
 
 
 def _clean_block(value: object) -> str:
-    """Text with paragraphs: like _clean_inline, but line breaks survive as single newlines."""
-    text = decode_tex_accents(_strip_controls(_as_str(value)))
+    """Text with paragraphs: like clean_inline, but line breaks survive as single newlines."""
+    text = decode_tex_accents(strip_controls(_as_str(value)))
     lines = (_SPACES_RE.sub(" ", line).strip() for line in text.split("\n"))
     return "\n".join(line for line in lines if line)
 
 
-def _optional(value: object) -> str | None:
-    text = _clean_inline(value)
+def optional_text(value: object) -> str | None:
+    """A field that may be absent: cleaned as one line, None when empty."""
+    text = clean_inline(value)
     return text or None
 
 
-def _optional_raw(value: object) -> str | None:
+def optional_raw(value: object) -> str | None:
     """DOIs, licence URLs: no TeX decoding, just trimmed."""
-    text = " ".join(_strip_controls(_as_str(value)).split())
+    text = " ".join(strip_controls(_as_str(value)).split())
     return text or None
 
 
@@ -173,7 +174,7 @@ def _name_and_affiliations(part: str) -> tuple[str, tuple[str, ...]]:
         elif ch == ")" and depth > 0:
             depth -= 1
             if depth == 0:
-                affiliation = _clean_inline("".join(group))
+                affiliation = clean_inline("".join(group))
                 if affiliation:
                     affiliations.append(affiliation)
                 group = []
@@ -185,7 +186,7 @@ def _name_and_affiliations(part: str) -> tuple[str, tuple[str, ...]]:
             name.append(ch)
     if depth > 0:  # unclosed "(": keep it as part of the name
         name.append("(" + "".join(group))
-    return _clean_inline("".join(name)), tuple(affiliations)
+    return clean_inline("".join(name)), tuple(affiliations)
 
 
 def split_authors(creator: str) -> tuple[Author, ...]:
@@ -196,7 +197,7 @@ def split_authors(creator: str) -> tuple[Author, ...]:
     are dropped; a bare ``(affiliation)`` part is attached to the preceding author.
     """
     authors: list[Author] = []
-    for part in _split_top_level(_strip_controls(_as_str(creator))):
+    for part in _split_top_level(strip_controls(_as_str(creator))):
         name, affiliations = _name_and_affiliations(part)
         if not any(ch.isalnum() for ch in name):
             if affiliations and authors:
@@ -263,7 +264,7 @@ def _to_eastern_date(parsed_time: Any) -> date | None:
 def _tag_terms(entry: Any) -> tuple[str, ...]:
     terms: list[str] = []
     for tag in entry.get("tags") or ():
-        term = " ".join(_strip_controls(_as_str(tag.get("term"))).split())
+        term = " ".join(strip_controls(_as_str(tag.get("term"))).split())
         if term and term not in terms:
             terms.append(term)
     return tuple(terms)
@@ -277,8 +278,8 @@ def _id_from_guid(guid: str) -> ArxivId | None:
 
 
 def _rss2_item(entry: Any) -> FeedItem:
-    guid = _strip_controls(_as_str(entry.get("id")))
-    description = _strip_controls(_as_str(entry.get("summary")))
+    guid = strip_controls(_as_str(entry.get("id")))
+    description = strip_controls(_as_str(entry.get("summary")))
     match = _DESC_RE.match(description)
 
     arxiv_id = _id_from_guid(guid)
@@ -294,7 +295,7 @@ def _rss2_item(entry: Any) -> FeedItem:
     if announce not in ANNOUNCE_TYPES:
         raise _MalformedItem(f"{label}: bad announce type {announce[:30]!r}")
 
-    title = _clean_inline(entry.get("title"))
+    title = clean_inline(entry.get("title"))
     if not title:
         raise _MalformedItem(f"{label}: no title")
 
@@ -312,9 +313,9 @@ def _rss2_item(entry: Any) -> FeedItem:
         abstract=abstract,
         authors=split_authors(_as_str(entry.get("author"))),
         categories=_tag_terms(entry),
-        doi=_optional_raw(entry.get("arxiv_doi")),
-        journal_ref=_optional(entry.get("arxiv_journal_reference")),
-        license=_optional_raw(entry.get("rights")),
+        doi=optional_raw(entry.get("arxiv_doi")),
+        journal_ref=optional_text(entry.get("arxiv_journal_reference")),
+        license=optional_raw(entry.get("rights")),
     )
     return FeedItem(meta=meta, announce_type=announce)
 
@@ -335,7 +336,7 @@ def _in_feed(category: str, feed_terms: tuple[str, ...]) -> bool:
 
 
 def _legacy_item(entry: Any, feed_terms: tuple[str, ...]) -> FeedItem:
-    raw_title = _strip_controls(_as_str(entry.get("title")))
+    raw_title = strip_controls(_as_str(entry.get("title")))
     m = _LEGACY_TITLE_RE.match(raw_title.strip())
     if not m:
         raise _MalformedItem(f"title without an (arXiv:…) suffix: {raw_title[:60]!r}")
@@ -347,7 +348,7 @@ def _legacy_item(entry: Any, feed_terms: tuple[str, ...]) -> FeedItem:
         raise _MalformedItem(f"{arxiv_id.id}: no version in the title")
     label = f"{arxiv_id.id}v{arxiv_id.version}"
 
-    title = _clean_inline(m["title"])
+    title = clean_inline(m["title"])
     if not title:
         raise _MalformedItem(f"{label}: no title")
 
@@ -387,7 +388,7 @@ def parse_rss(body: bytes) -> Feed:
     """
     parsed = _feedparse(body)
     channel = parsed.get("feed") or {}
-    title = _clean_inline(channel.get("title"))
+    title = clean_inline(channel.get("title"))
     entries = parsed.get("entries") or []
     legacy = _as_str(parsed.get("version")) in _LEGACY_VERSIONS
 
@@ -479,17 +480,17 @@ def _api_entry(entry: Element) -> PaperMeta:
         raise _MalformedItem(str(exc)) from None
     if arxiv_id.version is None:
         raise _MalformedItem(f"{arxiv_id.id}: no version in the entry id")
-    title = _clean_inline(entry.findtext(f"{_ATOM}title"))
+    title = clean_inline(entry.findtext(f"{_ATOM}title"))
     if not title:
         raise _MalformedItem(f"{arxiv_id.id}v{arxiv_id.version}: no title")
 
     authors: list[Author] = []
     for node in entry.findall(f"{_ATOM}author"):
-        name = _clean_inline(node.findtext(f"{_ATOM}name"))
+        name = clean_inline(node.findtext(f"{_ATOM}name"))
         if not name:
             continue
         affiliations = tuple(
-            a for a in (_clean_inline(x.text) for x in node.findall(f"{_ARXIV}affiliation")) if a
+            a for a in (clean_inline(x.text) for x in node.findall(f"{_ARXIV}affiliation")) if a
         )
         authors.append(Author(name, affiliations))
 
@@ -497,12 +498,12 @@ def _api_entry(entry: Element) -> PaperMeta:
         id=arxiv_id.id,
         version=arxiv_id.version,
         title=title,
-        abstract=_clean_inline(entry.findtext(f"{_ATOM}summary")),
+        abstract=clean_inline(entry.findtext(f"{_ATOM}summary")),
         authors=tuple(authors),
         categories=_api_categories(entry),
-        doi=_optional_raw(entry.findtext(f"{_ARXIV}doi")),
-        journal_ref=_optional(entry.findtext(f"{_ARXIV}journal_ref")),
-        comments=_optional(entry.findtext(f"{_ARXIV}comment")),
+        doi=optional_raw(entry.findtext(f"{_ARXIV}doi")),
+        journal_ref=optional_text(entry.findtext(f"{_ARXIV}journal_ref")),
+        comments=optional_text(entry.findtext(f"{_ARXIV}comment")),
         published=_parse_api_datetime(entry.findtext(f"{_ATOM}published")),
         updated=_parse_api_datetime(entry.findtext(f"{_ATOM}updated")),
     )
@@ -531,7 +532,7 @@ def parse_api(body: bytes) -> ApiResult:
     entries = root.findall(f"{_ATOM}entry")
     for entry in entries:
         if _is_error_entry(entry):
-            message = _clean_inline(entry.findtext(f"{_ATOM}summary"))
+            message = clean_inline(entry.findtext(f"{_ATOM}summary"))
             raise BadId(message or "arXiv API error")
 
     metas: list[PaperMeta] = []

@@ -28,7 +28,7 @@ import orjson
 from coolpapers.errors import BadId
 from coolpapers.identifiers import parse_id
 from coolpapers.records import Author, PaperMeta
-from coolpapers.sources.arxiv_parse import _strip_controls, split_authors
+from coolpapers.sources.arxiv_parse import split_authors, strip_controls
 from coolpapers.sources.tex import decode_tex_accents
 
 __all__ = ["parse_line"]
@@ -51,7 +51,7 @@ _SHORT = 60  # characters of a bad value quoted in a reason
 
 def _inline(value: object) -> str:
     """One line: controls stripped, whitespace collapsed, TeX accents decoded (as
-    ``arxiv_parse._clean_inline``). Clean text, the common case, is only checked: a regex over
+    ``arxiv_parse.clean_inline``). Clean text, the common case, is only checked: a regex over
     a whole abstract costs more than the rest of its line."""
     if not isinstance(value, str):
         return ""
@@ -59,16 +59,16 @@ def _inline(value: object) -> str:
     if text.isprintable() and "  " not in text:  # no controls, no whitespace but single spaces
         text = text.strip(" ")
     else:
-        text = " ".join(_strip_controls(text).split())
+        text = " ".join(strip_controls(text).split())
     return decode_tex_accents(text) if _MACRO_RE.search(text) else text
 
 
-def _optional(value: object) -> str | None:
+def optional_text(value: object) -> str | None:
     return _inline(value) or None if value is not None else None
 
 
-def _optional_raw(value: object) -> str | None:
-    """DOIs, licence URLs: no TeX decoding, just trimmed (as ``arxiv_parse._optional_raw``)."""
+def optional_raw(value: object) -> str | None:
+    """DOIs, licence URLs: no TeX decoding, just trimmed (as ``arxiv_parse.optional_raw``)."""
     if value is None:
         return None
     if (
@@ -78,7 +78,7 @@ def _optional_raw(value: object) -> str | None:
         and "  " not in value
     ):
         return value or None
-    return " ".join(_strip_controls(value if isinstance(value, str) else "").split()) or None
+    return " ".join(strip_controls(value if isinstance(value, str) else "").split()) or None
 
 
 def _abstract(value: object) -> str:
@@ -225,10 +225,10 @@ def parse_line(line: bytes | str) -> PaperMeta | str:
         abstract=_abstract(row.get("abstract")),
         authors=authors,
         categories=categories,
-        doi=_optional_raw(row.get("doi")),
-        journal_ref=_optional(row.get("journal-ref")),
-        comments=_optional(row.get("comments")),
-        license=_optional_raw(row.get("license")),
+        doi=optional_raw(row.get("doi")),
+        journal_ref=optional_text(row.get("journal-ref")),
+        comments=optional_text(row.get("comments")),
+        license=optional_raw(row.get("license")),
         published=versions[0] if versions else None,
         updated=versions[-1] if versions else None,
         versions=versions,

@@ -30,7 +30,7 @@ from defusedxml import DefusedXmlException
 from coolpapers.errors import BadId, ParseError
 from coolpapers.identifiers import parse_id
 from coolpapers.records import Author, PaperMeta
-from coolpapers.sources.arxiv_parse import _clean_inline, _optional, _optional_raw
+from coolpapers.sources.arxiv_parse import clean_inline, optional_raw, optional_text
 
 __all__ = [
     "METADATA_PREFIX",
@@ -135,15 +135,15 @@ def _authors(metadata: Element) -> tuple[Author, ...]:
     authors: list[Author] = []
     for node in metadata.findall(f"{_ARXIV}authors/{_ARXIV}author"):
         # arXiv shows "Forenames Keyname Suffix": "Neal J. Evans II"
-        parts = (_clean_inline(node.findtext(f"{_ARXIV}{tag}")) for tag in ("forenames", "keyname"))
+        parts = (clean_inline(node.findtext(f"{_ARXIV}{tag}")) for tag in ("forenames", "keyname"))
         name = " ".join(p for p in parts if p)
-        suffix = _clean_inline(node.findtext(f"{_ARXIV}suffix"))
+        suffix = clean_inline(node.findtext(f"{_ARXIV}suffix"))
         if suffix:
             name = f"{name} {suffix}"
         if not name:
             continue
         affiliations = tuple(
-            a for a in (_clean_inline(x.text) for x in node.findall(f"{_ARXIV}affiliation")) if a
+            a for a in (clean_inline(x.text) for x in node.findall(f"{_ARXIV}affiliation")) if a
         )
         authors.append(Author(name, affiliations))
     return tuple(authors)
@@ -164,7 +164,7 @@ def _record(record: Element, identifier: str) -> OaiRecord:
         header_id = identifier[len(_OAI_ID_PREFIX) :]
         if header_id != raw_id and header_id != arxiv_id.id:
             raise _BadRecord(f"header names {header_id!r} but the metadata {raw_id!r}")
-    title = _clean_inline(metadata.findtext(f"{_ARXIV}title"))
+    title = clean_inline(metadata.findtext(f"{_ARXIV}title"))
     if not title:
         raise _BadRecord("no title")
     created = _day(_text(metadata, f"{_ARXIV}created"), "created")
@@ -176,13 +176,13 @@ def _record(record: Element, identifier: str) -> OaiRecord:
         id=arxiv_id.id,
         version=1 if updated is None else 2,
         title=title,
-        abstract=_clean_inline(metadata.findtext(f"{_ARXIV}abstract")),
+        abstract=clean_inline(metadata.findtext(f"{_ARXIV}abstract")),
         authors=_authors(metadata),
         categories=categories,
-        doi=_optional_raw(metadata.findtext(f"{_ARXIV}doi")),
-        journal_ref=_optional(metadata.findtext(f"{_ARXIV}journal-ref")),
-        comments=_optional(metadata.findtext(f"{_ARXIV}comments")),
-        license=_optional_raw(metadata.findtext(f"{_ARXIV}license")),
+        doi=optional_raw(metadata.findtext(f"{_ARXIV}doi")),
+        journal_ref=optional_text(metadata.findtext(f"{_ARXIV}journal-ref")),
+        comments=optional_text(metadata.findtext(f"{_ARXIV}comments")),
+        license=optional_raw(metadata.findtext(f"{_ARXIV}license")),
     )
     datestamp = _optional_day(header.findtext(f"{_OAI}datestamp"), "datestamp")
     return OaiRecord(meta=meta, created=created, updated=updated, datestamp=datestamp)
