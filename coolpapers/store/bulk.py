@@ -34,7 +34,7 @@ from sqlalchemy.orm import Session
 from coolpapers.models import Listing, Paper
 from coolpapers.records import PaperMeta
 from coolpapers.store import generations
-from coolpapers.store.papers import as_utc
+from coolpapers.store.papers import as_utc, paper_values
 
 __all__ = ["BulkPaper", "BulkResult", "analyze", "new_row", "write_papers"]
 
@@ -84,16 +84,7 @@ def _sqlite_datetime(value: datetime | None) -> str | None:
 def _values(meta: PaperMeta, categories: tuple[str, ...]) -> dict[str, Any]:
     """The compared columns of a paper, as Python values (what a read returns)."""
     return {
-        "version": meta.version,
-        "title": meta.title,
-        "abstract": meta.abstract,
-        "authors": [{"name": a.name, "affiliations": list(a.affiliations)} for a in meta.authors],
-        "categories": list(categories),
-        "primary_category": categories[0] if categories else "",
-        "doi": meta.doi,
-        "journal_ref": meta.journal_ref,
-        "comments": meta.comments,
-        "license": meta.license,
+        **paper_values(meta, categories),
         "published": meta.published,
         "updated": meta.updated,
         "versions": [v.isoformat() for v in meta.versions] or None,

@@ -49,7 +49,8 @@ def on_conflict_insert(session: Session, model: type[Base]) -> postgresql.Insert
     return sqlite.insert(table)
 
 
-def _paper_values(meta: PaperMeta, categories: Sequence[str]) -> dict[str, Any]:
+def paper_values(meta: PaperMeta, categories: Sequence[str]) -> dict[str, Any]:
+    """The columns of ``meta`` that every source's record sets (dates and versions aside)."""
     return {
         "version": meta.version,
         "title": meta.title,
@@ -78,7 +79,7 @@ def upsert_paper(
     ``categories`` are canonical (aliases merged), primary first. Returns "inserted",
     "updated" or "unchanged"; an unchanged paper is not written at all.
     """
-    values = _paper_values(meta, categories)
+    values = paper_values(meta, categories)
     if existing is None:
         paper = Paper(id=meta.id, first_announced=announced, **values)
         paper.published, paper.updated = meta.published, meta.updated
