@@ -31,7 +31,12 @@ worker, 127.0.0.1), the baseline of each figure from the same run:
     while another process ingests one new day after another (each a 1,000-item feed + index
     catch-up); p50/p99 overall, by kind and while an ingest ran, errors and dropped connections.
     Baseline: the same clients on the static file for BASELINE_LOAD_S;
-  * the web process's memory: VmRSS when started, VmHWM (peak) and VmRSS at the end.
+  * the web process's memory: VmRSS when started, VmHWM (peak) and VmRSS at the end;
+  * when ``coolpapers serve`` has ``--workers``, the load again on ``serve --workers N``.
+How long (2 shared cores, other work running): from the cache, a 1M run of both databases
+takes about 4 minutes; building the 1M databases once took 20 minutes in import mode (the
+corpus 1 min, each import with its index build about 9.5 min) and 36 in bulk (27 of them
+``sync.rebuild`` as it was then, keywords mostly).
 Aims (issue 11): search p95 ≤ 10 ms, list page ≤ 2× static, RSS ≤ 300 MB, 1,000-item ingest
 ≤ 1 s, under load p99 ≤ 300 ms with no error or dropped connection. Figures only: nothing
 passes or fails on timing; a wrong answer (a page that is not 200, an ingest that fails, a
