@@ -133,6 +133,22 @@ def _short_reason(exc: BaseException | None) -> str:
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
+def xml_root(body: bytes, what: str) -> Element:
+    """The root element of an XML response, parsed safely (a DTD is refused: no entity
+    expansion); ParseError says the body is not ``what`` and why."""
+    if not isinstance(body, bytes | bytearray):
+        raise ParseError(f"not {what}: expected bytes, got {type(body).__name__}")
+    if not bytes(body).strip():
+        raise ParseError(f"not {what}: empty body")
+    try:
+        root: Element = SafeET.fromstring(bytes(body), forbid_dtd=True)
+    except DefusedXmlException as exc:
+        raise ParseError(f"not {what}: XML with a DTD ({exc})") from exc
+    except (XmlSyntaxError, ValueError, LookupError) as exc:
+        raise ParseError(f"not {what}: {_short_reason(exc)}") from exc
+    return root
+
+
 # --- authors -----------------------------------------------------------------------------------
 
 
@@ -516,16 +532,7 @@ def parse_api(body: bytes) -> ApiResult:
     abc"), ParseError if the body is not an Atom feed. ``total`` is opensearch:totalResults (the
     number of entries when it is missing); malformed entries go to ``ApiResult.malformed``.
     """
-    if not isinstance(body, bytes | bytearray):
-        raise ParseError(f"not an API response: expected bytes, got {type(body).__name__}")
-    if not bytes(body).strip():
-        raise ParseError("not an API response: empty body")
-    try:
-        root = SafeET.fromstring(bytes(body), forbid_dtd=True)
-    except DefusedXmlException as exc:
-        raise ParseError(f"not an API response: XML with a DTD ({exc})") from exc
-    except (XmlSyntaxError, ValueError, LookupError) as exc:
-        raise ParseError(f"not an API response: {_short_reason(exc)}") from exc
+    root = xml_root(body, "an API response")
     if root.tag != f"{_ATOM}feed":
         raise ParseError(f"not an API response: root element is {root.tag[:60]!r}, not Atom feed")
 

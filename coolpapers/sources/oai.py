@@ -22,15 +22,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from xml.etree.ElementTree import Element
-from xml.etree.ElementTree import ParseError as XmlSyntaxError
-
-import defusedxml.ElementTree as SafeET
-from defusedxml import DefusedXmlException
 
 from coolpapers.errors import BadId, ParseError
 from coolpapers.identifiers import parse_id
 from coolpapers.records import Author, PaperMeta
-from coolpapers.sources.arxiv_parse import clean_inline, optional_raw, optional_text
+from coolpapers.sources.arxiv_parse import clean_inline, optional_raw, optional_text, xml_root
 
 __all__ = [
     "METADATA_PREFIX",
@@ -208,14 +204,7 @@ def parse_list_records(body: bytes) -> OaiPage:
     Raises ParseError when the body is not an OAI-PMH document: an HTML error page, a cut
     (truncated) response, XML with a DTD.
     """
-    if not isinstance(body, bytes | bytearray) or not bytes(body).strip():
-        raise ParseError("not an OAI-PMH response: empty body")
-    try:
-        root = SafeET.fromstring(bytes(body), forbid_dtd=True)
-    except DefusedXmlException as exc:
-        raise ParseError(f"not an OAI-PMH response: XML with a DTD ({exc})") from exc
-    except (XmlSyntaxError, ValueError, LookupError) as exc:
-        raise ParseError(f"not an OAI-PMH response: {_short(str(exc))}") from exc
+    root = xml_root(body, "an OAI-PMH response")
     if root.tag != f"{_OAI}OAI-PMH":
         raise ParseError(f"not an OAI-PMH response: root element is {root.tag[:60]!r}")
     response_date = _response_date(root)
