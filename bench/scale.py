@@ -645,6 +645,11 @@ def _build_lines(result: dict[str, Any]) -> list[str]:
     )
     if b.get("cached"):
         head += f"from the cache (built once in {b['build_s']:.0f} s)"
+        if b.get("indexes_rebuilt"):
+            head += (
+                f"; its index rebuilt now (the engine's schema changed since): "
+                f"{b['upgrade_s']:.0f} s"
+            )
     else:
         head += f"built now in {b['build_s']:.0f} s"
     parts = []
