@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import re
+import threading
 from typing import Any
 
 from sqlalchemy import Connection, Engine, event, select
@@ -101,21 +102,32 @@ class PagesReader:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
         self._fairy: Any = None
+        # close() comes from the app's shutdown while a read may be connecting on its thread:
+        # the lock and the flag make sure no connection is left open after it
+        self._lock = threading.Lock()
+        self._closed = False
 
     def read(self) -> int | None:
-        """The generation; None when the row is missing or the database did not answer (the
-        connection is dropped and made again on the next read)."""
+        """The generation; None when the row is missing, the database did not answer (the
+        connection is dropped and made again on the next read) or the reader is closed."""
         try:
-            if self._fairy is None:
-                self._fairy = self._connect()
-            cursor = self._fairy.cursor()
+            fairy = self._fairy
+            if fairy is None:
+                fairy = self._connect()
+                with self._lock:
+                    if self._closed:
+                        fairy.close()
+                        return None
+                    self._fairy = fairy
+            # a close() meanwhile closes this very connection: the read fails as a DBAPI error
+            cursor = fairy.cursor()
             try:
                 cursor.execute(_READ)
                 row = cursor.fetchone()
             finally:
                 cursor.close()
         except self._engine.dialect.loaded_dbapi.Error:
-            self.close()
+            self._drop()
             return None
         return None if row is None else int(row[0])
 
@@ -129,8 +141,15 @@ class PagesReader:
         # SQLite's connections come with pysqlite's transactions off (db.py): autocommit
         return fairy
 
-    def close(self) -> None:
-        fairy, self._fairy = self._fairy, None
+    def _drop(self) -> None:
+        with self._lock:
+            fairy, self._fairy = self._fairy, None
         if fairy is not None:
             with contextlib.suppress(self._engine.dialect.loaded_dbapi.Error):
                 fairy.close()  # or it was gone already
+
+    def close(self) -> None:
+        """Close the connection, and any a read in flight makes after this."""
+        with self._lock:
+            self._closed = True
+        self._drop()
