@@ -96,6 +96,24 @@ def postgres_url() -> str | None:
     return os.environ.get(PG_ENV) or None
 
 
+DEFAULT_POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432/test"  # the test suite's server
+
+
+def reachable_postgres() -> tuple[str | None, str | None]:
+    """The Postgres URL to bench on (the configured one, else the test suite's server), or
+    None and why there is none: an unreachable Postgres is reported, not fatal."""
+    url = postgres_url() or DEFAULT_POSTGRES
+    probe = create_engine(url, connect_args={"connect_timeout": 3})
+    try:
+        with probe.connect() as conn:
+            conn.execute(text("SELECT 1"))
+    except Exception as exc:  # noqa: BLE001 - any failure to connect means "no Postgres here"
+        return None, f"{url.split('@')[-1]} unreachable: {type(exc).__name__}"
+    finally:
+        probe.dispose()
+    return url, None
+
+
 @contextmanager
 def postgres_schema(url: str) -> Iterator[str]:
     """A throwaway schema in the Postgres database at ``url``; yields a URL that uses it."""

@@ -56,7 +56,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from sqlalchemy import bindparam, create_engine, func, insert, select, text, update
+from sqlalchemy import bindparam, func, insert, select, text, update
 from sqlalchemy.orm import Session
 
 from bench._common import (
@@ -65,7 +65,7 @@ from bench._common import (
     RawHTTP,
     main_with_server,
     postgres_schema,
-    postgres_url,
+    reachable_postgres,
     serve_app_with_static,
     served,
     sqlite_settings,
@@ -88,7 +88,6 @@ REPLACE_WINDOW = 20
 COMMIT_DAYS = 25
 ROUNDS, WARMUP = 50, 5
 SHOW = 25  # the page's default
-DEFAULT_POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 DB_ENV = "BENCH_HISTORY_DATABASE_URL"  # the server's database (a Postgres URL may hold a password)
 STATIC_NAME = "list.html"
 STATIC = f"/benchstatic/{STATIC_NAME}"
@@ -390,20 +389,6 @@ def page(data_dir: Path, database_url: str, n_days: int) -> dict[str, Any]:
 # ---------------------------------------------------------------- the run
 
 
-def _postgres() -> tuple[str | None, str | None]:
-    """The Postgres URL to use, or why there is none."""
-    url = postgres_url() or DEFAULT_POSTGRES
-    probe = create_engine(url, connect_args={"connect_timeout": 3})
-    try:
-        with probe.connect() as conn:
-            conn.execute(text("SELECT 1"))
-    except Exception as exc:  # noqa: BLE001 - an unreachable Postgres is reported, not fatal
-        return None, f"{url.split('@')[-1]} unreachable: {type(exc).__name__}"
-    finally:
-        probe.dispose()
-    return url, None
-
-
 def _measure(pool: Pool, settings: Settings, data_dir: Path, n_days: int) -> dict[str, Any]:
     return {
         "database": build(settings, pool, n_days),
@@ -420,7 +405,7 @@ def run() -> dict[str, Any]:
             data_dir = Path(tmp)
             sqlite = _measure(pool, sqlite_settings(data_dir), data_dir, n_days)
             databases.setdefault("sqlite", {})[str(n_days)] = sqlite
-    pg_url, pg_skipped = _postgres()
+    pg_url, pg_skipped = reachable_postgres()
     if pg_url is not None:
         for n_days in (SHORT_DAYS, LONG_DAYS):
             with (

@@ -30,9 +30,8 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from bench._common import BenchError, postgres_schema, sqlite_settings
+from bench._common import BenchError, postgres_schema, reachable_postgres, sqlite_settings
 from bench.corpus import write_corpus
-from bench.history import _postgres
 from coolpapers import ingest, schema
 from coolpapers.config import Settings
 from coolpapers.db import make_engine, make_sessionmaker, session_scope
@@ -144,7 +143,7 @@ def run() -> dict[str, Any]:
         baseline = _baseline(root / "sqlite" / "coolpapers.db", root / "baseline" / "base.db")
         sqlite["baseline"] = baseline
         sqlite["share_of_baseline"] = sqlite["papers_per_s"] / baseline["papers_per_s"]
-        pg_url, pg_skipped = _postgres()
+        pg_url, pg_skipped = reachable_postgres()
         postgres = None
         if pg_url is not None:
             with postgres_schema(pg_url) as schema_url:

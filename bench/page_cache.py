@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from sqlalchemy import create_engine, text
+from sqlalchemy import text
 
 from bench._common import (
     REPO,
@@ -45,7 +45,7 @@ from bench._common import (
     Stats,
     main_with_server,
     postgres_schema,
-    postgres_url,
+    reachable_postgres,
     served,
     sqlite_settings,
 )
@@ -57,7 +57,6 @@ API = f"/api/arxiv/{SPEC}?date={DAY}"
 STATIC = "/benchstatic/list.html"
 BYTES = "/benchbytes"
 TINY = "/benchtiny"
-DEFAULT_POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 DB_ENV = "BENCH_PAGE_CACHE_DATABASE_URL"  # the server's database (may hold a password)
 WARMUP, ROUNDS = 30, 300
 WORKER_COUNTS = (1, 2)
@@ -171,19 +170,6 @@ def measure(database_url: str, label: str) -> dict[str, Any]:
         "latency": {name: s.as_dict() for name, s in stats.items()},
         "ratio_to_static": {name: s.median / static_median for name, s in stats.items()},
     }
-
-
-def _postgres() -> tuple[str | None, str | None]:
-    url = postgres_url() or DEFAULT_POSTGRES
-    probe = create_engine(url, connect_args={"connect_timeout": 3})
-    try:
-        with probe.connect() as conn:
-            conn.execute(text("SELECT 1"))
-    except Exception as exc:  # noqa: BLE001 - an unreachable Postgres is reported, not fatal
-        return None, f"{url.split('@')[-1]} unreachable: {type(exc).__name__}"
-    finally:
-        probe.dispose()
-    return url, None
 
 
 # ---------------------------------------------------------------- serve --workers N
@@ -317,7 +303,7 @@ def workers_throughput() -> dict[str, Any]:
 
 def run() -> dict[str, Any]:
     results: dict[str, Any] = {"sqlite": measure("", "sqlite")}
-    url, why_not = _postgres()
+    url, why_not = reachable_postgres()
     if url is None:
         results["postgres_skipped"] = why_not
     else:

@@ -65,14 +65,14 @@ from urllib.parse import urlencode
 
 import httpx
 import orjson
-from sqlalchemy import create_engine, select, text
+from sqlalchemy import select
 
 from bench import scale_build, scale_load
 from bench._common import (
     REPO,
     BenchError,
     RawHTTP,
-    postgres_url,
+    reachable_postgres,
     serve_app_with_static,
     served,
     sqlite_settings,
@@ -89,7 +89,6 @@ from coolpapers.search.engine import SearchIndex
 
 SPEC = ",".join(scale_build.FEEDS)
 FEED_SPEC = "+".join(scale_build.FEEDS)
-DEFAULT_POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 DB_ENV = "BENCH_SCALE_DATABASE_URL"  # the child server's database
 HTTP_ROUNDS = 3
 ROUNDS, WARMUP = 50, 5
@@ -116,7 +115,7 @@ def params() -> scale_build.Params:
     if build not in ("import", "bulk"):
         raise BenchError(f"BENCH_SCALE_BUILD={build!r}: import or bulk")
     cache = Path(os.environ.get("BENCH_SCALE_CACHE") or REPO / "bench" / "results" / "scale-cache")
-    pg = None if os.environ.get("BENCH_SCALE_POSTGRES") == "0" else _postgres()
+    pg = None if os.environ.get("BENCH_SCALE_POSTGRES") == "0" else reachable_postgres()[0]
     return scale_build.Params(
         papers=_env_int("BENCH_SCALE_PAPERS", 1_000_000),
         days=_env_int("BENCH_SCALE_DAYS", 200),
@@ -124,19 +123,6 @@ def params() -> scale_build.Params:
         cache=cache,
         postgres_url=pg,
     )
-
-
-def _postgres() -> str | None:
-    url = postgres_url() or DEFAULT_POSTGRES
-    probe = create_engine(url, connect_args={"connect_timeout": 3})
-    try:
-        with probe.connect() as conn:
-            conn.execute(text("SELECT 1"))
-    except Exception:  # noqa: BLE001 - an unreachable Postgres is skipped, and said so
-        return None
-    finally:
-        probe.dispose()
-    return url
 
 
 # ---------------------------------------------------------------- the process's memory
