@@ -11,7 +11,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -206,6 +206,24 @@ class RawHTTP:
         if len(body) != length:
             raise ConnectionError("the connection closed mid-body")
         return int(parts[1]), body
+
+    def interleaved(
+        self, targets: Sequence[str], size: int, *, warmup: int, rounds: int
+    ) -> dict[str, list[float]]:
+        """Seconds of each GET of ``targets``, taken in turn (a busy moment costs each alike),
+        after ``warmup`` untimed rounds. Every answer must be a 200 of ``size`` bytes give or
+        take 1 % (a page with a clock on it may vary), else BenchError."""
+        samples: dict[str, list[float]] = {target: [] for target in targets}
+        for round_ in range(warmup + rounds):
+            for target, times in samples.items():
+                start = time.perf_counter()
+                status, got = self.get(target)
+                elapsed = time.perf_counter() - start
+                if status != 200 or abs(len(got) - size) > size // 100:
+                    raise BenchError(f"GET {target}: {status}, {len(got)} bytes")
+                if round_ >= warmup:
+                    times.append(elapsed)
+        return samples
 
     def close(self) -> None:
         self._reader.close()

@@ -47,7 +47,6 @@ import os
 import random
 import statistics
 import tempfile
-import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -363,18 +362,8 @@ def page(data_dir: Path, database_url: str, n_days: int) -> dict[str, Any]:
             raise BenchError(f"{path}: previous/next {around}")
         body = first.content
         (Path(static) / STATIC_NAME).write_bytes(body)
-        samples: dict[str, list[float]] = {path: [], STATIC: []}
         with RawHTTP("127.0.0.1", httpx.URL(base_url).port or 80) as raw:
-            for round_ in range(WARMUP + ROUNDS):
-                for target, times in samples.items():
-                    start = time.perf_counter()
-                    status, got = raw.get(target)
-                    elapsed = time.perf_counter() - start
-                    # the page must stay the page; a clock on it must not stop the run
-                    if status != 200 or abs(len(got) - len(body)) > len(body) // 100:
-                        raise BenchError(f"GET {target}: {status}, {len(got)} bytes")
-                    if round_ >= WARMUP:
-                        times.append(elapsed)
+            samples = raw.interleaved([path, STATIC], len(body), warmup=WARMUP, rounds=ROUNDS)
     dynamic, static_ms = _median_ms(samples[path]), _median_ms(samples[STATIC])
     return {
         "path": path,

@@ -322,16 +322,7 @@ def list_page(client: httpx.Client, raw: RawHTTP, path: str, static_dir: Path) -
     name = f"page-{abs(hash(path))}.html"
     (static_dir / name).write_bytes(body)
     static = f"/benchstatic/{name}"
-    samples: dict[str, list[float]] = {path: [], static: []}
-    for round_ in range(WARMUP + ROUNDS):
-        for target, times in samples.items():
-            start = time.perf_counter()
-            status, got = raw.get(target)
-            elapsed = time.perf_counter() - start
-            if status != 200 or abs(len(got) - len(body)) > len(body) // 100:
-                raise BenchError(f"GET {target}: {status}, {len(got)} bytes")
-            if round_ >= WARMUP:
-                times.append(elapsed)
+    samples = raw.interleaved([path, static], len(body), warmup=WARMUP, rounds=ROUNDS)
     page_s, static_s = statistics.median(samples[path]), statistics.median(samples[static])
     return {
         "path": path,
