@@ -96,8 +96,8 @@ def summary(report: ImportReport) -> str:
     rate = report.read / report.seconds if report.seconds > 0 else 0.0
     lines = [
         f"{report.name}: read {report.read:,} records in {report.seconds:.1f} s "
-        f"({rate:,.0f}/s); stored {report.stored:,}, unchanged {report.unchanged:,}, "
-        f"bad {report.bad:,}",
+        f"({rate:,.0f}/s{', the search index included' if report.indexed else ''}); "
+        f"stored {report.stored:,}, unchanged {report.unchanged:,}, bad {report.bad:,}",
     ]
     if report.deleted:
         lines.append(f"skipped {report.deleted:,} records arXiv marks deleted")
