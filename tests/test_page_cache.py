@@ -297,3 +297,15 @@ def test_a_closed_reader_reads_nothing_and_leaves_no_connection(engine: Engine) 
         assert reader.read() is None  # it connects, finds itself closed, closes that
         gc.collect()
     assert not [w for w in caught if issubclass(w.category, ResourceWarning)]
+
+
+def test_a_reader_never_closed_closes_its_connection_when_collected(engine: Engine) -> None:
+    """An app whose shutdown never ran (a killed server, an app a test left open) never
+    closes its reader: the connection is closed when the reader is collected, quietly."""
+    reader = generations.PagesReader(engine)
+    assert reader.read() is not None
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        del reader
+        gc.collect()
+    assert not [w for w in caught if issubclass(w.category, ResourceWarning)]

@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import re
 import threading
+import weakref
 from typing import Any
 
 from sqlalchemy import Connection, Engine, event, select
@@ -93,6 +94,13 @@ def current(connection: Connection) -> int | None:
     return None if value is None else int(value)
 
 
+def _close_quietly(slot: list[Any]) -> None:
+    fairy, slot[0] = slot[0], None
+    if fairy is not None:
+        with contextlib.suppress(Exception):  # collected at any time: nothing to report to
+            fairy.close()
+
+
 class PagesReader:
     """``pages`` read on every request, cheaply: one connection of its own, outside the pool,
     in autocommit, asked through its DBAPI cursor. Through a pooled connection a read cost
@@ -106,6 +114,11 @@ class PagesReader:
         # the lock and the flag make sure no connection is left open after it
         self._lock = threading.Lock()
         self._closed = False
+        # An app whose shutdown never ran (a server killed, a test's app left unclosed) never
+        # calls close(): the connection is closed when the reader is collected, before the
+        # driver's own finaliser would warn that it was left open.
+        self._slot: list[Any] = [None]  # the connection, as the finaliser sees it
+        weakref.finalize(self, _close_quietly, self._slot)
 
     def read(self) -> int | None:
         """The generation; None when the row is missing, the database did not answer (the
@@ -118,7 +131,7 @@ class PagesReader:
                     if self._closed:
                         fairy.close()
                         return None
-                    self._fairy = fairy
+                    self._fairy = self._slot[0] = fairy
             # a close() meanwhile closes this very connection: the read fails as a DBAPI error
             cursor = fairy.cursor()
             try:
@@ -144,6 +157,7 @@ class PagesReader:
     def _drop(self) -> None:
         with self._lock:
             fairy, self._fairy = self._fairy, None
+            self._slot[0] = None
         if fairy is not None:
             with contextlib.suppress(self._engine.dialect.loaded_dbapi.Error):
                 fairy.close()  # or it was gone already

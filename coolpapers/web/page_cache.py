@@ -84,6 +84,7 @@ class PageStore:
     # the renders in progress, by key: (generation, their copy or None when not kept)
     flights: dict[Key, tuple[int, asyncio.Future[Copy | None]]] = field(default_factory=dict)
     reader: generations.PagesReader | None = None
+    closed: bool = False
     thread: ThreadPoolExecutor | None = None
 
     def get(self, key: Key, generation: int, now: float) -> Copy | None:
@@ -119,6 +120,8 @@ class PageStore:
         its own: a database that does not answer must not stall the event loop (the
         request then renders, and meets the database's own timeouts there), and the shared
         pool may be full of renders that a cached page need not wait behind."""
+        if self.closed:
+            return None  # a request after the app's shutdown: rendered, no new connection
         if self.reader is None:
             self.reader = generations.PagesReader(engine)
             self.thread = ThreadPoolExecutor(1, thread_name_prefix="coolpapers-pages")
@@ -131,6 +134,7 @@ class PageStore:
 
     def close(self) -> None:
         """Let go of the reader's connection and thread (the app's shutdown)."""
+        self.closed = True
         if self.thread is not None:
             self.thread.shutdown(wait=False, cancel_futures=True)  # a hung read: not waited for
             self.thread = None
