@@ -123,10 +123,10 @@ def real_pool() -> Pool:
     return Pool(papers, kinds["replace"] / sum(kinds.values()), len(metas))
 
 
-def weekdays(n: int) -> list[date]:
-    """The last ``n`` weekdays up to LAST_DAY, oldest first."""
+def weekdays(n: int, last: date = LAST_DAY) -> list[date]:
+    """The last ``n`` weekdays up to ``last``, oldest first."""
     days: list[date] = []
-    day = LAST_DAY
+    day = last
     while len(days) < n:
         if day.weekday() < 5:
             days.append(day)

@@ -49,6 +49,7 @@ from sqlalchemy import create_engine, func, insert, select, text
 from sqlalchemy.engine import make_url
 
 from bench._common import REPO, RSS_DIR, BenchError, sqlite_settings, timed
+from bench.history import weekdays
 from bench.search_corpus import LAST_DAY, Corpus, load, make_corpus, make_queries, real_pool
 from coolpapers import schema, store
 from coolpapers.config import Settings
@@ -87,17 +88,6 @@ class Params:
     @property
     def dir(self) -> Path:
         return self.cache / self.key
-
-
-def listed_days(n: int) -> list[date]:
-    """The last ``n`` weekdays up to LAST_DAY, oldest first."""
-    days: list[date] = []
-    day = LAST_DAY
-    while len(days) < n:
-        if day.weekday() < 5:
-            days.append(day)
-        day -= timedelta(days=1)
-    return days[::-1]
 
 
 # ---------------------------------------------------------------- bulk build
@@ -171,7 +161,7 @@ def _checkpoint(settings: Settings) -> None:
 def _build_bulk(params: Params, sqlite: Settings, pg: Settings | None) -> dict[str, Any]:
     pool = real_pool()
     make_s, corpus = timed(lambda: make_corpus(pool, params.papers, SEED))
-    days = listed_days(params.days)
+    days = weekdays(params.days, LAST_DAY)
     figures: dict[str, Any] = {"make_corpus_s": make_s}
     for name, settings in (("sqlite", sqlite), ("postgres", pg)):
         if settings is None:
