@@ -48,7 +48,7 @@ from coolpapers import schema, taxonomy
 from coolpapers.config import Settings
 from coolpapers.db import make_engine, make_sessionmaker, session_scope
 from coolpapers.models import Paper, PaperCategory
-from coolpapers.search import sync
+from coolpapers.search import keywords, sync
 from coolpapers.search.engine import SearchIndex
 from coolpapers.sources.arxiv import parse_rss
 
@@ -93,7 +93,7 @@ def real_pool() -> Pool:
         authors=sorted({a.name for m in metas for a in m.authors if '"' not in a.name}),
         categories=[taxonomy.canonical_categories(m.categories) for m in metas],
         coin_words=sorted(
-            w for w in words if w.isalpha() and 4 <= len(w) <= 10 and w not in sync.STOPWORDS
+            w for w in words if w.isalpha() and 4 <= len(w) <= 10 and w not in keywords.STOPWORDS
         ),
     )
 
@@ -231,7 +231,7 @@ def build_index(settings: Settings, sample_from: datetime) -> dict[str, Any]:
 
 
 def _content(word: str) -> bool:
-    return len(word) >= 4 and word.isalpha() and word not in sync.STOPWORDS
+    return len(word) >= 4 and word.isalpha() and word not in keywords.STOPWORDS
 
 
 def make_queries(pool: Pool, coined: Counter[str], index: SearchIndex) -> list[tuple[str, str]]:

@@ -17,7 +17,7 @@ from coolpapers import ingest
 from coolpapers.config import Settings
 from coolpapers.db import session_scope
 from coolpapers.models import Paper
-from coolpapers.search import engine, sync
+from coolpapers.search import build_status, engine, sync
 from coolpapers.search.engine import SearchIndex
 from coolpapers.sources.arxiv import parse_rss
 from tests.conftest import API, RSS, Stock
@@ -163,7 +163,7 @@ def test_without_an_index_the_page_says_so(
     page = client.get("/arxiv/search", params={"query": "fuzzy"})
     assert page.status_code == 503 and "not built yet" in page.text
     assert client.get("/api/search", params={"query": "fuzzy"}).status_code == 503
-    sync._write_status(settings.data_dir, sync.BuildStatus(True, 120, 400))
+    build_status.write_status(settings.data_dir, build_status.BuildStatus(True, 120, 400))
     building = client.get("/arxiv/search", params={"query": "fuzzy"})
     assert building.status_code == 200 and "120 of 400 papers" in building.text
 

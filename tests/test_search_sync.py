@@ -17,7 +17,7 @@ from coolpapers import ingest, store
 from coolpapers.config import Settings
 from coolpapers.db import session_scope
 from coolpapers.models import Paper
-from coolpapers.search import sync
+from coolpapers.search import build_status, keywords, sync
 from coolpapers.search.engine import IndexedPaper, SearchIndex
 from coolpapers.search.query import parse_query
 from coolpapers.sources.arxiv import parse_rss
@@ -38,7 +38,7 @@ KEYWORD_PAGE = 70
 @pytest.fixture
 def small_pages(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(sync, "BATCH", PAGE)
-    monkeypatch.setattr(sync, "KEYWORD_BATCH", KEYWORD_PAGE)
+    monkeypatch.setattr(keywords, "KEYWORD_BATCH", KEYWORD_PAGE)
 
 
 def _ingest(factory: sessionmaker[Session], *, age: timedelta = timedelta(0)) -> int:
@@ -134,7 +134,7 @@ def test_a_rebuild_indexes_every_paper_once_with_keywords(
     small_pages: None,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(sync, "KEYWORD_POOL_MIN", 1)  # keywords by worker processes, as 1M's
+    monkeypatch.setattr(keywords, "KEYWORD_POOL_MIN", 1)  # keywords by worker processes, as 1M's
     papers = _ingest(factory, age=timedelta(days=1))  # old enough to be added without upsert
     first_page = _ids_in_order(factory)[:PAGE]
     moved = first_page[3]
@@ -163,7 +163,7 @@ def test_a_rebuild_indexes_every_paper_once_with_keywords(
             n_docs = index.doc_count()
             for paper in s.scalars(select(Paper)):
                 row = IndexedPaper(paper.id, paper.title, paper.abstract, (), (), None, None)
-                reference[paper.id] = (sync.keywords_for(index, row, n_docs), paper.keywords)
+                reference[paper.id] = (keywords.keywords_for(index, row, n_docs), paper.keywords)
     assert _keywordless(factory) == 0
     assert all(mine == stored for mine, stored in reference.values())
     assert "fuzzy" in (reference[TITLE_ID][1] or [])
@@ -208,7 +208,9 @@ def test_a_rebuild_cut_short_is_finished_by_the_next_sync(
 
     with pytest.raises(store.LeaseLost):
         sync.rebuild(factory, settings.data_dir, progress=lease_lost)
-    assert sync.read_status(settings.data_dir) == sync.BuildStatus(False, papers, papers)
+    assert build_status.read_status(settings.data_dir) == build_status.BuildStatus(
+        False, papers, papers
+    )
     with SearchIndex.open(sync.index_path(settings.data_dir), create=False) as index:
         assert index.doc_count() == 0  # nothing committed before the end
     assert sync.sync_job(factory, settings.data_dir) == papers
@@ -262,7 +264,7 @@ def test_keywords_cut_midway_resume_where_they_stopped(
     monkeypatch: pytest.MonkeyPatch,
     pool_min: int,
 ) -> None:
-    monkeypatch.setattr(sync, "KEYWORD_POOL_MIN", pool_min)
+    monkeypatch.setattr(keywords, "KEYWORD_POOL_MIN", pool_min)
     papers = _ingest(factory, age=timedelta(days=1))
     order = _ids_in_order(factory)
     refused = order[2 * KEYWORD_PAGE + 5]  # in the third write of keywords
@@ -285,7 +287,7 @@ def test_the_fast_keyword_words_are_the_analyzers() -> None:
         for item in parse_rss(path.read_bytes()).items:
             for text_ in (item.meta.title, item.meta.abstract, "Schrödinger Straße 3D-ÆON"):
                 words = [w for w in SearchIndex.normalise(text_) if len(w) >= 3]
-                assert sync._candidates(text_) == words
+                assert keywords._candidates(text_) == words
 
 
 def test_an_older_cursor_reads_as_nothing_pending() -> None:

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from coolpapers.errors import CoolpapersError
-from coolpapers.search import sync
+from coolpapers.search import build_status, sync
 from coolpapers.search.ast import SearchQuery
 from coolpapers.search.engine import IndexCorrupt, Result, SearchIndex
 
@@ -21,7 +21,7 @@ class IndexUnavailable(CoolpapersError):
 
     status_code = 503
 
-    def __init__(self, message: str, status: sync.BuildStatus | None) -> None:
+    def __init__(self, message: str, status: build_status.BuildStatus | None) -> None:
         super().__init__(message)
         self.status = status
 
@@ -36,7 +36,7 @@ class SearchReader:
         with self._lock:
             if self._index is None:
                 path = sync.index_path(self.data_dir)
-                status = sync.read_status(self.data_dir)
+                status = build_status.read_status(self.data_dir)
                 if status is not None and status.building:
                     raise IndexUnavailable("the search index is being built", status)
                 try:
@@ -66,7 +66,7 @@ class SearchReader:
                 return action(self._open())
             except IndexCorrupt:
                 self.close()
-                status = sync.read_status(self.data_dir)
+                status = build_status.read_status(self.data_dir)
                 raise IndexUnavailable("the search index is being rebuilt", status) from None
 
     def close(self) -> None:

@@ -10,7 +10,8 @@ The [REL] keywords of the papers indexed are computed after the index commit (th
 needs the committed document frequencies) and written back to the database. The cursor says
 whether that step is pending and how far it got (see :class:`Position`): it is committed with
 the index as "pending", advanced as keyword batches commit, and marked done at the end, so a
-crash in between leaves the next catch-up to finish the keywords where they stopped.
+crash in between leaves the next catch-up to finish the keywords where they stopped. The
+keywords themselves are keywords.py's; the note of a rebuild's progress, build_status.py's.
 
 In bulk (a rebuild, or a first catch-up into an empty index: a history import of 1M papers),
 papers are read as plain rows a page at a time, added without upsert's delete-by-term (there
@@ -23,18 +24,11 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import math
-import multiprocessing
-import os
-import re
 import resource
 import shutil
 import socket
 import time
-from collections import Counter, deque
-from collections.abc import Callable, Collection, Iterator
-from concurrent.futures import Future, ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -45,6 +39,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from coolpapers import store
 from coolpapers.db import session_scope
+from coolpapers.search import keywords
+from coolpapers.search.build_status import BuildStatus, write_status
 from coolpapers.search.documents import version_of
 from coolpapers.search.engine import IndexCorrupt, IndexedPaper, SearchIndex
 from coolpapers.store import index_feed
@@ -55,30 +51,11 @@ log = logging.getLogger(__name__)
 SEARCH_LEASE = "search"
 LEASE_S = 600
 BATCH = 5000  # papers read (and indexed) a page at a time
-# Keywords written per database transaction: SQLite has one writer, and the web's writes
-# (stars, clicks) wait behind this one; ~5,000 rows is some tens of milliseconds.
-KEYWORD_BATCH = 5000
-# Processes computing the keywords of a large pass, while this one reads and writes (on two
-# cores: ~1.8x); and the papers a pass needs before it starts them (each takes ~1 s to start).
-KEYWORD_WORKERS = min(2, os.cpu_count() or 1)
-KEYWORD_POOL_MIN = 20_000
 # After a catch-up of this many papers, wait for the merges its commit started (the writer is
 # let go); a daily one leaves them to tantivy's background threads.
 MERGE_WAIT_PAPERS = 20_000
 # A transaction may commit a little after it stamped modified_at; re-read that window.
 LATE_COMMIT_MARGIN = timedelta(seconds=120)
-KEYWORDS = 10
-MIN_KEYWORD_CHARS = 3
-STOPWORDS = frozenset(  # English function words and paper boilerplate: never keywords
-    """a about above after again against all also am an and any are as at be because been before
-    being below between both but by can could did do does doing down during each few for from
-    further had has have having he her here hers him his how however i if in into is it its
-    itself just may me more most my no nor not now of off on once only or other our ours out
-    over own paper papers propose proposed results same she should show shows so some such
-    than that the their theirs them then there these they this those through to too under
-    until up us use used using very via was we were what when where which while who whom why
-    will with would yet you your our method methods approach based new novel work study""".split()  # noqa: SIM905 - a word list reads better as text
-)
 
 SessionFactory = sessionmaker[Session]
 Progress = Callable[[int, int], None]
@@ -86,41 +63,6 @@ Progress = Callable[[int, int], None]
 
 def index_path(data_dir: Path) -> Path:
     return data_dir / "search"
-
-
-def status_path(data_dir: Path) -> Path:
-    return data_dir / "search-status.json"
-
-
-@dataclass(frozen=True)
-class BuildStatus:
-    building: bool
-    done: int
-    total: int
-
-
-STATUS_STALE_S = 600  # a "building" note this old was left by a process that died
-
-
-def read_status(data_dir: Path) -> BuildStatus | None:
-    """What a rebuild in progress (any process) last wrote; None when none is running."""
-    path = status_path(data_dir)
-    try:
-        raw = json.loads(path.read_text())
-        status = BuildStatus(bool(raw["building"]), int(raw["done"]), int(raw["total"]))
-        if status.building and time.time() - path.stat().st_mtime > STATUS_STALE_S:
-            return None
-        return status
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
-
-
-def _write_status(data_dir: Path, status: BuildStatus) -> None:
-    path = status_path(data_dir)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(status.__dict__))
-    os.replace(tmp, path)
 
 
 @dataclass(frozen=True)
@@ -327,7 +269,7 @@ def rebuild(factory: SessionFactory, data_dir: Path, *, progress: Progress | Non
         total = index_feed.count_after(s, None)
 
     def report(done: int, _total: int) -> None:
-        _write_status(data_dir, BuildStatus(True, done, total))
+        write_status(data_dir, BuildStatus(True, done, total))
         if progress is not None:
             progress(done, total)
 
@@ -336,7 +278,7 @@ def rebuild(factory: SessionFactory, data_dir: Path, *, progress: Progress | Non
         return catch_up(factory, index, progress=report)
     finally:
         index.close()
-        _write_status(data_dir, BuildStatus(False, total, total))
+        write_status(data_dir, BuildStatus(False, total, total))
 
 
 def open_or_rebuild(
@@ -386,179 +328,6 @@ def sync_job(factory: SessionFactory, data_dir: Path) -> int:
         return 0
 
 
-# ---------------------------------------------------------------- keywords ([REL])
-
-
-# The analyzer's words of ASCII text long enough to be keywords: runs of ASCII letters and
-# digits, lower-cased, of MIN_KEYWORD_CHARS or more (a run is only ever matched whole).
-_ASCII_CANDIDATE = rf"[a-z0-9]{{{MIN_KEYWORD_CHARS},}}"
-
-
-def _candidates(text: str) -> list[str]:
-    """The words of ``text`` as the analyzer makes them (``SearchIndex.normalise``) that are
-    long enough to be keywords; a fast way for ASCII text, most of arXiv's."""
-    if text.isascii():
-        return re.findall(_ASCII_CANDIDATE, text.lower())
-    return [w for w in SearchIndex.normalise(text) if len(w) >= MIN_KEYWORD_CHARS]
-
-
-def _term_counts(title: str, abstract: str) -> Counter[str]:
-    """Long enough words of a paper and their counts (the title counts twice); stop words
-    and numbers are left to the caller (a test per distinct word, not per word)."""
-    counts = Counter(_candidates(abstract))
-    in_title = _candidates(title)
-    counts.update(in_title)
-    counts.update(in_title)
-    return counts
-
-
-def _keyword(word: str) -> bool:
-    return word not in STOPWORDS and not word.isdigit()
-
-
-_NEVER = float("-inf")  # the IDF of a word that is never a keyword: it sorts last
-
-
-class _Idf(dict[str, float]):
-    """Each word's IDF against one committed index, looked up once; _NEVER for stop words
-    and numbers (one test per distinct word of the pass, not one per paper)."""
-
-    def __init__(self, index: SearchIndex) -> None:
-        super().__init__()
-        self._index = index
-        self._docs = index.doc_count()
-
-    def __missing__(self, word: str) -> float:
-        if _keyword(word):
-            found = math.log((self._docs + 1) / (self._index.doc_freq(word) + 1))
-        else:
-            found = _NEVER
-        self[word] = found
-        return found
-
-
-class _Keywords:
-    """TF-IDF keywords against one committed index (its frequencies hold for a pass)."""
-
-    def __init__(self, index: SearchIndex) -> None:
-        self._idf = _Idf(index)
-
-    def of(self, title: str, abstract: str) -> list[str]:
-        idf = self._idf
-        # keywords_for's score and order: highest first, ties by word
-        scored = sorted(
-            [
-                (-(count * idf[word] + 1e-9), word)
-                for word, count in _term_counts(title, abstract).items()
-            ]
-        )
-        return [word for score, word in scored[:KEYWORDS] if score != -_NEVER]
-
-
-def keywords_for(
-    index: SearchIndex, paper: IndexedPaper, n_docs: int, df_cache: dict[str, int] | None = None
-) -> list[str]:
-    """~10 TF-IDF keywords of title + abstract, document frequencies from the index."""
-    cache = {} if df_cache is None else df_cache
-
-    def df(word: str) -> int:
-        if word not in cache:
-            cache[word] = index.doc_freq(word)
-        return cache[word]
-
-    tf = _term_counts(paper.title, paper.abstract)
-    scored = [
-        (count * math.log((n_docs + 1) / (df(word) + 1)) + 1e-9, word)
-        for word, count in tf.items()
-        if _keyword(word)
-    ]
-    scored.sort(key=lambda pair: (-pair[0], pair[1]))
-    return [word for _, word in scored[:KEYWORDS]]
-
-
-# A page of papers for the keywords, as plain tuples (they go to worker processes):
-# (id, title, abstract, the keywords stored now).
-_Page = list[tuple[str, str, str, Any]]
-
-
-def _changed(keywords: _Keywords, page: _Page) -> dict[str, list[str]]:
-    """The keywords of the papers of ``page`` whose keywords are not those stored."""
-    changed: dict[str, list[str]] = {}
-    for paper_id, title, abstract, stored in page:
-        words = keywords.of(title, abstract)
-        if words != stored:
-            changed[paper_id] = words
-    return changed
-
-
-# A worker process's keywords (the index opened by path): set by its initializer.
-_WORKER: dict[str, _Keywords] = {}
-
-
-def _start_worker(path: str) -> None:
-    _WORKER["keywords"] = _Keywords(SearchIndex.open(Path(path), create=False))
-
-
-def _changed_in_worker(page: _Page) -> dict[str, list[str]]:
-    return _changed(_WORKER["keywords"], page)
-
-
-def _keyword_pages(
-    factory: SessionFactory, key: FeedKey | None, unchanged: Collection[str]
-) -> Iterator[tuple[FeedKey, _Page]]:
-    """The papers after ``key``, a page at a time (a read transaction each), with the place
-    of each page's last paper; not those ``unchanged`` that have keywords."""
-    while True:
-        with session_scope(factory) as s:
-            rows = index_feed.page_after(s, key, KEYWORD_BATCH, index_feed.KEYWORD_COLUMNS)
-        if not rows:
-            return
-        key = index_feed.key_of(rows[-1])
-        yield (
-            key,
-            [
-                (r.id, r.title, r.abstract, r.keywords)
-                for r in rows
-                if r.keywords is None or r.id not in unchanged
-            ],
-        )
-        if len(rows) < KEYWORD_BATCH:
-            return
-
-
-def _computed(
-    pages: Iterator[tuple[FeedKey, _Page]], index: SearchIndex, pooled: bool
-) -> Iterator[tuple[FeedKey, dict[str, list[str]]]]:
-    """The changed keywords of each page, in page order: here, or (``pooled``) by worker
-    processes while this one reads the next pages and writes the last ones. Pure Python
-    (some 80 us a paper): threads would take turns on the GIL."""
-    if not pooled:
-        keywords = _Keywords(index)  # one pass sees one committed index: frequencies hold
-        for key, page in pages:
-            yield key, _changed(keywords, page)
-        return
-    context = multiprocessing.get_context("spawn")  # never fork a process running tantivy's threads
-    with ProcessPoolExecutor(
-        KEYWORD_WORKERS,
-        mp_context=context,
-        initializer=_start_worker,
-        initargs=(str(index.path),),
-    ) as pool:
-        waiting: deque[tuple[FeedKey, Future[dict[str, list[str]]]]] = deque()
-        try:
-            for key, page in pages:
-                waiting.append((key, pool.submit(_changed_in_worker, page)))
-                if len(waiting) > 2 * KEYWORD_WORKERS:  # a few ahead, not the whole table
-                    done_key, future = waiting.popleft()
-                    yield done_key, future.result()
-            while waiting:
-                done_key, future = waiting.popleft()
-                yield done_key, future.result()
-        finally:
-            for _, future in waiting:
-                future.cancel()
-
-
 def _store_keywords(
     factory: SessionFactory,
     index: SearchIndex,
@@ -567,35 +336,17 @@ def _store_keywords(
     progress: Callable[[], None] | None = None,
     unchanged: Collection[str] = (),
 ) -> int:
-    """Compute and store the keywords of the papers after ``start`` (a place, or a time: the
-    papers modified from then on; all when None), a batch per write transaction; returns how
-    many changed. While the index's cursor says keywords are pending, each batch's progress
-    is recorded there as it commits, and ``progress`` is called. Past KEYWORD_POOL_MIN papers,
-    worker processes compute them. The papers ``unchanged`` since they were indexed keep the
-    keywords they have (if they have some)."""
+    """:func:`keywords.store` of the papers after ``start`` (a place, or a time: the papers
+    modified from then on; all when None); returns how many changed. While the index's cursor
+    says keywords are pending, each page's progress is recorded there as it commits, and
+    ``progress`` is called."""
     key = (start, "") if isinstance(start, datetime) else start
     position = Position.parse(index.cursor())
-    with session_scope(factory) as s:
-        to_do = index_feed.count_after(s, key) - len(unchanged)
-    pooled = KEYWORD_WORKERS > 1 and to_do >= KEYWORD_POOL_MIN
-    changed_count = 0
-    while True:
-        try:
-            pages = _keyword_pages(factory, key, unchanged)
-            for done_key, changed in _computed(pages, index, pooled):
-                if changed:
-                    with session_scope(factory, write=True) as s:
-                        index_feed.set_many_keywords(s, changed)
-                    changed_count += len(changed)
-                if position.keywords_pending:
-                    index.record_cursor(position.keywords_done_to(done_key).dump())
-                key = done_key
-                if progress is not None:
-                    progress()
-            return changed_count
-        except BrokenProcessPool as exc:
-            # A worker could not start or died (a main module that starts work when a
-            # spawned process imports it, the memory killer): carry on here, from the last
-            # page written.
-            log.warning("search keywords: worker processes failed (%s): computing here", exc)
-            pooled = False
+
+    def on_page(done: FeedKey) -> None:
+        if position.keywords_pending:
+            index.record_cursor(position.keywords_done_to(done).dump())
+        if progress is not None:
+            progress()
+
+    return keywords.store(factory, index, key, on_page=on_page, unchanged=unchanged)
