@@ -37,6 +37,8 @@ from coolpapers.ingest.runs import RunReport, SessionFactory
 from coolpapers.records import Feed
 from coolpapers.sources import Source
 from coolpapers.sources.arxiv import ArxivSource, parse_rss
+from coolpapers.store.listings import Announced, add_listings
+from coolpapers.store.papers import PaperWrite, upsert_papers
 
 log = logging.getLogger(__name__)
 
@@ -71,28 +73,31 @@ def store_feed(session: Session, feed: Feed, name: str) -> Stored:
         return Stored("empty", 0)
     previous = store.previous_feed_day(session, name, day)
     repeat = previous is not None and previous.fingerprint == fingerprint
-    ids = [i.meta.id for i in feed.items]
-    existing = store.papers_by_id(session, ids)
-    listings = {} if repeat else store.listings_by_paper(session, ids)
-    written = 0
-    for item in feed.items:
-        meta = item.meta
-        cats = taxonomy.canonical_categories(meta.categories)
-        # a repeat is not an announcement: its date must not become anyone's first day
-        outcome = store.upsert_paper(
-            session, meta, cats, existing.get(meta.id), announced=None if repeat else day
-        )
-        listed = False
-        if not repeat:
-            known = listings.setdefault(meta.id, [])
-            kind = store.listing_kind(item.announce_type)
-            listed = store.add_listing(session, known, meta.id, day, kind, meta.version)
-            paper = existing.get(meta.id)
-            if listed and kind == "new" and paper is not None:
+    existing = store.papers_by_id(session, (i.meta.id for i in feed.items))
+    # a repeat is not an announcement: its date must not become anyone's first day
+    announced = None if repeat else day
+    writes = [
+        PaperWrite(i.meta, taxonomy.canonical_categories(i.meta.categories), announced)
+        for i in feed.items
+    ]
+    outcomes = upsert_papers(session, writes, existing)
+    listed = [False] * len(feed.items)
+    if not repeat:
+        # only stored papers have listings to load (a new one's are written in one statement)
+        known = store.listings_by_paper(session, existing)
+        announcements = [
+            Announced(i.meta.id, day, store.listing_kind(i.announce_type), i.meta.version)
+            for i in feed.items
+        ]
+        listed = add_listings(session, known, announcements)
+        for announcement, wrote in zip(announcements, listed, strict=True):
+            paper = existing.get(announcement.paper_id)
+            if wrote and announcement.kind == "new" and paper is not None:
                 # the first announcement is the new listing's day, also when a feed just moved
                 # a history import's reckoned one later
-                paper.first_announced = min(r.date for r in known if r.kind == "new")
-        written += outcome != "unchanged" or listed
+                rows = known[announcement.paper_id]
+                paper.first_announced = min(r.date for r in rows if r.kind == "new")
+    written = sum(o != "unchanged" or wrote for o, wrote in zip(outcomes, listed, strict=True))
     if repeat:
         # arXiv re-served the previous day's items under today's date (seen on 2025-01-01)
         store.put_feed_day(session, name, day, "repeat", len(feed.items), fingerprint)

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
+from typing import Any, NamedTuple, cast
 
 from sqlalchemy import (
     ColumnElement,
     Select,
+    Table,
     and_,
     case,
     func,
+    insert,
     literal,
     or_,
     select,
@@ -78,6 +81,39 @@ def add_listing(
     session.add(row)
     known.append(row)
     return True
+
+
+class Announced(NamedTuple):
+    """One announcement of :func:`add_listings`: ``add_listing``'s arguments."""
+
+    paper_id: str
+    day: date
+    kind: str
+    version: int
+
+
+def add_listings(
+    session: Session, known: dict[str, list[Listing]], announced: Sequence[Announced]
+) -> list[bool]:
+    """:func:`add_listing` for a batch of distinct papers (a feed's day), whether each wrote.
+
+    ``known`` is ``listings_by_paper`` of these papers. A paper with no stored listing (a new
+    one, most of a day) gets its row through one executemany, without an ORM object to flush;
+    ``known`` then holds a copy of it outside the session. Call it after the papers are in."""
+    written: list[bool] = []
+    fresh: list[dict[str, Any]] = []
+    for paper_id, day, kind, version in announced:
+        rows = known.setdefault(paper_id, [])
+        if rows:
+            written.append(add_listing(session, rows, paper_id, day, kind, version))
+            continue
+        row = {"paper_id": paper_id, "date": day, "kind": kind, "version": version}
+        fresh.append(row)
+        rows.append(Listing(**row))
+        written.append(True)
+    if fresh:
+        session.execute(insert(cast(Table, Listing.__table__)), fresh)
+    return written
 
 
 @dataclass(frozen=True)

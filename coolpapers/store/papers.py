@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, date, datetime
-from typing import Any, Protocol, cast
+from typing import Any, NamedTuple, Protocol, cast
 
 from sqlalchemy import (
     Select,
@@ -13,6 +13,7 @@ from sqlalchemy import (
     bindparam,
     delete,
     func,
+    insert,
     select,
     update,
 )
@@ -39,14 +40,17 @@ def as_utc(value: datetime | None) -> datetime | None:
     return value.replace(tzinfo=UTC)
 
 
+def _table(model: type[Base]) -> Table:
+    return cast(Table, model.__table__)  # declarative models are always mapped to a Table
+
+
 def on_conflict_insert(session: Session, model: type[Base]) -> postgresql.Insert | sqlite.Insert:
     """An INSERT into ``model``'s table that can say what to do ON CONFLICT: both databases
     spell it alike, but SQLAlchemy builds it per dialect. On the table (Core), not the entity:
     no ORM bookkeeping, and the driver's row count is the statement's."""
-    table = cast(Table, model.__table__)  # declarative models are always mapped to a Table
     if session.get_bind().dialect.name == "postgresql":
-        return postgresql.insert(table)
-    return sqlite.insert(table)
+        return postgresql.insert(_table(model))
+    return sqlite.insert(_table(model))
 
 
 def paper_values(meta: PaperMeta, categories: Sequence[str]) -> dict[str, Any]:
@@ -79,15 +83,89 @@ def upsert_paper(
     ``categories`` are canonical (aliases merged), primary first. Returns "inserted",
     "updated" or "unchanged"; an unchanged paper is not written at all.
     """
-    values = paper_values(meta, categories)
     if existing is None:
-        paper = Paper(id=meta.id, first_announced=announced, **values)
+        paper = Paper(id=meta.id, first_announced=announced, **paper_values(meta, categories))
         paper.published, paper.updated = meta.published, meta.updated
         session.add(paper)
         session.add_all(_category_rows(meta.id, categories))
         return "inserted"
-    paper = existing
-    changed = False
+    changed, recategorised = _merge(existing, meta, categories, announced)
+    if recategorised:
+        _recategorise(session, {meta.id: categories})
+    return "updated" if changed else "unchanged"
+
+
+class PaperWrite(NamedTuple):
+    """One paper of :func:`upsert_papers`: its record, canonical categories (primary first)
+    and the listing day it was announced on, if any (``upsert_paper``'s ``announced``)."""
+
+    meta: PaperMeta
+    categories: Sequence[str]
+    announced: date | None
+
+
+def upsert_papers(
+    session: Session, papers: Sequence[PaperWrite], existing: Mapping[str, Paper]
+) -> list[str]:
+    """:func:`upsert_paper` for a batch of distinct ids (a feed's day), its outcomes in order.
+
+    Papers not stored (not in ``existing``) and their category rows go in with one
+    executemany each, no ORM object per paper (the ORM's unit of work was most of a 1,000-item
+    day); stored ones are updated through their loaded rows, and those whose categories
+    changed get their category rows and day index rewritten together."""
+    outcomes: list[str] = []
+    fresh: list[PaperWrite] = []
+    recategorised: dict[str, Sequence[str]] = {}
+    for write in papers:
+        meta, categories, announced = write
+        paper = existing.get(meta.id)
+        if paper is None:
+            fresh.append(write)
+            outcomes.append("inserted")
+            continue
+        changed, moved = _merge(paper, meta, categories, announced)
+        if moved:
+            recategorised[meta.id] = categories
+        outcomes.append("updated" if changed else "unchanged")
+    _insert_new(session, fresh)
+    if recategorised:
+        _recategorise(session, recategorised)
+    return outcomes
+
+
+def _insert_new(session: Session, papers: Sequence[PaperWrite]) -> None:
+    if not papers:
+        return
+    now = utcnow()  # one stamp: the index's cursor pages through ties by id
+    rows = [
+        {
+            "id": meta.id,
+            **paper_values(meta, categories),
+            "published": meta.published,
+            "updated": meta.updated,
+            "first_announced": announced,
+            "created_at": now,
+            "modified_at": now,
+        }
+        for meta, categories, announced in papers
+    ]
+    session.execute(insert(_table(Paper)), rows)
+    categories = [
+        {"paper_id": meta.id, "category": c, "position": i}
+        for meta, cats, _ in papers
+        for i, c in enumerate(cats)
+    ]
+    if categories:
+        session.execute(insert(_table(PaperCategory)), categories)
+
+
+def _merge(
+    paper: Paper, meta: PaperMeta, categories: Sequence[str], announced: date | None
+) -> tuple[bool, bool]:
+    """Apply ``meta`` to the stored ``paper`` by the rules of :func:`upsert_paper`: (whether
+    anything changed, whether its categories did: the caller rewrites their rows)."""
+    values = paper_values(meta, categories)
+    changed = recategorised = False
     if announced is not None and (
         paper.first_announced is None or announced < paper.first_announced
     ):
@@ -110,28 +188,40 @@ def upsert_paper(
         # know (a licence is the paper's, not the version's: arXiv keeps it across versions).
         if meta.license is None:
             values["license"] = paper.license
-        if list(paper.categories) != list(categories):
-            session.execute(delete(PaperCategory).where(PaperCategory.paper_id == meta.id))
-            session.add_all(_category_rows(meta.id, categories))
-            _index_days_under(session, meta.id, categories)
+        recategorised = list(paper.categories) != list(categories)
         for name, value in values.items():
             if getattr(paper, name) != value:
                 setattr(paper, name, value)
                 changed = True
     if changed:
         paper.modified_at = utcnow()
-    return "updated" if changed else "unchanged"
+    return changed, recategorised
 
 
-def _index_days_under(session: Session, paper_id: str, categories: Sequence[str]) -> None:
-    """A paper in new categories shows on its stored days under them too: the day index must
-    know (a dropped category's days stay; day navigation confirms each day on listings)."""
-    days = list(session.scalars(select(Listing.date).where(Listing.paper_id == paper_id)))
-    if days and categories:
-        rows = [{"category": c, "date": d} for c in set(categories) for d in set(days)]
-        session.execute(
-            on_conflict_insert(session, DayCategory).values(rows).on_conflict_do_nothing()
+def _recategorise(session: Session, papers: Mapping[str, Sequence[str]]) -> None:
+    """New category rows for these stored papers. A paper in new categories shows on its
+    stored days under them too: the day index must know (a dropped category's days stay; day
+    navigation confirms each day on listings)."""
+    ids = list(papers)
+    for chunk in _id_chunks(ids):
+        # through the ORM: it flushes first (a category row still pending goes in before it goes)
+        session.execute(delete(PaperCategory).where(PaperCategory.paper_id.in_(chunk)))
+    rows = [
+        {"paper_id": paper_id, "category": c, "position": i}
+        for paper_id, categories in papers.items()
+        for i, c in enumerate(categories)
+    ]
+    if rows:
+        session.execute(insert(_table(PaperCategory)), rows)
+    for chunk in _id_chunks(ids):
+        listed = (
+            select(PaperCategory.category, Listing.date)
+            .distinct()
+            .join(Listing, Listing.paper_id == PaperCategory.paper_id)
+            .where(PaperCategory.paper_id.in_(chunk))
         )
+        days = on_conflict_insert(session, DayCategory).from_select(["category", "date"], listed)
+        session.execute(days.on_conflict_do_nothing())
 
 
 def _category_rows(paper_id: str, categories: Sequence[str]) -> list[PaperCategory]:
