@@ -2,7 +2,9 @@
 (Kaggle, OAI) can say about the listings it never saw.
 
 ``derive_listings(meta)`` places each version on the listing day ``schedule.listing_day_of``
-gives its submission time: v1 as ``new``, later versions as ``replace``. Pure: no database.
+gives its submission time: v1 as ``new``, later versions as ``replace``; ``place_versions`` does
+the same from the times as ISO 8601 text (what a bulk import has), without records. Pure: no
+database.
 
 What it will not guess (the page says "not known" rather than show a wrong day):
 
@@ -21,15 +23,15 @@ from __future__ import annotations
 
 import functools
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
 from coolpapers import schedule
 from coolpapers.records import PaperMeta
 
-__all__ = ["Derived", "Placed", "derive_listings", "held"]
+__all__ = ["Derived", "Placed", "derive_listings", "held", "place_versions"]
 
-HOUR_S = 3600
 _NEW_STYLE_RE = re.compile(r"^(\d\d)(\d\d)\.\d{4,5}$")
 
 
@@ -59,11 +61,38 @@ def held(paper_id: str, listing_day: date) -> bool:
 
 
 @functools.lru_cache(maxsize=65_536)
-def _listing_day(hour: int) -> date | None:
-    """``schedule.listing_day_of`` by the UTC hour: the 14:00 ET deadline and the clock
-    changes fall on whole UTC hours, so every moment of an hour has the same listing day, and
-    a history import asks for a few hundred thousand moments of a few thousand hours."""
-    return schedule.listing_day_of(datetime.fromtimestamp(hour * HOUR_S, UTC))
+def _listing_day(hour: str) -> date | None:
+    """``schedule.listing_day_of`` by the UTC hour (``YYYY-MM-DDTHH``): the 14:00 ET deadline
+    and the clock changes fall on whole UTC hours, so every moment of an hour has the same
+    listing day, and a history import asks for millions of moments of a few thousand hours."""
+    return schedule.listing_day_of(datetime.fromisoformat(f"{hour}:00:00+00:00"))
+
+
+def _placed(paper_id: str, days: list[date | None]) -> tuple[list[tuple[date, str, int]], int]:
+    """(day, kind, version) of the versions whose listing days are ``days`` (v1 first; None:
+    unknown), and how many cannot be placed."""
+    if days[0] is not None and held(paper_id, days[0]):
+        return [], len(days)
+    placed: list[tuple[date, str, int]] = []
+    unplaced = 0
+    for version, day in enumerate(days, start=1):
+        if day is None or (placed and day < placed[-1][0]):
+            unplaced += 1  # unknown calendar, or submission times out of order
+            continue
+        if placed and day == placed[-1][0]:
+            # one window, one announcement: the later version, under the first one's kind
+            placed[-1] = (day, placed[-1][1], version)
+            continue
+        placed.append((day, "new" if version == 1 else "replace", version))
+    return placed, unplaced
+
+
+def place_versions(
+    paper_id: str, submitted: Sequence[str]
+) -> tuple[list[tuple[date, str, int]], int]:
+    """``derive_listings`` of a paper whose submission times are ``submitted`` (UTC, ISO 8601,
+    v1 first; not empty), as (day, kind, version) and the count of versions not placed."""
+    return _placed(paper_id, [_listing_day(moment[:13]) for moment in submitted])
 
 
 def derive_listings(meta: PaperMeta) -> Derived:
@@ -71,18 +100,6 @@ def derive_listings(meta: PaperMeta) -> Derived:
     times, v1 first); versions without submission times are all unplaced."""
     if not meta.versions:
         return Derived((), meta.version)
-    days = [_listing_day(int(moment.timestamp()) // HOUR_S) for moment in meta.versions]
-    if days[0] is not None and held(meta.id, days[0]):
-        return Derived((), len(days))
-    placed: list[Placed] = []
-    unplaced = 0
-    for version, day in enumerate(days, start=1):
-        if day is None or (placed and day < placed[-1].day):
-            unplaced += 1  # unknown calendar, or submission times out of order
-            continue
-        if placed and day == placed[-1].day:
-            # one window, one announcement: the later version, under the first one's kind
-            placed[-1] = Placed(day, placed[-1].kind, version)
-            continue
-        placed.append(Placed(day, "new" if version == 1 else "replace", version))
-    return Derived(tuple(placed), unplaced)
+    hours = (moment.astimezone(UTC).isoformat()[:13] for moment in meta.versions)
+    placed, unplaced = _placed(meta.id, [_listing_day(hour) for hour in hours])
+    return Derived(tuple(Placed(*p) for p in placed), unplaced)

@@ -14,14 +14,17 @@ as the RSS abstracts do (the snapshot starts each paragraph with an indented lin
 Speed matters here (a snapshot has ~2.7M lines): the TeX decoder walks a text character by
 character once it has a backslash, and most backslashes in abstracts are math, so it only runs
 when the text has a macro it could convert (``_MACRO_RE``; the output is the same either way).
+A bulk import takes ``parse_fields``: the same values as plain ones (authors as the JSON they are
+stored as, submission times as ISO 8601 text), without the records ``parse_line`` builds.
 """
 
 from __future__ import annotations
 
+import functools
 import re
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from email.utils import parsedate_to_datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 
@@ -31,7 +34,7 @@ from coolpapers.records import Author, PaperMeta
 from coolpapers.sources.arxiv_parse import split_authors, strip_controls
 from coolpapers.sources.tex import decode_tex_accents
 
-__all__ = ["parse_line"]
+__all__ = ["Fields", "parse_fields", "parse_line"]
 
 # A macro decode_tex_accents converts: a symbol accent (\'e \"o \^o ...) or a control word that
 # is an accent (\v \c \u ...) or a letter (\ss \o \aa ...). Anything else it leaves as written.
@@ -84,8 +87,13 @@ def optional_raw(value: object) -> str | None:
 def _abstract(value: object) -> str:
     """Paragraphs (an indented line starts one in the snapshot) as single newlines."""
     text = value.strip() if isinstance(value, str) else ""
+    flat = text.replace("\n", " ")
+    if flat.isprintable() and "  " not in flat:
+        # one clean paragraph, most abstracts: what ``_inline`` returns, checked once (a
+        # paragraph's mark, "\n " or "\n\n", would have left two spaces)
+        return decode_tex_accents(flat) if _MACRO_RE.search(flat) else flat
     if "\n " not in text and "\n\t" not in text and "\n\n" not in text:
-        return _inline(text)  # one paragraph: most abstracts
+        return _inline(text)  # one paragraph
     paragraphs = (_inline(p) for p in _PARAGRAPH_RE.split(text))
     return "\n".join(p for p in paragraphs if p)
 
@@ -103,13 +111,40 @@ def _created(text: str) -> datetime:
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
-def _versions(value: object) -> tuple[datetime, ...] | str:
-    """Submission times, v1 first; a reason when they are not v1…vN with dates."""
+@functools.lru_cache(maxsize=16_384)
+def _iso_day(day: str, month: str, year: str) -> str:
+    """``2``, ``Apr``, ``2007`` → ``2007-04-02`` (ValueError when there is no such day): a
+    snapshot has a few thousand days for millions of submission times."""
+    return date(int(year), _MONTHS[month], int(day)).isoformat()
+
+
+def _created_iso(text: str) -> str:
+    """``_created(text).isoformat()``, without building the datetime in the snapshot's usual
+    spelling (zero-padded ``HH:MM:SS``, which the ISO form copies)."""
+    parts = text.split()
+    if len(parts) == 6 and parts[5] in ("GMT", "UTC") and parts[2] in _MONTHS:
+        clock = parts[4]
+        if (
+            len(clock) == 8
+            and clock[2] == clock[5] == ":"
+            and clock.isascii()
+            and (clock[:2] + clock[3:5] + clock[6:]).isdigit()
+            and clock[:2] < "24"
+            and clock[3] < "6"
+            and clock[6] < "6"
+        ):
+            return f"{_iso_day(parts[1], parts[2], parts[3])}T{clock}+00:00"
+    return _created(text).isoformat()
+
+
+def _versions(value: object) -> tuple[str, ...] | str:
+    """Submission times (UTC, ISO 8601), v1 first; a reason when they are not v1…vN with
+    dates."""
     if value is None:
         return ()
     if type(value) is not list:
         return "versions is not a list"
-    times: list[datetime] = []
+    times: list[str] = []
     for number, entry in enumerate(value, start=1):
         if type(entry) is not dict:
             return "a version is not an object"
@@ -117,13 +152,13 @@ def _versions(value: object) -> tuple[datetime, ...] | str:
             return _unordered_versions(value)
         created = entry.get("created")
         try:
-            times.append(_created(created if type(created) is str else ""))
+            times.append(_created_iso(created if type(created) is str else ""))
         except (TypeError, ValueError, IndexError):
             return f"bad submission date {str(created)[:_SHORT]!r}"
     return tuple(times)
 
 
-def _unordered_versions(value: list[Any]) -> tuple[datetime, ...] | str:
+def _unordered_versions(value: list[Any]) -> tuple[str, ...] | str:
     """Versions listed out of order: sorted by number, which must run v1…vN."""
     numbered: list[tuple[int, Any]] = []
     for entry in value:
@@ -137,11 +172,12 @@ def _unordered_versions(value: list[Any]) -> tuple[datetime, ...] | str:
     return _versions([{**entry, "version": f"v{n}"} for n, entry in numbered])
 
 
-def _parsed_authors(value: list[Any]) -> tuple[Author, ...] | None:
+def _parsed_authors(value: list[Any]) -> list[dict[str, Any]] | None:
     """``authors_parsed``: [surname, forenames, suffix, affiliation…] → "Forenames Surname
-    Suffix"; None when it is not that shape (the raw string is used then). A name is cleaned
-    only when it needs it (the common case costs one regex search, not three cleanings)."""
-    authors: list[Author] = []
+    Suffix", as stored (``{"name", "affiliations"}``, what an ``Author`` serialises to); None
+    when it is not that shape (the raw string is used then). A name is cleaned only when it
+    needs it (the common case costs a few scans, not three cleanings)."""
+    authors: list[dict[str, Any]] = []
     for entry in value:
         if type(entry) is not list or len(entry) < 2:
             return None
@@ -159,11 +195,11 @@ def _parsed_authors(value: list[Any]) -> tuple[Author, ...] | None:
         affiliations = (
             tuple(a for a in (_inline(p) for p in entry[3:]) if a) if len(entry) > 3 else ()
         )
-        authors.append(Author(name, affiliations))
-    return tuple(authors)
+        authors.append({"name": name, "affiliations": affiliations})
+    return authors
 
 
-def _raw_authors(value: object) -> tuple[Author, ...]:
+def _raw_authors(value: object) -> list[dict[str, Any]]:
     """The raw ``authors`` string ("A, B and C (Univ. X)"): "and" outside parentheses separates
     authors too, then it is split as the RSS ``dc:creator`` is."""
     text = value if isinstance(value, str) else ""
@@ -177,7 +213,7 @@ def _raw_authors(value: object) -> tuple[Author, ...]:
         out.append(match.group() if depth > 0 else ", ")
         start = match.end()
     out.append(text[start:])
-    return split_authors("".join(out))
+    return [{"name": a.name, "affiliations": a.affiliations} for a in split_authors("".join(out))]
 
 
 def _canonical_new_id(text: str) -> bool:
@@ -187,8 +223,26 @@ def _canonical_new_id(text: str) -> bool:
     return yymm >= 704 and 1 <= yymm % 100 <= 12 and len(number) == width and int(number) > 0
 
 
-def parse_line(line: bytes | str) -> PaperMeta | str:
-    """One snapshot line as a paper, or a short reason why it is not one (never raises)."""
+class Fields(NamedTuple):
+    """A line's paper in plain values (``parse_line`` makes its record of them): what a bulk
+    import writes, cheaper to build and to send to another process than records."""
+
+    id: str
+    version: int
+    title: str
+    abstract: str
+    authors: list[dict[str, Any]]  # {"name", "affiliations"}: an Author as stored
+    categories: tuple[str, ...]  # as the line lists them, primary first (aliases not merged)
+    doi: str | None
+    journal_ref: str | None
+    comments: str | None
+    license: str | None
+    versions: tuple[str, ...]  # submission times, v1 first: UTC, ISO 8601 (``isoformat``)
+
+
+def parse_fields(line: bytes | str) -> Fields | str:
+    """One snapshot line as a paper's values, or a short reason why it is not one (never
+    raises)."""
     try:
         row = orjson.loads(line)
     except orjson.JSONDecodeError:
@@ -208,7 +262,8 @@ def parse_line(line: bytes | str) -> PaperMeta | str:
     title = _inline(row.get("title"))
     if not title:
         return f"{paper_id}: no title"
-    categories = tuple(row["categories"].split()) if isinstance(row.get("categories"), str) else ()
+    raw_categories = row.get("categories")
+    categories = tuple(raw_categories.split()) if isinstance(raw_categories, str) else ()
     if not categories:
         return f"{paper_id}: no categories"
     versions = _versions(row.get("versions"))
@@ -218,17 +273,38 @@ def parse_line(line: bytes | str) -> PaperMeta | str:
     authors = _parsed_authors(parsed) if isinstance(parsed, list) else None
     if authors is None:
         authors = _raw_authors(row.get("authors"))
+    return Fields(
+        paper_id,
+        max(len(versions), 1),
+        title,
+        _abstract(row.get("abstract")),
+        authors,
+        categories,
+        optional_raw(row.get("doi")),
+        optional_text(row.get("journal-ref")),
+        optional_text(row.get("comments")),
+        optional_raw(row.get("license")),
+        versions,
+    )
+
+
+def parse_line(line: bytes | str) -> PaperMeta | str:
+    """One snapshot line as a paper, or a short reason why it is not one (never raises)."""
+    fields = parse_fields(line)
+    if isinstance(fields, str):
+        return fields
+    versions = tuple(datetime.fromisoformat(moment) for moment in fields.versions)
     return PaperMeta(
-        id=paper_id,
-        version=max(len(versions), 1),
-        title=title,
-        abstract=_abstract(row.get("abstract")),
-        authors=authors,
-        categories=categories,
-        doi=optional_raw(row.get("doi")),
-        journal_ref=optional_text(row.get("journal-ref")),
-        comments=optional_text(row.get("comments")),
-        license=optional_raw(row.get("license")),
+        id=fields.id,
+        version=fields.version,
+        title=fields.title,
+        abstract=fields.abstract,
+        authors=tuple(Author(a["name"], a["affiliations"]) for a in fields.authors),
+        categories=fields.categories,
+        doi=fields.doi,
+        journal_ref=fields.journal_ref,
+        comments=fields.comments,
+        license=fields.license,
         published=versions[0] if versions else None,
         updated=versions[-1] if versions else None,
         versions=versions,

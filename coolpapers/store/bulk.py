@@ -111,6 +111,20 @@ class _Driver:
     def flag(self, value: bool) -> Any:
         return value if self.postgres else int(value)
 
+    def existing(self, ids: Sequence[str]) -> list[str]:
+        """Those of ``ids`` stored already: one bare query a chunk (a first import finds none,
+        and SQLAlchemy's compiling of a 900-value IN cost more than the answer)."""
+        found: list[str] = []
+        cursor = self.raw.cursor()
+        try:
+            for chunk in _chunks(ids):
+                marks = ", ".join("?" * len(chunk))
+                cursor.execute(self.sql(f"SELECT id FROM papers WHERE id IN ({marks})"), chunk)
+                found.extend(row[0] for row in cursor.fetchall())
+        finally:
+            cursor.close()
+        return found
+
     def many(self, statement: str, rows: Sequence[tuple[Any, ...]]) -> None:
         if rows:
             cursor = self.raw.cursor()
@@ -206,8 +220,8 @@ def write_papers(
     field with its whole record, ``record(paper)`` (asked only then: a first import never
     builds one here). See the module for the rules."""
     driver = _Driver(session)
-    ids = [p.id for p in papers]
-    stored = _stored(session, ids)
+    present = driver.existing([p.id for p in papers])
+    stored = _stored(session, present) if present else {}
     listed = _stored_listings(session, list(stored)) if stored else {}
     result = BulkResult()
     paper_rows: list[tuple[Any, ...]] = []
@@ -217,8 +231,27 @@ def write_papers(
     recategorised: list[str] = []
     day_index: set[tuple[str, date]] = set()
     stamp = driver.when(now)
+    spelled: dict[date, Any] = {}  # a batch's listings fall on some hundred days
+    flag = driver.flag(True)
     for paper in papers:
         paper_id, categories = paper.id, paper.categories
+        old = stored.get(paper_id)
+        if old is None:
+            # new: the common case, the whole of a first import (its listings oldest first)
+            result.inserted += 1
+            listings = paper.listings
+            category_rows.extend((paper_id, c, i) for i, c in enumerate(categories))
+            if not listings:
+                paper_rows.append((*paper.row, None, 0, 0, stamp, stamp))
+                continue
+            for day, kind, version in listings:
+                if (spelling := spelled.get(day)) is None:
+                    spelling = spelled[day] = driver.day(day)
+                listing_rows.append((paper_id, spelling, kind, version, flag))
+            paper_rows.append((*paper.row, spelled[listings[0][0]], 0, 0, stamp, stamp))
+            result.listed += len(listings)
+            day_index.update((c, day) for day, _, _ in listings for c in categories)
+            continue
         known = listed.get(paper_id, [])
         written = [
             (day, kind, version)
@@ -228,16 +261,9 @@ def write_papers(
             )
         ]
         for day, kind, version in written:
-            listing_rows.append((paper_id, driver.day(day), kind, version, driver.flag(True)))
+            listing_rows.append((paper_id, driver.day(day), kind, version, flag))
         result.listed += len(written)
         first = min((day for day, _, _ in written), default=None)
-        old = stored.get(paper_id)
-        if old is None:
-            result.inserted += 1
-            paper_rows.append((*paper.row, driver.day(first), 0, 0, stamp, stamp))
-            category_rows.extend((paper_id, c, i) for i, c in enumerate(categories))
-            day_index.update((c, day) for c in categories for day, _, _ in written)
-            continue
         values = _values(record(paper), categories)
         merged = _merged(old, values)
         if old["first_announced"] is not None and (first is None or old["first_announced"] < first):
@@ -281,22 +307,45 @@ def _json(value: Any) -> str | None:
     return None if value is None else orjson.dumps(value).decode()
 
 
-def new_row(meta: PaperMeta, categories: tuple[str, ...], *, postgres: bool) -> tuple[Any, ...]:
+def new_row(
+    paper_id: str,
+    version: int,
+    title: str,
+    abstract: str,
+    authors: Sequence[Any],
+    categories: tuple[str, ...],
+    doi: str | None,
+    journal_ref: str | None,
+    comments: str | None,
+    license: str | None,
+    versions: Sequence[str],
+    *,
+    postgres: bool,
+) -> tuple[Any, ...]:
     """What a new paper's row holds but its first day and stamps, in plain values (built where
-    the line is parsed, maybe another process): orjson writes the authors (dataclasses, as
-    ``{"name", "affiliations"}``) and version times (ISO 8601) itself, times are text (SQLite:
-    as SQLAlchemy stores them; Postgres: ISO 8601 with the offset, as COPY reads them)."""
-    when = _iso if postgres else _sqlite_datetime
+    the line is parsed, maybe another process): ``authors`` as stored (``{"name",
+    "affiliations"}``), ``categories`` canonical, ``versions`` the submission times (UTC, ISO
+    8601, as ``isoformat`` writes them); times are text (SQLite: as SQLAlchemy stores them;
+    Postgres: ISO 8601 with the offset, as COPY reads them)."""
+    when = _iso if postgres else _sqlite_time
     return (
-        meta.id, meta.version, meta.title, meta.abstract, orjson.dumps(meta.authors).decode(),
-        orjson.dumps(categories).decode(), categories[0] if categories else "", meta.doi,
-        meta.journal_ref, meta.comments, meta.license, when(meta.published), when(meta.updated),
-        orjson.dumps(meta.versions).decode() if meta.versions else None,
+        paper_id, version, title, abstract, orjson.dumps(authors).decode(),
+        orjson.dumps(categories).decode(), categories[0] if categories else "", doi,
+        journal_ref, comments, license, when(versions[0]) if versions else None,
+        when(versions[-1]) if versions else None,
+        orjson.dumps(versions).decode() if versions else None,
     )  # fmt: skip
 
 
-def _iso(value: datetime | None) -> str | None:
-    return None if value is None else value.isoformat()
+def _iso(moment: str) -> str:
+    return moment
+
+
+def _sqlite_time(moment: str) -> str:
+    """A UTC ISO 8601 time (``2007-04-02T19:18:42+00:00``, microseconds or not) as
+    ``_sqlite_datetime`` writes it: ``2007-04-02 19:18:42.000000``."""
+    fraction = moment[20:26] if moment[19] == "." else "000000"
+    return f"{moment[:10]} {moment[11:19]}.{fraction}"
 
 
 def _update_row(
