@@ -278,9 +278,15 @@ def _parsed(
 ) -> Iterator[tuple[_Batch, Parsed]]:
     """Each batch with its parse: in ``pool``, PARSERS batches ahead of the caller (which
     writes meanwhile), else here; here too from the moment the pool breaks (a process
-    that cannot start, e.g. a script without a ``__main__`` guard)."""
+    that cannot start, e.g. a script without a ``__main__`` guard), and the first batch,
+    while the pool's processes start (a second or so: their imports)."""
     ahead: deque[tuple[_Batch, Future[Parsed] | None]] = deque()
+    first = pool is not None
     for batch in itertools.chain(batches, [None]):  # None: the end, every batch goes out
+        if first and batch is not None:
+            first = False
+            yield batch, parse_batch(batch.lines, postgres)
+            continue
         if batch is not None:
             future = None
             if pool is not None:
@@ -351,6 +357,8 @@ def _pool(stack: ExitStack, size: int, parallel: bool | None) -> ProcessPoolExec
         return None
     pool = ProcessPoolExecutor(PARSERS, mp_context=get_context("spawn"), initializer=_start_parser)
     stack.callback(pool.shutdown, cancel_futures=True)
+    for _ in range(PARSERS):  # start the processes now: their imports take a while
+        pool.submit(os.getpid)
     return pool
 
 
