@@ -94,9 +94,10 @@ def store_feed(session: Session, feed: Feed, name: str) -> Stored:
             paper = existing.get(announcement.paper_id)
             if wrote and announcement.kind == "new" and paper is not None:
                 # the first announcement is the new listing's day, also when a feed just moved
-                # a history import's reckoned one later
-                rows = known[announcement.paper_id]
-                paper.first_announced = min(r.date for r in rows if r.kind == "new")
+                # a history import's reckoned one later (a paper listed before: its rows)
+                rows = known.get(announcement.paper_id, ())
+                dates = [r.date for r in rows if r.kind == "new"]
+                paper.first_announced = min(dates, default=day)
     written = sum(o != "unchanged" or wrote for o, wrote in zip(outcomes, listed, strict=True))
     if repeat:
         # arXiv re-served the previous day's items under today's date (seen on 2025-01-01)

@@ -60,27 +60,37 @@ def add_listing(
     history import placed by arXiv's schedule (``derived``) moves to the day a feed gives.
     Whoever adds a day's listings calls :func:`index_listing_day` for that day afterwards.
     """
+    written, row = _place(known, paper_id, day, kind, version)
+    if row is not None:
+        session.add(row)
+    return written
+
+
+def _place(
+    known: list[Listing], paper_id: str, day: date, kind: str, version: int
+) -> tuple[bool, Listing | None]:
+    """:func:`add_listing`'s rule on ``known`` (changed in place): whether it wrote, and the
+    new row it appended, if any, for the caller to store."""
     same = next((r for r in known if r.kind == kind and r.version == version), None)
     on_day = next((r for r in known if r.kind == kind and r.date == day), None)
     if same is not None and same.derived and on_day in (None, same):
         # a feed of the day says when it was announced: that beats the schedule's reckoning
         # (a paper held for moderation came out later than its submission time gives)
         same.date, same.derived = day, False
-        return True
+        return True, None
     if same is not None:
         if day >= same.date or on_day is not None:
-            return False
+            return False, None
         same.date = day
-        return True
+        return True, None
     if on_day is not None:
         if version > on_day.version:
             on_day.version = version
-            return True
-        return False
-    row = Listing(paper_id=paper_id, date=day, kind=kind, version=version)
-    session.add(row)
+            return True, None
+        return False, None
+    row = Listing(paper_id=paper_id, date=day, kind=kind, version=version, derived=False)
     known.append(row)
-    return True
+    return True, row
 
 
 class Announced(NamedTuple):
@@ -97,22 +107,24 @@ def add_listings(
 ) -> list[bool]:
     """:func:`add_listing` for a batch of distinct papers (a feed's day), whether each wrote.
 
-    ``known`` is ``listings_by_paper`` of these papers. A paper with no stored listing (a new
-    one, most of a day) gets its row through one executemany, without an ORM object to flush;
-    ``known`` then holds a copy of it outside the session. Call it after the papers are in."""
+    ``known`` is ``listings_by_paper`` of these papers, kept up to date for those it holds; a
+    paper without any listing (a new one: most of a day) just gets its row. The new rows go
+    in with one executemany, no ORM object to flush. Call it after the papers are in."""
     written: list[bool] = []
-    fresh: list[dict[str, Any]] = []
+    new_rows: list[dict[str, Any]] = []
     for paper_id, day, kind, version in announced:
-        rows = known.setdefault(paper_id, [])
-        if rows:
-            written.append(add_listing(session, rows, paper_id, day, kind, version))
-            continue
         row = {"paper_id": paper_id, "date": day, "kind": kind, "version": version}
-        fresh.append(row)
-        rows.append(Listing(**row))
-        written.append(True)
-    if fresh:
-        session.execute(insert(cast(Table, Listing.__table__)), fresh)
+        rows = known.get(paper_id)
+        if rows is None:
+            new_rows.append(row)  # nothing to compare with: no object either (~30 us each)
+            written.append(True)
+            continue
+        wrote, placed = _place(rows, paper_id, day, kind, version)
+        written.append(wrote)
+        if placed is not None:
+            new_rows.append(row)
+    if new_rows:
+        session.execute(insert(cast(Table, Listing.__table__)), new_rows)
     return written
 
 
