@@ -154,6 +154,8 @@ def xml_root(body: bytes, what: str) -> Element:
 
 def _split_top_level(text: str) -> list[str]:
     """Split at commas outside parentheses; if the parentheses do not balance, at every comma."""
+    if "(" not in text:  # the usual creator line: no affiliations, every comma splits
+        return text.split(",")
     parts: list[str] = []
     depth = 0
     start = 0
@@ -178,6 +180,8 @@ def _name_and_affiliations(part: str) -> tuple[str, tuple[str, ...]]:
     affiliations of one author with commas, exactly like the parts of one address, so there is
     no reliable way to split them.
     """
+    if "(" not in part:  # no affiliation (most authors): the walk below would copy it all
+        return clean_inline(part), ()
     name: list[str] = []
     affiliations: list[str] = []
     group: list[str] = []
