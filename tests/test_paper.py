@@ -16,6 +16,7 @@ from coolpapers.config import Settings
 from coolpapers.db import session_scope
 from coolpapers.ingest import Pipeline
 from coolpapers.ingest.papers import ON_DEMAND_MAX
+from coolpapers.web import create_app
 from tests.conftest import API, FIXTURES
 from tests.fakes.arxiv_server import FakeArxiv, Fault
 from tests.test_web import stocked  # noqa: F401 - the fixture
@@ -62,8 +63,21 @@ def test_paper_page_reads_each_row_once(
     assert page.status_code == 200 and 'class="panel details"' in page.text
     assert len(on("papers", seen)) == 1, on("papers", seen)
     assert len(on("listings", seen)) == 1, on("listings", seen)
-    assert len(on("faqs", seen)) == 1, on("faqs", seen)  # both languages at once
+    assert not on("faqs", seen)  # no LLM: the page says FAQs are off and reads none
     assert not fake_arxiv.requests
+
+
+def test_paper_page_reads_the_faqs_of_both_languages_at_once(
+    settings: Settings,
+    stocked: object,  # noqa: F811 - the fixture imported above
+) -> None:
+    llm = settings.model_copy(update={"llm_base_url": "http://127.0.0.1:9/v1", "llm_model": "m"})
+    with TestClient(create_app(llm), follow_redirects=False) as client:
+        client.get(f"/arxiv/{PAPER}")
+        with statements(app_engine(client)) as seen:
+            page = client.get(f"/arxiv/{PAPER}")
+    assert page.status_code == 200 and "Ask for the FAQ" in page.text
+    assert len(on("faqs", seen)) == 1, on("faqs", seen)
 
 
 def test_faq_api_reads_the_faq_and_the_clicks_once(

@@ -70,10 +70,16 @@ def paper_page(
     if cards_only or len(wanted) > 1:
         return _several(request, templates, wanted, got, params, cards_only=cards_only)
     paper = one_paper(got, wanted[0])
+    # Without an LLM the page says FAQs are off and shows none: they are not read.
+    faqs = (
+        read_faqs(session, settings, paper.id, LANGS, clicks=paper.faq_clicks)
+        if settings.llm_configured
+        else {}
+    )
     context: dict[str, Any] = {
         "paper": paper,
         "listings": store.paper_listings(session, paper.id),
-        "faqs": read_faqs(session, settings, paper.id, LANGS, clicks=paper.faq_clicks),
+        "faqs": faqs,
     }
     return templates.TemplateResponse(request, "paper.html", context)
 

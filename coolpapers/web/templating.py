@@ -4,12 +4,16 @@ path absolute at the site's public address), filters for names and dates."""
 
 from __future__ import annotations
 
+import functools
 import re
-from collections.abc import Mapping, Sequence
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
+import orjson
 from fastapi import Request
 from fastapi.responses import Response
 from fastapi.templating import Jinja2Templates
@@ -19,6 +23,7 @@ from markupsafe import Markup
 from coolpapers import taxonomy
 from coolpapers.config import Settings
 from coolpapers.store import PaperView, as_utc
+from coolpapers.store.papers import PaperRow
 from coolpapers.web import urls
 from coolpapers.web.highlight import highlight
 from coolpapers.web.math import text_html
@@ -42,6 +47,95 @@ def subject_links(categories: list[str]) -> list[tuple[str, str, str]]:
         (c, f"{n} ({c})" if names.count(n) > 1 else n, urls.day_list(c))
         for c, n in zip(categories, names, strict=True)
     ]
+
+
+# quote_plus leaves these as they are and makes a space "+": most authors' names, at a tenth
+# of its cost (a list page links ~200 names).
+_PLAIN_NAME = re.compile(r"[A-Za-z0-9_.~ -]*")
+
+
+def author_url(name: str) -> str:
+    """arXiv's search for this author (``ArxivLinks.author``)."""
+    if _PLAIN_NAME.fullmatch(name):
+        return urls.ArxivLinks.AUTHOR_SEARCH + name.replace(" ", "+")
+    return urls.ArxivLinks.author(name)
+
+
+def memoised_macro(env: Environment, template: str, name: str) -> Callable[[Any], Markup]:
+    """A macro of ``template`` whose output depends on its one argument alone, kept by that
+    argument (as a tuple): a card's subjects are rendered once per list of categories."""
+
+    @functools.lru_cache(maxsize=4096)
+    def rendered(key: tuple[Any, ...]) -> Markup:
+        macro = getattr(env.get_template(template).module, name)
+        return Markup(macro(list(key)))
+
+    def call(argument: Sequence[Any]) -> Markup:
+        return rendered(tuple(argument))
+
+    return call
+
+
+CARD_CACHE_BYTES = 16 * 1024 * 1024  # per web process
+CARD_MAX_BYTES = 64 * 1024  # a card of hundreds of authors is rendered each time
+
+
+class CardCache:
+    """Cards as ``card_body`` of templates/_partials.html renders them, kept by everything a
+    card shows: the paper's fields (all of :class:`PaperView`, clicks and keywords included),
+    its number, announce type and marked terms; the rest it reads are the environment's
+    globals, fixed with the settings. A card costs ~0.1 ms to render and a page has 25; after
+    an ingest the page cache is empty and every day list renders again, with the same cards
+    (so does a search asked again, a paper page opened from a list)."""
+
+    def __init__(self, env: Environment, capacity: int = CARD_CACHE_BYTES) -> None:
+        self.env = env
+        self.capacity = capacity
+        self.size = 0
+        self.copies: OrderedDict[tuple[Any, ...], Markup] = OrderedDict()
+        self.lock = threading.Lock()  # renders run on the thread pool
+
+    @functools.cached_property
+    def card_body(self) -> Callable[..., str]:
+        macro: Callable[..., str] = self.env.get_template("_partials.html").module.card_body  # type: ignore[attr-defined]
+        return macro
+
+    def render(
+        self, paper: PaperView, index: int, announce_type: str | None, terms: Sequence[str] | None
+    ) -> Markup:
+        return Markup(self.card_body(paper, index, announce_type, terms, None))
+
+    def __call__(
+        self,
+        paper: PaperView,
+        index: int,
+        announce_type: str | None = None,
+        terms: Sequence[str] | None = None,
+    ) -> Markup:
+        # every field a card may show (a PaperRow is them; a Paper is read field by field)
+        fields = PaperRow._fields
+        values = tuple(paper) if type(paper) is PaperRow else [getattr(paper, n) for n in fields]
+        try:
+            shown = orjson.dumps(values)
+        except TypeError:  # a value JSON does not know: not kept
+            return self.render(paper, index, announce_type, terms)
+        key = (shown, index, announce_type, tuple(terms) if terms else None)
+        with self.lock:
+            found = self.copies.get(key)
+            if found is not None:
+                self.copies.move_to_end(key)
+                return found
+        card = self.render(paper, index, announce_type, terms)
+        size = len(card) + len(shown)
+        if size <= CARD_MAX_BYTES:
+            with self.lock:
+                if key not in self.copies:
+                    self.copies[key] = card
+                    self.size += size
+                while self.size > self.capacity:
+                    (old_shown, *_), old = self.copies.popitem(last=False)
+                    self.size -= len(old) + len(old_shown)
+        return card
 
 
 def is_http_url(value: object) -> bool:
@@ -108,9 +202,11 @@ def make_templates(settings: Settings, directory: Path) -> Jinja2Templates:
         absolute=absolute,
         abs_url=arxiv.abs,
         pdf_url=arxiv.pdf,
-        author_url=arxiv.author,
+        author_url=author_url,
         category_name=taxonomy.category_name,
         subject_links=subject_links,
+        subject_list=memoised_macro(env, "_partials.html", "subject_anchors"),
+        kept_card=CardCache(env),
         entry_updated=entry_updated,
         authors_fold=AUTHORS_FOLD,
         published_text=published_text,
