@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
@@ -205,3 +206,16 @@ def test_a_day_of_new_papers_raises_the_pages_generation(factory: sessionmaker[S
         after = s.scalar(select(Generation.value).where(Generation.name == PAGES))
         assert s.scalar(select(func.count()).select_from(Paper)) == len(items)
     assert before is not None and after == before + 1
+
+
+def test_an_item_repeated_within_a_feed_is_stored_once(factory: sessionmaker[Session]) -> None:
+    """parse_rss keeps a repeated item once; a feed from elsewhere may not: the first counts."""
+    items = History(4, again=0).feed(MON, 3).items
+    again = FeedItem(meta=replace(items[0].meta, title="The same paper again"), announce_type="new")
+    feed = Feed(title=f"{FEED} updates on arXiv.org", listing_date=MON, items=(*items, again))
+    with session_scope(factory, write=True) as s:
+        stored = store_feed(s, feed, FEED)
+    assert (stored.status, stored.written) == ("ok", 3)
+    with session_scope(factory) as s:
+        assert s.scalar(select(Paper.title).where(Paper.id == again.meta.id)) == items[0].meta.title
+        assert s.scalar(select(func.count()).select_from(Listing)) == 3

@@ -34,7 +34,7 @@ from coolpapers.http import Fetcher
 from coolpapers.ingest import runs
 from coolpapers.ingest.pipeline import Pipeline
 from coolpapers.ingest.runs import RunReport, SessionFactory
-from coolpapers.records import Feed
+from coolpapers.records import Feed, FeedItem
 from coolpapers.sources import Source
 from coolpapers.sources.arxiv import ArxivSource, parse_rss
 from coolpapers.store.listings import Announced, add_listings
@@ -73,21 +73,27 @@ def store_feed(session: Session, feed: Feed, name: str) -> Stored:
         return Stored("empty", 0)
     previous = store.previous_feed_day(session, name, day)
     repeat = previous is not None and previous.fingerprint == fingerprint
-    existing = store.papers_by_id(session, (i.meta.id for i in feed.items))
+    # the batches take each paper once: an item repeated within the feed counts once (the
+    # first, as parse_rss keeps it)
+    first: dict[str, FeedItem] = {}
+    for item in feed.items:
+        first.setdefault(item.meta.id, item)
+    items = list(first.values())
+    existing = store.papers_by_id(session, (i.meta.id for i in items))
     # a repeat is not an announcement: its date must not become anyone's first day
     announced = None if repeat else day
     writes = [
         PaperWrite(i.meta, taxonomy.canonical_categories(i.meta.categories), announced)
-        for i in feed.items
+        for i in items
     ]
     outcomes = upsert_papers(session, writes, existing)
-    listed = [False] * len(feed.items)
+    listed = [False] * len(items)
     if not repeat:
         # only stored papers have listings to load (a new one's are written in one statement)
         known = store.listings_by_paper(session, existing)
         announcements = [
             Announced(i.meta.id, day, store.listing_kind(i.announce_type), i.meta.version)
-            for i in feed.items
+            for i in items
         ]
         listed = add_listings(session, known, announcements)
         for announcement, wrote in zip(announcements, listed, strict=True):
