@@ -37,7 +37,7 @@ import time
 import zipfile
 import zlib
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import ExitStack, contextmanager
@@ -45,7 +45,7 @@ from dataclasses import dataclass
 from functools import partial
 from multiprocessing import get_context
 from pathlib import Path
-from typing import NamedTuple, Protocol
+from typing import Generic, NamedTuple, Protocol, TypeVar
 
 import orjson
 
@@ -204,12 +204,16 @@ def _batches(snapshot: _Snapshot, offset: int, line_no: int, size: int) -> Itera
         yield _Batch(lines, first, offset)
 
 
-class Parsed(NamedTuple):
-    """A batch's lines as papers (a tuple: it may come back from the parsing process)."""
+_Paper = TypeVar("_Paper", bound=bulk.PaperTuple, covariant=True)
+
+
+class Parsed(NamedTuple, Generic[_Paper]):
+    """A batch's lines as papers (a tuple: it may come back from the parsing process, its
+    papers then as plain tuples)."""
 
     read: int  # lines that were not blank
     bad: list[tuple[int, str]]  # (index of the line in the batch, why it is unusable)
-    papers: list[tuple[int, bulk.BulkPaper]]  # (index of its line, the paper), one per id
+    papers: Sequence[tuple[int, _Paper]]  # (index of its line, the paper), one per id
     unplaced: int  # versions whose day cannot be known
 
 
@@ -219,7 +223,7 @@ def _canonical(categories: tuple[str, ...]) -> tuple[str, ...]:
     return taxonomy.canonical_categories(categories)
 
 
-def parse_batch(lines: list[bytes], postgres: bool) -> Parsed:
+def parse_batch(lines: list[bytes], postgres: bool) -> Parsed[bulk.BulkPaper]:
     """Parse, dedupe (one paper per id: the highest version, the later line on a tie), place on
     their days and turn into rows: everything of a batch but the database, so that it can run
     in another process while the previous batch is written. Plain values throughout (no
@@ -256,10 +260,20 @@ def parse_batch(lines: list[bytes], postgres: bool) -> Parsed:
     return Parsed(read, bad, papers, unplaced)
 
 
-def _record(lines: dict[str, bytes], paper: bulk.BulkPaper) -> PaperMeta:
+def _parse_apart(lines: list[bytes], postgres: bool) -> Parsed[bulk.PaperTuple]:
+    """``parse_batch`` in a parsing process: its papers as plain tuples, which cross back at
+    half a NamedTuple's cost."""
+    read, bad, papers, unplaced = parse_batch(lines, postgres)
+    plain: list[tuple[int, bulk.PaperTuple]] = [
+        (index, (p.id, p.row, p.categories, p.listings)) for index, p in papers
+    ]
+    return Parsed(read, bad, plain, unplaced)
+
+
+def _record(lines: dict[str, bytes], paper: bulk.PaperTuple) -> PaperMeta:
     """The whole record of a paper already stored (to compare with): its line parsed again, here
     (rare after a first import, and cheaper than sending every record back)."""
-    meta = parse_line(lines[paper.id])
+    meta = parse_line(lines[paper[0]])
     assert isinstance(meta, PaperMeta)  # it parsed once already
     return meta
 
@@ -275,12 +289,12 @@ def _start_parser() -> None:
 
 def _parsed(
     batches: Iterator[_Batch], pool: ProcessPoolExecutor | None, postgres: bool
-) -> Iterator[tuple[_Batch, Parsed]]:
+) -> Iterator[tuple[_Batch, Parsed[bulk.PaperTuple]]]:
     """Each batch with its parse: in ``pool``, PARSERS batches ahead of the caller (which
     writes meanwhile), else here; here too from the moment the pool breaks (a process
     that cannot start, e.g. a script without a ``__main__`` guard), and the first batch,
     while the pool's processes start (a second or so: their imports)."""
-    ahead: deque[tuple[_Batch, Future[Parsed] | None]] = deque()
+    ahead: deque[tuple[_Batch, Future[Parsed[bulk.PaperTuple]] | None]] = deque()
     first = pool is not None
     for batch in itertools.chain(batches, [None]):  # None: the end, every batch goes out
         if first and batch is not None:
@@ -291,7 +305,7 @@ def _parsed(
             future = None
             if pool is not None:
                 try:
-                    future = pool.submit(parse_batch, batch.lines, postgres)
+                    future = pool.submit(_parse_apart, batch.lines, postgres)
                 except BrokenProcessPool:
                     pool = None
             ahead.append((batch, future))
@@ -304,7 +318,9 @@ def _parsed(
             yield done, parsed
 
 
-def _result(future: Future[Parsed] | None) -> Parsed | None:
+def _result(
+    future: Future[Parsed[bulk.PaperTuple]] | None,
+) -> Parsed[bulk.PaperTuple] | None:
     """The pool's parse of a batch; None when there is none (no pool, or it broke)."""
     if future is None:
         return None
@@ -407,7 +423,7 @@ def _import(pipeline: Pipeline, path: Path, report: ImportReport, run: _Run) -> 
             for index, reason in parsed.bad:
                 report.note_bad(f"line {batch.first_line + index}", reason)
             report.not_derived += parsed.unplaced
-            line_of = {paper.id: batch.lines[index] for index, paper in parsed.papers}
+            line_of = {paper[0]: batch.lines[index] for index, paper in parsed.papers}
             done += len(batch.lines)
             offset = batch.end
             at = _Position(offset, stat.st_size, stat.st_mtime_ns).dump()

@@ -36,7 +36,7 @@ from coolpapers.records import PaperMeta
 from coolpapers.store import generations
 from coolpapers.store.papers import as_utc, paper_values
 
-__all__ = ["BulkPaper", "BulkResult", "analyze", "new_row", "write_papers"]
+__all__ = ["BulkPaper", "BulkResult", "PaperTuple", "analyze", "new_row", "write_papers"]
 
 _CHUNK = 900  # ids bound in one IN (...): under SQLite's oldest limit of 999 parameters
 
@@ -62,6 +62,11 @@ class BulkPaper(NamedTuple):
     row: tuple[Any, ...]
     categories: tuple[str, ...]
     listings: tuple[tuple[date, str, int], ...] = ()
+
+
+# a BulkPaper as a plain tuple, or a BulkPaper: how a paper crosses from a parsing process (a
+# NamedTuple pickles at twice the cost, its constructor being Python)
+PaperTuple = tuple[str, tuple[Any, ...], tuple[str, ...], tuple[tuple[date, str, int], ...]]
 
 
 @dataclass
@@ -211,16 +216,16 @@ def _merged(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
 
 def write_papers(
     session: Session,
-    papers: Sequence[BulkPaper],
+    papers: Sequence[PaperTuple],
     now: datetime,
-    record: Callable[[BulkPaper], PaperMeta],
+    record: Callable[[PaperTuple], PaperMeta],
 ) -> BulkResult:
     """Upsert a batch (one entry per paper id) with its derived listings, in the caller's
     transaction; ``now`` stamps what changed. A paper already stored is compared field by
     field with its whole record, ``record(paper)`` (asked only then: a first import never
     builds one here). See the module for the rules."""
     driver = _Driver(session)
-    present = driver.existing([p.id for p in papers])
+    present = driver.existing([p[0] for p in papers])
     stored = _stored(session, present) if present else {}
     listed = _stored_listings(session, list(stored)) if stored else {}
     result = BulkResult()
@@ -234,28 +239,27 @@ def write_papers(
     spelled: dict[date, Any] = {}  # a batch's listings fall on some hundred days
     flag = driver.flag(True)
     for paper in papers:
-        paper_id, categories = paper.id, paper.categories
+        paper_id, row, categories, listings = paper
         old = stored.get(paper_id)
         if old is None:
             # new: the common case, the whole of a first import (its listings oldest first)
             result.inserted += 1
-            listings = paper.listings
             category_rows.extend((paper_id, c, i) for i, c in enumerate(categories))
             if not listings:
-                paper_rows.append((*paper.row, None, 0, 0, stamp, stamp))
+                paper_rows.append((*row, None, 0, 0, stamp, stamp))
                 continue
             for day, kind, version in listings:
                 if (spelling := spelled.get(day)) is None:
                     spelling = spelled[day] = driver.day(day)
                 listing_rows.append((paper_id, spelling, kind, version, flag))
-            paper_rows.append((*paper.row, spelled[listings[0][0]], 0, 0, stamp, stamp))
+            paper_rows.append((*row, spelled[listings[0][0]], 0, 0, stamp, stamp))
             result.listed += len(listings)
             day_index.update((c, day) for day, _, _ in listings for c in categories)
             continue
         known = listed.get(paper_id, [])
         written = [
             (day, kind, version)
-            for day, kind, version in paper.listings
+            for day, kind, version in listings
             if not any(
                 (k == kind and v == version) or (d == day and k == kind) for d, k, v in known
             )
