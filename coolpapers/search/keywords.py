@@ -11,6 +11,7 @@ Where the pass has got to is the caller's to record (``on_page``): the search in
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import multiprocessing
@@ -21,7 +22,6 @@ from collections.abc import Callable, Collection, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
-from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -142,16 +142,20 @@ def keywords_for(
 
 # A page of papers for the keywords, as plain tuples (they go to worker processes):
 # (id, title, abstract, the keywords stored now).
-_Page = list[tuple[str, str, str, Any]]
+_Page = list[tuple[str, str, str, list[str] | None]]
+# The keywords of a page that changed, ready for index_feed.set_keywords_json (made where
+# they are computed: a worker's JSON is no work for the process writing them).
+_Changed = list[tuple[str, str]]
 
 
-def _changed(keywords: _Keywords, page: _Page) -> dict[str, list[str]]:
-    """The keywords of the papers of ``page`` whose keywords are not those stored."""
-    changed: dict[str, list[str]] = {}
+def _changed(keywords: _Keywords, page: _Page) -> _Changed:
+    """The keywords of the papers of ``page`` whose keywords are not those stored, as (JSON
+    text, paper id) pairs."""
+    changed: _Changed = []
     for paper_id, title, abstract, stored in page:
         words = keywords.of(title, abstract)
         if words != stored:
-            changed[paper_id] = words
+            changed.append((json.dumps(words), paper_id))
     return changed
 
 
@@ -163,7 +167,7 @@ def _start_worker(path: str) -> None:
     _WORKER["keywords"] = _Keywords(SearchIndex.open(Path(path), create=False))
 
 
-def _changed_in_worker(page: _Page) -> dict[str, list[str]]:
+def _changed_in_worker(page: _Page) -> _Changed:
     return _changed(_WORKER["keywords"], page)
 
 
@@ -192,7 +196,7 @@ def _keyword_pages(
 
 def _computed(
     pages: Iterator[tuple[FeedKey, _Page]], index: SearchIndex, pooled: bool
-) -> Iterator[tuple[FeedKey, dict[str, list[str]]]]:
+) -> Iterator[tuple[FeedKey, _Changed]]:
     """The changed keywords of each page, in page order: here, or (``pooled``) by worker
     processes while this one reads the next pages and writes the last ones. Pure Python
     (some 80 us a paper): threads would take turns on the GIL."""
@@ -208,7 +212,7 @@ def _computed(
         initializer=_start_worker,
         initargs=(str(index.path),),
     ) as pool:
-        waiting: deque[tuple[FeedKey, Future[dict[str, list[str]]]]] = deque()
+        waiting: deque[tuple[FeedKey, Future[_Changed]]] = deque()
         try:
             for key, page in pages:
                 waiting.append((key, pool.submit(_changed_in_worker, page)))
@@ -246,7 +250,7 @@ def store(
             for done_key, changed in _computed(pages, index, pooled):
                 if changed:
                     with session_scope(factory, write=True) as s:
-                        index_feed.set_many_keywords(s, changed)
+                        index_feed.set_keywords_json(s, changed)
                     changed_count += len(changed)
                 key = done_key
                 if on_page is not None:
