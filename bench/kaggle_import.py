@@ -15,16 +15,23 @@ fixtures, recombined under new ids 2023-2026, seeded): about a year of arXiv. Ti
   on this machine. The import's rate is given as a share of it.
 - Postgres, when it answers (COOLPAPERS_TEST_DATABASE_URL or the test server), in a throwaway
   schema: the same import end to end (COPY through temp tables).
+- CPU a paper by stage, in this process on the corpus's first STAGE_LINES lines (best of
+  three, the cycle collector off as the import runs): parsing the lines (``parse_fields``),
+  the rest of a batch's preparation (dedupe, listings by arXiv's schedule, rows), and the
+  writes into a fresh SQLite database with their checkpoint: where a paper's CPU goes,
+  whatever else runs on the machine.
 
 Figures only: nothing passes or fails on timing.
 """
 
 from __future__ import annotations
 
+import gc
 import resource
 import sqlite3
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -32,14 +39,18 @@ from sqlalchemy import func, select
 
 from bench._common import BenchError, postgres_schema, reachable_postgres, sqlite_settings
 from bench.corpus import write_corpus
-from coolpapers import ingest, schema
+from coolpapers import ingest, schema, store
 from coolpapers.config import Settings
 from coolpapers.db import make_engine, make_sessionmaker, session_scope
-from coolpapers.ingest.kaggle import BATCH_LINES
-from coolpapers.models import Paper
+from coolpapers.ingest.kaggle import BATCH_LINES, parse_batch
+from coolpapers.models import Paper, utcnow
+from coolpapers.records import PaperMeta
+from coolpapers.sources.kaggle import parse_fields
+from coolpapers.store import bulk
 
 PAPERS = 280_000
 SEED = 11
+STAGE_LINES = 20_000  # lines of the by-stage CPU figures
 BATCH = BATCH_LINES  # baseline rows per commit: the import's batch
 # the tables the import writes, and the columns it writes in them (keywords come from the index)
 _TABLES = {
@@ -101,6 +112,62 @@ def _import(settings: Settings, path: Path) -> dict[str, Any]:
     }
 
 
+def _best_cpu(work: Callable[[], object], runs: int = 3) -> float:
+    """The least CPU time of ``runs`` calls of ``work``, in seconds."""
+    best = float("inf")
+    for _ in range(runs):
+        start = time.process_time()
+        work()
+        best = min(best, time.process_time() - start)
+    return best
+
+
+def _never_stored(paper: bulk.PaperTuple) -> PaperMeta:
+    raise BenchError(f"{paper[0]} was in a fresh database")
+
+
+def _stages(corpus: Path, root: Path) -> dict[str, float]:
+    """CPU µs a paper of each stage, in this process (see the module)."""
+    lines: list[bytes] = []
+    with corpus.open("rb") as snapshot:
+        for line in snapshot:
+            lines.append(line)
+            if len(lines) == STAGE_LINES:
+                break
+    batches = [lines[i : i + BATCH_LINES] for i in range(0, len(lines), BATCH_LINES)]
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        parse_s = _best_cpu(lambda: [parse_fields(line) for line in lines])
+        prepare_s = _best_cpu(lambda: [parse_batch(batch, False) for batch in batches])
+        parsed = [parse_batch(batch, False) for batch in batches]
+        writes: list[float] = []
+        for run in range(3):
+            settings = sqlite_settings(root / f"stages-{run}")
+            engine = make_engine(settings)
+            try:
+                schema.upgrade(engine)
+                factory = make_sessionmaker(engine)
+                start = time.process_time()
+                for done in parsed:
+                    with session_scope(factory, write=True) as s:
+                        papers = [paper for _, paper in done.papers]
+                        bulk.write_papers(s, papers, utcnow(), _never_stored)
+                        store.put_checkpoint(s, "bench", "{}", len(papers))
+                writes.append(time.process_time() - start)
+            finally:
+                engine.dispose()
+    finally:
+        if enabled:
+            gc.enable()
+    per = 1e6 / len(lines)
+    return {
+        "parse": parse_s * per,
+        "prepare": (prepare_s - parse_s) * per,
+        "write_sqlite": min(writes) * per,
+    }
+
+
 def _baseline(imported: Path, target: Path) -> dict[str, Any]:
     """The same rows into a fresh database of the same schema, bare executemany."""
     engine = make_engine(sqlite_settings(target.parent, database_url=f"sqlite:///{target}"))
@@ -139,6 +206,7 @@ def run() -> dict[str, Any]:
         corpus = write_corpus(root / "snapshot.jsonl", PAPERS, SEED)
         written_s = time.perf_counter() - start
         size = corpus.stat().st_size
+        stages = _stages(corpus, root)
         sqlite = _import(sqlite_settings(root / "sqlite"), corpus)
         baseline = _baseline(root / "sqlite" / "coolpapers.db", root / "baseline" / "base.db")
         sqlite["baseline"] = baseline
@@ -154,6 +222,7 @@ def run() -> dict[str, Any]:
         "seed": SEED,
         "corpus_bytes": size,
         "corpus_write_s": written_s,
+        "cpu_us_per_paper_by_stage": stages,
         "sqlite": sqlite,
         "postgres": postgres,
         "postgres_skipped": pg_skipped,
@@ -184,6 +253,12 @@ def report_lines(result: dict[str, Any]) -> list[str]:
         f"{base['total_s']:.1f} s = {base['papers_per_s']:,.0f} papers/s; the import runs at "
         f"{sqlite['share_of_baseline']:.0%} of it (×{1 / sqlite['share_of_baseline']:.1f} slower)",
     ]
+    if (stages := result.get("cpu_us_per_paper_by_stage")) is not None:
+        lines.append(
+            f"  CPU a paper by stage, one process, {STAGE_LINES:,} lines: parse "
+            f"{stages['parse']:.1f} µs, dedupe + listings + rows {stages['prepare']:.1f} µs, "
+            f"SQLite writes {stages['write_sqlite']:.1f} µs"
+        )
     if result["postgres"] is not None:
         lines += _lines("Postgres", result["postgres"])
     else:
