@@ -5,16 +5,14 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
-from typing import Any, NamedTuple, cast
+from typing import Any, NamedTuple
 
 from sqlalchemy import (
     ColumnElement,
     Select,
-    Table,
     and_,
     case,
     func,
-    insert,
     literal,
     or_,
     select,
@@ -31,7 +29,7 @@ from coolpapers.models import (
     PaperCategory,
 )
 from coolpapers.store.health import UNTRUSTED_DAY
-from coolpapers.store.papers import TYPE_ORDER, on_conflict_insert
+from coolpapers.store.papers import TYPE_ORDER, insert_rows, on_conflict_insert
 
 
 def listing_kind(announce_type: str) -> str:
@@ -123,8 +121,7 @@ def add_listings(
         written.append(wrote)
         if placed is not None:
             new_rows.append(row)
-    if new_rows:
-        session.execute(insert(cast(Table, Listing.__table__)), new_rows)
+    insert_rows(session, Listing, new_rows)
     return written
 
 

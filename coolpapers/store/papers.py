@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import functools
+import json
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, date, datetime
 from typing import Any, NamedTuple, Protocol, cast
 
 from sqlalchemy import (
+    JSON,
     Select,
     Table,
     bindparam,
@@ -30,6 +32,7 @@ from coolpapers.models import (
     utcnow,
 )
 from coolpapers.records import PaperMeta
+from coolpapers.store import generations
 
 TYPE_ORDER = ("new", "cross", "replace", "replace-cross")
 
@@ -52,6 +55,36 @@ def on_conflict_insert(session: Session, model: type[Base]) -> postgresql.Insert
     if session.get_bind().dialect.name == "postgresql":
         return postgresql.insert(_table(model))
     return sqlite.insert(_table(model))
+
+
+def insert_rows(session: Session, model: type[Base], rows: Sequence[dict[str, Any]]) -> None:
+    """Insert ``rows`` (the same keys in each; none of them stored yet) into ``model``'s table.
+    On Postgres through COPY: a third of an executemany's time for a day's 1,562 category rows
+    at 1M papers (each row of an executemany is a statement of its own on the server). COPY
+    goes below SQLAlchemy's cursor events, so it says itself that list pages change."""
+    if not rows:
+        return
+    table = _table(model)
+    connection = session.connection()
+    if connection.dialect.name != "postgresql":
+        connection.execute(insert(table), rows)
+        return
+    names = list(rows[0])
+    # JSON as SQLAlchemy's psycopg binding writes it (the standard library's dumps)
+    encoded = [isinstance(table.c[name].type, JSON) for name in names]
+    generations.pages_changed(connection)
+    cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    try:
+        with cursor.copy(f"COPY {table.name} ({', '.join(names)}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(
+                    [
+                        json.dumps(row[name]) if json_ and row[name] is not None else row[name]
+                        for name, json_ in zip(names, encoded, strict=True)
+                    ]
+                )
+    finally:
+        cursor.close()
 
 
 def paper_values(meta: PaperMeta, categories: Sequence[str]) -> dict[str, Any]:
@@ -157,14 +190,13 @@ def _insert_new(session: Session, papers: Sequence[PaperWrite]) -> None:
         }
         for meta, categories, announced in papers
     ]
-    session.execute(insert(_table(Paper)), rows)
+    insert_rows(session, Paper, rows)
     categories = [
         {"paper_id": meta.id, "category": c, "position": i}
         for meta, cats, _ in papers
         for i, c in enumerate(cats)
     ]
-    if categories:
-        session.execute(insert(_table(PaperCategory)), categories)
+    insert_rows(session, PaperCategory, categories)
 
 
 def _changes(
@@ -239,8 +271,7 @@ def _recategorise(session: Session, papers: Mapping[str, Sequence[str]]) -> None
         for paper_id, categories in papers.items()
         for i, c in enumerate(categories)
     ]
-    if rows:
-        session.execute(insert(_table(PaperCategory)), rows)
+    insert_rows(session, PaperCategory, rows)
     for chunk in _id_chunks(ids):
         listed = (
             select(PaperCategory.category, Listing.date)
