@@ -11,7 +11,7 @@ from fastapi.staticfiles import StaticFiles
 from coolpapers import ingest
 from coolpapers.assets import asset_dir
 from coolpapers.config import Settings
-from coolpapers.db import make_engine, make_sessionmaker
+from coolpapers.db import WEB_SQLITE_CACHE_KIB, make_engine, make_sessionmaker
 from coolpapers.search.reader import SearchReader
 from coolpapers.web import (
     auth,
@@ -19,6 +19,7 @@ from coolpapers.web import (
     head,
     page_cache,
     pages,
+    process,
     security,
     status,
 )
@@ -29,7 +30,10 @@ from coolpapers.web.templating import make_templates
 def create_app(settings: Settings, *, scheduler: bool = False) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        engine = make_engine(settings)
+        # before the first request's threads: what this process may take of memory
+        process.limit_malloc_arenas()
+        process.limit_route_threads()
+        engine = make_engine(settings, sqlite_cache_kib=WEB_SQLITE_CACHE_KIB)
         app.state.sessionmaker = make_sessionmaker(engine)
         # the pages' door to arXiv (ensure_papers), shared with this process's scheduler
         app.state.pipeline = ingest.Pipeline.open(settings, app.state.sessionmaker)
