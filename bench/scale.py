@@ -31,7 +31,8 @@ worker, 127.0.0.1), the baseline of each figure from the same run:
     while another process ingests one new day after another (each a 1,000-item feed + index
     catch-up); p50/p99 overall, by kind and while an ingest ran, errors and dropped connections.
     Baseline: the same clients on the static file for BASELINE_LOAD_S;
-  * the web process's memory: VmRSS when started, VmHWM (peak) and VmRSS at the end;
+  * the web process's memory: VmRSS when started, VmHWM (peak) and VmRSS at the end, split
+    into anonymous and file-backed (the search index's mapped pages, code) (``memory``);
   * when ``coolpapers serve`` has ``--workers``, the load again on ``serve --workers N``.
 How long (2 shared cores, other work running): from the cache, a 1M run of both databases
 takes about 4 minutes; building the 1M databases once took 20 minutes in import mode (the
@@ -129,13 +130,38 @@ def params() -> scale_build.Params:
 
 
 def memory(pid: int) -> dict[str, int]:
-    """VmRSS and VmHWM (the peak) of a process, in bytes, from /proc."""
+    """VmRSS and VmHWM (the peak) of a process, in bytes, from /proc, with what they hold:
+    RssAnon (its own heap: Python, malloc's arenas, SQLite's caches, tantivy's), RssFile (pages
+    of files it maps, in the page cache: shared with every process mapping them, and dropped
+    under memory pressure), and of those, RssIndex (the search index's files, mapped by
+    tantivy) and RssCode (libraries and the interpreter). Pss: its share of what it holds with
+    other processes (the search index's pages divided among the web workers)."""
     found = {}
     with contextlib.suppress(OSError):
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
             key, _, value = line.partition(":")
             if key in ("VmRSS", "VmHWM", "RssAnon", "RssFile"):
                 found[key] = int(value.split()[0]) * 1024
+    with contextlib.suppress(OSError):
+        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+            if line.startswith("Pss:"):
+                found["Pss"] = int(line.split()[1]) * 1024
+    with contextlib.suppress(OSError):
+        index = code = 0
+        path, index_dir = "", sync.index_path(Path()).name
+        for line in Path(f"/proc/{pid}/smaps").read_text().splitlines():
+            fields = line.split()
+            if not fields:
+                continue
+            if "-" in fields[0] and not fields[0].endswith(":"):  # a mapping's first line
+                path = fields[5] if len(fields) > 5 else ""
+            elif fields[0] == "Rss:" and path.startswith("/"):
+                rss = int(fields[1]) * 1024
+                if f"/{index_dir}/" in path:
+                    index += rss
+                elif ".so" in path or "/python" in path:
+                    code += rss
+        found.update(RssIndex=index, RssCode=code)
     return found
 
 
@@ -714,14 +740,19 @@ def _database_lines(name: str, r: dict[str, Any]) -> list[str]:
     if (more := r.get("load_workers")) is not None:
         lines += _load_lines(f"coolpapers serve --workers {more['workers']}", more, None)
         rss = sum(m.get("VmRSS", 0) for m in more["memory"].values())
-        lines.append(f"    its processes' VmRSS together at the end: {_mb(rss)}")
+        pss = sum(m.get("Pss", 0) for m in more["memory"].values())
+        lines.append(
+            f"    its processes' VmRSS together at the end: {_mb(rss)} (PSS {_mb(pss)}: the "
+            "pages they share, the index's above all, counted once)"
+        )
     end = r["memory_end"]
     lines.append(
         f"  web process: VmRSS {_mb(r['memory_started'].get('VmRSS'))} started, "
         f"{_mb(r['memory_before_ingest'].get('VmRSS'))} before the ingest, "
-        f"{_mb(end.get('VmRSS'))} at the end (anonymous {_mb(end.get('RssAnon'))}, file-backed "
-        f"{_mb(end.get('RssFile'))}: the index's mapped pages, shared and reclaimable), peak "
-        f"(VmHWM) {_mb(end.get('VmHWM'))} → ≤ 300 MB: {_met(end.get('VmHWM', 0) <= AIM_RSS_BYTES)}"
+        f"{_mb(end.get('VmRSS'))} at the end (anonymous {_mb(end.get('RssAnon'))}; file-backed "
+        f"{_mb(end.get('RssFile'))}, shared and reclaimable: the search index's mapped pages "
+        f"{_mb(end.get('RssIndex'))}, code {_mb(end.get('RssCode'))}), peak (VmHWM) "
+        f"{_mb(end.get('VmHWM'))} → ≤ 300 MB: {_met(end.get('VmHWM', 0) <= AIM_RSS_BYTES)}"
     )
     return lines
 
