@@ -7,19 +7,30 @@ inside the request, more are queued and the page says so. Paths of the ``id_list
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
+from sqlalchemy.orm import Session, sessionmaker
+from starlette.concurrency import run_in_threadpool
 
 from coolpapers import ingest, store
+from coolpapers.config import Settings
 from coolpapers.errors import BadInput, NoSuchPaper
 from coolpapers.identifiers import ArxivId, canonical_str, parse_id
 from coolpapers.models import Paper
 from coolpapers.summarize.prompts import LANGS
 from coolpapers.web import urls
-from coolpapers.web.deps import ListParamsDep, PipelineDep, SessionDep, SettingsDep, TemplatesDep
+from coolpapers.web.deps import (
+    FactoryDep,
+    ListParamsDep,
+    PipelineDep,
+    SessionDep,
+    SettingsDep,
+    TemplatesDep,
+)
 from coolpapers.web.lists import ListParams, parse_fragment
 from coolpapers.web.present import JSONBody, paper_json, read_faqs
 
@@ -48,10 +59,10 @@ def one_paper(got: ingest.Ensured, paper_id: str) -> Paper:
     raise NoSuchPaper(f"{paper_id} is not on arXiv")
 
 
-def paper_page(
+async def paper_page(
     request: Request,
     ids: str,
-    session: SessionDep,
+    factory: FactoryDep,
     settings: SettingsDep,
     templates: TemplatesDep,
     pipeline: PipelineDep,
@@ -60,28 +71,48 @@ def paper_page(
 ) -> Response:
     """One paper's page; several papers (``/arxiv/<id>,<id>,…``) a slice at a time
     (``show``/``skip``, lazy loading the rest); ``fragment=1``: the slice's cards alone."""
+    # All of it in one trip to the thread pool (a sync route with a session makes three)
+    page = PageRequest(request, factory, settings, templates, pipeline, params)
+    return await run_in_threadpool(_paper_page, page, ids, fragment)
+
+
+@dataclass(frozen=True)
+class PageRequest:
+    """What the paper page's work on the thread pool takes from the request."""
+
+    request: Request
+    factory: sessionmaker[Session]
+    settings: Settings
+    templates: Jinja2Templates
+    pipeline: ingest.Pipeline
+    params: ListParams
+
+
+def _paper_page(page: PageRequest, ids: str, fragment: str | None) -> Response:
     cards_only = parse_fragment(fragment)
     parsed = parse_ids(ids)
     wanted = _unique(parsed)
     if ",".join(wanted) != ids:  # versions, prefixes, old widths, repeats: the canonical page
-        target = urls.papers(wanted, query=request.url.query)
+        target = urls.papers(wanted, query=page.request.url.query)
         return RedirectResponse(target, status_code=301)
-    got = ingest.ensure_papers(pipeline, session, wanted)
-    if cards_only or len(wanted) > 1:
-        return _several(request, templates, wanted, got, params, cards_only=cards_only)
-    paper = one_paper(got, wanted[0])
-    # Without an LLM the page says FAQs are off and shows none: they are not read.
-    faqs = (
-        read_faqs(session, settings, paper.id, LANGS, clicks=paper.faq_clicks)
-        if settings.llm_configured
-        else {}
-    )
-    context: dict[str, Any] = {
-        "paper": paper,
-        "listings": store.paper_listings(session, paper.id),
-        "faqs": faqs,
-    }
-    return templates.TemplateResponse(request, "paper.html", context)
+    request, settings, templates = page.request, page.settings, page.templates
+    with page.factory() as session:
+        got = ingest.ensure_papers(page.pipeline, session, wanted)
+        if cards_only or len(wanted) > 1:
+            return _several(request, templates, wanted, got, page.params, cards_only=cards_only)
+        paper = one_paper(got, wanted[0])
+        # Without an LLM the page says FAQs are off and shows none: they are not read.
+        faqs = (
+            read_faqs(session, settings, paper.id, LANGS, clicks=paper.faq_clicks)
+            if settings.llm_configured
+            else {}
+        )
+        context: dict[str, Any] = {
+            "paper": paper,
+            "listings": store.paper_listings(session, paper.id),
+            "faqs": faqs,
+        }
+        return templates.TemplateResponse(request, "paper.html", context)
 
 
 def _several(
@@ -136,13 +167,20 @@ def api_papers(
     )
 
 
-def api_paper(
-    paper_id: str, session: SessionDep, settings: SettingsDep, pipeline: PipelineDep
+async def api_paper(
+    paper_id: str, factory: FactoryDep, settings: SettingsDep, pipeline: PipelineDep
 ) -> JSONBody:
     """One paper by arXiv id (fetched from arXiv on demand when not stored)."""
     arxiv_id = parse_id(paper_id).id
-    paper = one_paper(ingest.ensure_papers(pipeline, session, [arxiv_id]), arxiv_id)
-    return JSONBody(paper_json(paper, settings))
+    return await run_in_threadpool(_paper_answer, factory, settings, pipeline, arxiv_id)
+
+
+def _paper_answer(
+    factory: sessionmaker[Session], settings: Settings, pipeline: ingest.Pipeline, arxiv_id: str
+) -> JSONBody:
+    with factory() as session:
+        paper = one_paper(ingest.ensure_papers(pipeline, session, [arxiv_id]), arxiv_id)
+        return JSONBody(paper_json(paper, settings))
 
 
 def abs_redirect(paper_id: str) -> Response:

@@ -4,9 +4,11 @@ in, ``coolpapers.search.find`` (the one door to search), a page or JSON out."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 
@@ -118,9 +120,9 @@ def _reader(request: Request) -> SearchReader:
     return reader
 
 
-def search_page(
+async def search_page(
     request: Request,
-    session: SessionDep,
+    factory: FactoryDep,
     templates: TemplatesDep,
     query: str = "",
     sort: str | None = None,
@@ -132,29 +134,48 @@ def search_page(
 ) -> Response:
     """The page, or with ``fragment=1`` its cards alone (lazy loading, as on the lists)."""
     cards_only = parse_fragment(fragment)
-    found = _find(session, _reader(request), query, parse_params(sort, show, skip, exclude))
-    if found.query.paper_id:
-        return RedirectResponse(urls.paper(found.query.paper_id), status_code=303)
-    links = SearchLinks(query, found, highlight == "1", exclude or "")
-    status = 503 if found.unavailable and found.unavailable.status is None else 200
-    if cards_only:
-        if found.unavailable is not None:
-            raise found.unavailable
-        cards: dict[str, object] = {
-            "cards": links.cards(),
-            "terms": found.terms if links.highlight else None,
-            "more": links.more_url(fragment=True),
-            "total": min(found.total, search.RESULTS_MAX),
+    params = parse_params(sort, show, skip, exclude)
+    marked, excluded = highlight == "1", exclude or ""
+    # All of it in one trip to the thread pool, as api_search
+    return await run_in_threadpool(
+        partial(_page, request, factory, templates, query, params, marked, excluded, cards_only)
+    )
+
+
+def _page(
+    request: Request,
+    factory: sessionmaker[Session],
+    templates: Jinja2Templates,
+    query: str,
+    params: SearchParams,
+    highlight: bool,
+    exclude: str,
+    cards_only: bool,
+) -> Response:
+    with factory() as session:
+        found = _find(session, _reader(request), query, params)
+        if found.query.paper_id:
+            return RedirectResponse(urls.paper(found.query.paper_id), status_code=303)
+        links = SearchLinks(query, found, highlight, exclude)
+        status = 503 if found.unavailable and found.unavailable.status is None else 200
+        if cards_only:
+            if found.unavailable is not None:
+                raise found.unavailable
+            cards: dict[str, object] = {
+                "cards": links.cards(),
+                "terms": found.terms if links.highlight else None,
+                "more": links.more_url(fragment=True),
+                "total": min(found.total, search.RESULTS_MAX),
+            }
+            return templates.TemplateResponse(request, "_cards.html", cards)
+        context = {
+            "found": found,
+            "query": links.query,
+            "highlight": links.highlight,
+            "exclude": links.exclude,
+            "links": links,
         }
-        return templates.TemplateResponse(request, "_cards.html", cards)
-    context = {
-        "found": found,
-        "query": query,
-        "highlight": links.highlight,
-        "exclude": links.exclude,
-        "links": links,
-    }
-    return templates.TemplateResponse(request, "search.html", context, status_code=status)
+        return templates.TemplateResponse(request, "search.html", context, status_code=status)
 
 
 def search_feed(
