@@ -150,14 +150,18 @@ def _has_category(categories: frozenset[str]) -> ColumnElement[bool]:
     return probe.is_not(None)
 
 
-def _spec_condition(spec: SpecFilter) -> ColumnElement[bool]:
+def spec_condition(spec: SpecFilter) -> ColumnElement[bool]:
+    """A listing's paper is in the spec: one of its categories included, none excluded (the
+    day lists, the seen marks and the ranked orders all filter a day so)."""
     inc = _has_category(spec.include)
     if not spec.exclude:
         return inc
     return and_(inc, ~_has_category(spec.exclude))
 
 
-def _type_rank(spec: SpecFilter) -> ColumnElement[int]:
+def type_rank(spec: SpecFilter) -> ColumnElement[int]:
+    """papers.cool's order of a day's kinds: new in a primary category of the spec, other new,
+    replaced in a primary category, other replaced (0-3)."""
     primary_in = Paper.primary_category.in_(sorted(spec.include))
     return case(
         (and_(Listing.kind == "new", primary_in), 0),
@@ -209,7 +213,7 @@ def _listed_on(session: Session, spec: SpecFilter, day: date) -> bool:
     (measured: a sequential scan through half the history, 16 ms at 390k listings)."""
     first = (
         select(Listing.id)
-        .where(Listing.date == day, _spec_condition(spec))
+        .where(Listing.date == day, spec_condition(spec))
         .order_by(Listing.kind)
         .limit(1)
     )
@@ -264,8 +268,8 @@ def day_listing(
     skip: int,
     sort: str = "arxiv",
 ) -> DayListing:
-    rank = _type_rank(spec).label("rank")
-    base = [Listing.date == day, _spec_condition(spec)]
+    rank = type_rank(spec).label("rank")
+    base = [Listing.date == day, spec_condition(spec)]
     count_rows = session.execute(
         select(rank, func.count()).select_from(Listing).join(Paper).where(*base).group_by(rank)
     ).all()
@@ -295,7 +299,7 @@ def day_derivation(
     """(derived, all) of the listings the spec shows on ``day`` (replacements only when asked):
     how many a history import placed there by arXiv's schedule from a submission time, rather
     than a feed of that day reporting them. One pass over that day's listings."""
-    shown = [Listing.date == day, _spec_condition(spec)]
+    shown = [Listing.date == day, spec_condition(spec)]
     if not replacements:
         shown.append(Listing.kind == "new")
     derived = func.coalesce(func.sum(case((Listing.derived, 1), else_=0)), 0)

@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from coolpapers.models import Listing, Paper, Star
-from coolpapers.store.listings import SpecFilter, _spec_condition, _type_rank
+from coolpapers.store.listings import SpecFilter, spec_condition, type_rank
 from coolpapers.store.papers import TYPE_ORDER
 
 
@@ -39,11 +39,11 @@ def lab_day_order(session: Session, spec: SpecFilter, day: date, *, replacements
 def _day_order(
     session: Session, spec: SpecFilter, day: date, *, replacements: bool, by_lab: bool
 ) -> DayOrder:
-    rank = _type_rank(spec).label("rank")
+    rank = type_rank(spec).label("rank")
     query = (
         select(Listing.paper_id, rank)
         .join(Paper, Paper.id == Listing.paper_id)
-        .where(Listing.date == day, _spec_condition(spec))
+        .where(Listing.date == day, spec_condition(spec))
     )
     if by_lab:
         stars = (

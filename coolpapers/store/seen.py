@@ -12,7 +12,7 @@ from sqlalchemy import delete, exists, select
 from sqlalchemy.orm import Session
 
 from coolpapers.models import DayCategory, Listing, Paper, Seen
-from coolpapers.store.listings import SpecFilter, _spec_condition, _type_rank
+from coolpapers.store.listings import SpecFilter, spec_condition, type_rank
 from coolpapers.store.papers import TYPE_ORDER, PaperView, on_conflict_insert, paper_rows
 
 CHUNK = 500  # ids per statement: well under both databases' bound-parameter limits
@@ -115,7 +115,7 @@ def unread(
         days = recent_days(session, spec)
     if not days:
         return Unread(0, [], [])
-    rank = _type_rank(spec).label("rank")
+    rank = type_rank(spec).label("rank")
     was_seen = exists().where(Seen.user_id == user_id, Seen.paper_id == Listing.paper_id)
     rows = session.execute(
         select(Listing.paper_id, Listing.date, rank)
@@ -123,7 +123,7 @@ def unread(
         .where(
             Listing.date.in_(list(days)),
             Listing.kind == "new",
-            _spec_condition(spec),
+            spec_condition(spec),
             ~was_seen,
         )
         .order_by(Listing.date, rank, Listing.paper_id)
