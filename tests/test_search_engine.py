@@ -544,6 +544,20 @@ def small(corpus: list[IndexedPaper]) -> list[IndexedPaper]:
     return corpus[:5]
 
 
+def test_a_days_upsert_commits_one_segment(tmp_path: Path, corpus: list[IndexedPaper]):
+    """Every search visits every segment: a catch-up's commit adds one, not one per writer
+    thread (two on this machine's bulk writer, which left two a day piling up)."""
+    with SearchIndex.open(tmp_path / "idx") as idx:
+        half = len(corpus) // 2
+        idx.upsert(corpus[:half])
+        idx.commit("1")
+        assert idx.segment_count() == 1
+        idx.upsert(corpus[half:])
+        idx.commit("2")
+        assert idx.segment_count() == 2
+        assert idx.doc_count() == len(corpus)
+
+
 def test_upsert_replaces(tmp_path: Path, corpus: list[IndexedPaper]):
     with SearchIndex.open(tmp_path / "idx") as idx:
         idx.upsert(small(corpus))

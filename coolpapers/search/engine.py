@@ -90,7 +90,10 @@ _WRITER_HEAP = 128_000_000  # bytes, shared by the writer threads (tantivy wants
 # A bulk build's writer: a segment is cut each time a thread's share fills, and the searches
 # visit every segment the merges leave; bytes, taken only as the documents need them.
 _BULK_WRITER_HEAP = 512_000_000
-_WRITER_THREADS = 2
+# A commit leaves one segment per writer thread, and every search visits each segment: an
+# upsert (a day's catch-up, a few thousand papers) writes on one thread, a bulk build on two.
+_WRITER_THREADS = 1
+_BULK_WRITER_THREADS = 2
 _OPEN_ATTEMPTS = 3  # a reader may race the writer's clean-up of merged segments: retry
 _RETRY_PAUSE_S = 0.05
 
@@ -294,12 +297,14 @@ class SearchIndex:
 
     # --- writing ----------------------------------------------------------------------------
 
-    def _writer_locked(self, heap_bytes: int = _WRITER_HEAP) -> tantivy.IndexWriter:
+    def _writer_locked(
+        self, heap_bytes: int = _WRITER_HEAP, threads: int = _WRITER_THREADS
+    ) -> tantivy.IndexWriter:
+        """The writer, opened now if need be with this heap and threads (an open one is kept
+        as it is until wait_merges lets it go or the index closes)."""
         if self._writer is None:
             try:
-                self._writer = self._live().writer(
-                    heap_size=heap_bytes, num_threads=_WRITER_THREADS
-                )
+                self._writer = self._live().writer(heap_size=heap_bytes, num_threads=threads)
             except ValueError as exc:
                 if "LockBusy" in str(exc):
                     raise IndexLocked(f"another process is writing {self._path}") from exc
@@ -322,7 +327,7 @@ class SearchIndex:
         committed nor added since the last commit (a bulk build into an empty index, where
         upsert's delete-by-term finds nothing and only costs); visible after commit()."""
         with self._write_lock:
-            writer = self._writer_locked(_BULK_WRITER_HEAP)
+            writer = self._writer_locked(_BULK_WRITER_HEAP, _BULK_WRITER_THREADS)
             count = 0
             for paper in papers:
                 writer.add_document(_document(paper))
