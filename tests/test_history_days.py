@@ -20,7 +20,8 @@ from coolpapers.db import session_scope
 from coolpapers.models import Listing
 from coolpapers.records import Author, PaperMeta
 from coolpapers.search import sync
-from coolpapers.store.listings import has_papers_of_year
+from coolpapers.store.listings import day_derivation, has_papers_of_year
+from coolpapers.web.lists import parse_list_spec, spec_filter
 
 # 2026: a year whose arXiv holidays are known, so days can be derived in it
 DERIVED_1 = date(2026, 2, 25)  # Wednesday: a history import's days
@@ -138,6 +139,28 @@ def test_a_day_partly_placed_by_the_history_import_says_how_much(
     titles = {p["title"] for p in body["papers"]}
     assert titles == {"Fed two", "Placed AI one", "Placed AI two"}
     assert (body["derived"], body["total"]) == (True, 3)
+
+
+def test_the_lists_derivation_is_day_derivations(history: sessionmaker[Session]) -> None:
+    """The day list counts its derived listings in its counting pass: the same figure as
+    ``day_derivation``'s own pass, for every spec, day and replacements setting."""
+    with session_scope(history, write=True) as s:  # a v2 of one, placed on the feed's day
+        s.add(
+            Listing(paper_id="2602.20002", date=FEED_DAY, kind="replace", version=2, derived=True)
+        )
+    with session_scope(history) as s:
+        for text in ("cs.LG", "cs.AI", "cs.AI+cs.LG", "cs.LG-cs.AI"):
+            filt = spec_filter(parse_list_spec(text))
+            for listed_day in (DERIVED_1, DERIVED_2, FEED_DAY):
+                for replacements in (False, True):
+                    listing = store.day_listing(
+                        s, filt, listed_day, replacements=replacements, show=5, skip=0
+                    )
+                    assert listing.derivation == day_derivation(
+                        s, filt, listed_day, replacements=replacements
+                    ), (text, listed_day, replacements)
+                    assert listing.derivation is not None
+                    assert listing.derivation[1] == listing.total
 
 
 def test_a_feed_day_of_another_feed_is_still_partial(

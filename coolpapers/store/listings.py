@@ -256,6 +256,9 @@ class DayListing:
     total: int  # of what the page lists (new + cross, plus replacements when asked)
     counts: dict[str, int]  # per announce type, for this spec and day
     papers: list[tuple[Paper, str]]  # (paper, announce type for this spec)
+    # (derived, all) of what the page lists, as day_derivation gives it; None when the
+    # listing was made without them (a ranked order: the caller asks day_derivation)
+    derivation: tuple[int, int] | None = None
 
 
 def day_listing(
@@ -270,16 +273,22 @@ def day_listing(
 ) -> DayListing:
     rank = type_rank(spec).label("rank")
     base = [Listing.date == day, spec_condition(spec)]
+    # the derived listings per type too, in the same pass (day_derivation's figure)
     count_rows = session.execute(
-        select(rank, func.count()).select_from(Listing).join(Paper).where(*base).group_by(rank)
+        select(rank, func.count(), _derived_count())
+        .select_from(Listing)
+        .join(Paper)
+        .where(*base)
+        .group_by(rank)
     ).all()
     counts = dict.fromkeys(TYPE_ORDER, 0)
-    for r, n in count_rows:
-        counts[TYPE_ORDER[r]] = n
-    total = counts["new"] + counts["cross"]
-    if replacements:
-        total += counts["replace"] + counts["replace-cross"]
-    else:
+    derived = dict.fromkeys(TYPE_ORDER, 0)
+    for r, n, placed in count_rows:
+        counts[TYPE_ORDER[r]], derived[TYPE_ORDER[r]] = n, int(placed)
+    shown_kinds = TYPE_ORDER if replacements else ("new", "cross")
+    total = sum(counts[kind] for kind in shown_kinds)
+    derivation = (sum(derived[kind] for kind in shown_kinds), total)
+    if not replacements:
         base.append(Listing.kind == "new")
     q = select(Paper, rank).join(Listing, Listing.paper_id == Paper.id).where(*base)
     if sort == "time":
@@ -290,7 +299,12 @@ def day_listing(
     else:
         q = q.order_by(rank, Paper.id)
     rows = session.execute(q.offset(skip).limit(show)).all()
-    return DayListing(total, counts, [(p, TYPE_ORDER[r]) for p, r in rows])
+    return DayListing(total, counts, [(p, TYPE_ORDER[r]) for p, r in rows], derivation)
+
+
+def _derived_count() -> ColumnElement[int]:
+    """How many of the rows a history import placed by arXiv's schedule (``derived``)."""
+    return func.coalesce(func.sum(case((Listing.derived, 1), else_=0)), 0)
 
 
 def day_derivation(
@@ -302,9 +316,8 @@ def day_derivation(
     shown = [Listing.date == day, spec_condition(spec)]
     if not replacements:
         shown.append(Listing.kind == "new")
-    derived = func.coalesce(func.sum(case((Listing.derived, 1), else_=0)), 0)
     listed, placed = session.execute(
-        select(func.count(), derived).select_from(Listing).where(*shown)
+        select(func.count(), _derived_count()).select_from(Listing).where(*shown)
     ).one()
     return int(placed), int(listed)
 

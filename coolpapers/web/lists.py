@@ -228,7 +228,9 @@ def load_day(
         page.previous = store.latest_day(session, filt, before=day)
         page.following = store.next_day(session, filt, day)
         page.feed_days = store.feed_days(session, day)
-        page.derivation = day_derivation(session, filt, day, replacements=params.replacements)
+        page.derivation = listing.derivation or day_derivation(
+            session, filt, day, replacements=params.replacements
+        )
         page.calendar_unknown = (
             params.day is not None
             and not any(listing.counts.values())
