@@ -97,11 +97,10 @@ def test_the_app_bounds_its_route_threads(settings: Settings, engine: Engine) ->
     assert tokens == process.ROUTE_THREADS
 
 
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)  # SQLite's page cache
 def test_the_web_keeps_a_small_sqlite_cache_and_others_the_default(
     settings: Settings, engine: Engine
 ) -> None:
-    if engine.dialect.name != "sqlite":
-        pytest.skip("SQLite's page cache")
     with engine.connect() as conn:  # make_engine's default: SQLite's own (2,000 KiB)
         assert conn.scalar(text("PRAGMA cache_size")) == -2000
     app = create_app(settings)
