@@ -13,7 +13,7 @@ Two ways to build, chosen by BENCH_SCALE_BUILD:
     last DAYS weekdays, ``store.index_listing_day`` and one ``feed_days`` row per feed for each
     of those days, as the ingest writes them; ``sync.rebuild`` for the search index.
 Both end with ANALYZE. The SQLite file and its index live in CACHE/<key>/sqlite, Postgres in a
-database of its own, ``bench_scale_<key>`` (a template: each run works on a copy made with
+database of its own, ``bench_scale_<key>_<cache>`` (a template: each run works on a copy made with
 ``CREATE DATABASE … TEMPLATE``), its index in CACHE/<key>/postgres. The key names the
 parameters; a cached database is migrated to head when used (a migration committed since the
 build runs on it, timed: ``upgrade_s``), and BUILD_VERSION says when a build is stale.
@@ -299,7 +299,11 @@ def pg_create(url: str, name: str, template: str | None = None) -> None:
 
 
 def _pg_name(params: Params) -> str:
-    return f"bench_scale_{params.key}"
+    """The Postgres twin of CACHE/<key>: named after the cache directory too. Named after the
+    key alone, a run with another cache (another clone's default) dropped this one's database
+    to build its own, and this cache, finding its database gone, deleted itself to rebuild."""
+    where = hashlib.sha256(str(params.cache.resolve()).encode()).hexdigest()[:8]
+    return f"bench_scale_{params.key}_{where}"
 
 
 def _upgrade_cached(params: Params) -> dict[str, float]:
