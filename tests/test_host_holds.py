@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine
+from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
 from coolpapers import store
@@ -29,6 +29,7 @@ from coolpapers.http import (
     default_user_agent,
     endpoints,
 )
+from coolpapers.ingest.pipeline import Pipeline
 from tests.fakes.arxiv_server import FakeArxiv, Fault
 
 FEED = Path(__file__).parent / "fixtures" / "arxiv" / "rss" / "rss-cs.LG-2026-08-21-fri.xml"
@@ -297,3 +298,33 @@ def test_a_failing_database_does_not_lose_the_hold(tmp_path: Path) -> None:
         assert holds.held_until("export.arxiv.org:443") is None
     finally:
         engine.dispose()
+
+
+def test_a_closed_pipelines_holds_no_longer_touch_the_database(
+    settings: Settings, engine: Engine, factory: sessionmaker[Session]
+) -> None:
+    """After the pipeline's close (the app's shutdown, before it disposes of its engine), a
+    fetch left running keeps its holds in memory and opens no connection: one opened then
+    was left open for the collector (psycopg warned inside some later test)."""
+    host = "rss.arxiv.org:443"
+    with session_scope(factory, write=True) as s:
+        store.put_host_hold(s, host, T0 + DAY, "HTTP 429 stored")
+    pipeline = Pipeline.open(settings, factory)
+    holds = pipeline.fetcher.holds
+    assert holds.held_until(host) == T0 + DAY  # read from the database while open
+    checkouts: list[object] = []
+
+    def checked_out(*args: object) -> None:
+        checkouts.append(args)
+
+    event.listen(engine, "checkout", checked_out)
+    try:
+        pipeline.close()
+        assert holds.held_until(host) is None  # what this process holds: nothing
+        holds.hold(host, T0 + 2 * DAY, "HTTP 429 late")
+        assert holds.held_until(host) == T0 + 2 * DAY  # kept in memory all the same
+        assert checkouts == []
+    finally:
+        event.remove(engine, "checkout", checked_out)
+    with session_scope(factory) as s:
+        assert store.host_hold_until(s, host) == T0 + DAY  # nothing written after the close

@@ -55,17 +55,25 @@ class Pipeline:
         self.stop = threading.Event()
         self._lock = threading.Lock()
         self._abandoned = 0  # fetches left running when a stop came
+        self._holds: store.DbHostHolds | None = None  # the client's, when open() made them
 
     @classmethod
     def open(cls, settings: Settings, factory: sessionmaker[Session]) -> Pipeline:
         # a Retry-After from arXiv binds every run and process through the database
-        fetcher = http.arxiv_fetcher(settings, holds=store.DbHostHolds(factory))
+        holds = store.DbHostHolds(factory)
+        fetcher = http.arxiv_fetcher(settings, holds=holds)
         arxiv = ArxivSource(fetcher, rss_url=settings.arxiv_rss_url, api_url=settings.arxiv_api_url)
-        return cls(settings, factory, fetcher, (arxiv,))
+        pipeline = cls(settings, factory, fetcher, (arxiv,))
+        pipeline._holds = holds
+        return pipeline
 
     def close(self) -> None:
-        """Stop every wait of this pipeline and close its client."""
+        """Stop every wait of this pipeline and close its client. Its holds stay in memory
+        from now on: the owner disposes of the database next, and a fetch left behind must not
+        open a connection then."""
         self.stop.set()
+        if self._holds is not None:
+            self._holds.close()
         with self._lock:
             abandoned = self._abandoned
         if abandoned:

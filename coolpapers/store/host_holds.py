@@ -83,10 +83,19 @@ class DbHostHolds:
         self._factory = factory
         self._lock = threading.Lock()
         self._mine: dict[str, datetime] = {}
+        self._closed = False
+
+    def close(self) -> None:
+        """Keep holds in memory only from now on: the owner is letting the database go. A fetch
+        left running past a shutdown (``Pipeline.call``) must not open a connection after its
+        engine was disposed: that one would stay open until the collector found it."""
+        self._closed = True
 
     def held_until(self, host: str) -> datetime | None:
         with self._lock:
             mine = self._mine.get(host)
+        if self._closed:
+            return mine
         try:
             with session_scope(self._factory) as session:
                 stored = host_hold_until(session, host)
@@ -100,6 +109,8 @@ class DbHostHolds:
         with self._lock:
             if host not in self._mine or self._mine[host] < until:
                 self._mine[host] = until
+        if self._closed:
+            return
         try:
             with session_scope(self._factory, write=True) as session:
                 put_host_hold(session, host, until, reason)
