@@ -191,12 +191,7 @@ def _insert_new(session: Session, papers: Sequence[PaperWrite]) -> None:
         for meta, categories, announced in papers
     ]
     insert_rows(session, Paper, rows)
-    categories = [
-        {"paper_id": meta.id, "category": c, "position": i}
-        for meta, cats, _ in papers
-        for i, c in enumerate(cats)
-    ]
-    insert_rows(session, PaperCategory, categories)
+    _insert_categories(session, {meta.id: categories for meta, categories, _ in papers})
 
 
 def _changes(
@@ -266,12 +261,7 @@ def _recategorise(session: Session, papers: Mapping[str, Sequence[str]]) -> None
     for chunk in _id_chunks(ids):
         # through the ORM: it flushes first (a category row still pending goes in before it goes)
         session.execute(delete(PaperCategory).where(PaperCategory.paper_id.in_(chunk)))
-    rows = [
-        {"paper_id": paper_id, "category": c, "position": i}
-        for paper_id, categories in papers.items()
-        for i, c in enumerate(categories)
-    ]
-    insert_rows(session, PaperCategory, rows)
+    _insert_categories(session, papers)
     for chunk in _id_chunks(ids):
         listed = (
             select(PaperCategory.category, Listing.date)
@@ -281,6 +271,16 @@ def _recategorise(session: Session, papers: Mapping[str, Sequence[str]]) -> None
         )
         days = on_conflict_insert(session, DayCategory).from_select(["category", "date"], listed)
         session.execute(days.on_conflict_do_nothing())
+
+
+def _insert_categories(session: Session, papers: Mapping[str, Sequence[str]]) -> None:
+    """The category rows of these papers (id -> canonical categories, primary first)."""
+    rows = [
+        {"paper_id": paper_id, "category": c, "position": i}
+        for paper_id, categories in papers.items()
+        for i, c in enumerate(categories)
+    ]
+    insert_rows(session, PaperCategory, rows)
 
 
 def _category_rows(paper_id: str, categories: Sequence[str]) -> list[PaperCategory]:
