@@ -15,7 +15,7 @@ from sqlalchemy import Engine, delete, select, update
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.types import Message, Receive, Scope, Send
 
-from coolpapers import ingest
+from coolpapers import ingest, store
 from coolpapers.config import Settings
 from coolpapers.db import make_engine, make_sessionmaker, session_scope
 from coolpapers.models import Generation, Paper
@@ -142,6 +142,30 @@ def test_writes_that_pages_do_not_show_keep_the_copies(
         assert s.scalar(select(Generation.value)) == generation
     client.get(PAGES[0])
     assert cache(client).hits == 1
+
+
+def test_a_run_raises_the_generation_when_it_ends_not_when_it_starts(
+    client: TestClient, factory: sessionmaker[Session], cl_day: None
+) -> None:
+    """A run is inserted "running", which no page shows: an ingest raises the generation once,
+    at its end, and the copies rendered while it ran are not thrown away."""
+
+    def generation() -> int | None:
+        with session_scope(factory) as s:
+            return s.scalar(select(Generation.value))
+
+    client.get(PAGES[0])
+    before = generation()
+    with session_scope(factory, write=True) as s:
+        run = store.start_run(s, "rss", "https://rss.arxiv.org/rss/cs.CL")
+    assert generation() == before
+    client.get(PAGES[0])
+    assert cache(client).hits == 1
+    with session_scope(factory, write=True) as s:
+        store.finish_run(s, run.id, "failed", error="arXiv answered 503")
+    assert generation() == before + 1  # type: ignore[operator]
+    client.get(PAGES[0])
+    assert cache(client).hits == 1  # rendered again: the failure may show
 
 
 def test_orders_that_follow_stars_or_keywords_are_rendered_each_time(

@@ -4,8 +4,9 @@ in that same transaction, so that any process can tell its rendered copies are s
 worker``, an import, another machine on the same Postgres).
 
 Writers need not remember it: ``watch(engine)`` (``db.make_engine`` calls it) notes every
-INSERT, UPDATE, DELETE or COPY that touches a table of ``PAGE_TABLES`` on a connection, and
-when that transaction commits, raises the generation as its last statement. Last, so that on
+INSERT, UPDATE, DELETE or COPY that touches a table of ``PAGE_TABLES`` on a connection (but
+a run's start: see ``_UNSHOWN_WRITES``), and when that transaction commits, raises the
+generation as its last statement. Last, so that on
 Postgres the counter's row lock is held for the commit only, not for a long import's whole
 transaction (clicks and ingests would queue behind it). A transaction that writes
 ``alembic_version`` is a migration: it raises nothing (the table may not exist yet).
@@ -41,8 +42,13 @@ PAGE_TABLES = frozenset(
         "host_holds",
     }
 )
+# Writes to a table of PAGE_TABLES that no page shows: a run is inserted as "running", a
+# status no page reads (store.health's REACHED and PROBLEMS); its end is an UPDATE. An ingest
+# would otherwise raise the generation at its start as well as at its end, and every copy
+# rendered in between would be thrown away.
+_UNSHOWN_WRITES = frozenset({("insert", "ingest_runs")})
 _WRITE = re.compile(
-    r'\s*(?:INSERT\s+INTO|UPDATE|DELETE\s+FROM|COPY)\s+"?([A-Za-z_][A-Za-z0-9_]*)"?', re.I
+    r'\s*(INSERT\s+INTO|UPDATE|DELETE\s+FROM|COPY)\s+"?([A-Za-z_][A-Za-z0-9_]*)"?', re.I
 )
 _CHANGED = "coolpapers.pages_changed"
 _MIGRATING = "coolpapers.migrating"
@@ -69,8 +75,8 @@ def watch(engine: Engine) -> None:
         match = _WRITE.match(statement)
         if match is None:
             return
-        table = match.group(1).lower()
-        if table in PAGE_TABLES:
+        verb, table = match.group(1).split()[0].lower(), match.group(2).lower()
+        if table in PAGE_TABLES and (verb, table) not in _UNSHOWN_WRITES:
             conn.info[_CHANGED] = True
         elif table == "alembic_version":
             conn.info[_MIGRATING] = True
