@@ -151,7 +151,7 @@ def _item(element: Element) -> dict[str, Any]:
         key = _ITEM_KEYS.get(tag)
         if key is None or key in entry:
             raise _Unknown(f"an item child {tag!r} unknown or repeated")
-        if child.attrib and (tag != "guid" or child.attrib != _GUID_ATTRIBUTES):
+        if child.attrib != (_GUID_ATTRIBUTES if tag == "guid" else {}):
             raise _Unknown(f"attributes on {tag!r}")
         entry[key] = _text(child)
     if tags:
