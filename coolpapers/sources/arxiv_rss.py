@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import re
 from datetime import datetime, timedelta
+from functools import lru_cache
 from io import BytesIO
 from typing import Any
 from xml.etree.ElementTree import Element, iterparse
@@ -110,6 +111,7 @@ def _text(element: Element) -> str:
     return text.translate(_CP1252)
 
 
+@lru_cache(maxsize=64)  # a listing's items all carry the same date or a few
 def _utc_tuple(text: str) -> tuple[int, ...]:
     """RFC 822 date -> UTC ``(year, month, day, hour, minute, second)``, as feedparser's."""
     m = _RFC822_RE.fullmatch(text)
@@ -129,17 +131,23 @@ def _utc_tuple(text: str) -> tuple[int, ...]:
 
 def _no_text_between(element: Element) -> None:
     """Text between a container's children (not whitespace) lands somewhere in feedparser."""
-    if (element.text or "").strip() or any((child.tail or "").strip() for child in element):
+    if _is_text(element.text) or any(_is_text(child.tail) for child in element):
         raise _Unknown("text between elements")
 
 
+def _is_text(value: str | None) -> bool:
+    return bool(value and not value.isspace())
+
+
 def _item(element: Element) -> dict[str, Any]:
-    if element.attrib:
-        raise _Unknown("attributes on <item>")
-    _no_text_between(element)
+    if element.attrib or _is_text(element.text):
+        raise _Unknown("attributes or text on <item>")
     entry: dict[str, Any] = {}
     tags: list[dict[str, str]] = []
     for child in element:
+        tail = child.tail  # _no_text_between, inline: this loop runs for every field
+        if tail and not tail.isspace():
+            raise _Unknown("text between elements")
         tag = child.tag
         if tag == "category":
             if child.attrib:
