@@ -10,7 +10,11 @@ it as a plain percent sign), ``~``, escaped characters (``\\%``, ``\\$``), and a
 
 from __future__ import annotations
 
+import re
 import unicodedata
+
+# What decode_tex_accents acts on: math delimiters, macros, and a brace before a macro.
+_SPECIAL = re.compile(r"[$\\{]")
 
 __all__ = ["decode_tex_accents"]
 
@@ -238,6 +242,10 @@ def decode_tex_accents(text: str) -> str:
                 out.append(converted[0])
                 i = converted[1] + 1
                 continue
-        out.append(ch)
-        i += 1
+        # A run of plain text up to the next character the loop acts on, copied in one piece
+        # (character by character, an abstract with math took ~0.1 ms a kilobyte).
+        end = _SPECIAL.search(text, i + 1)
+        stop = n if end is None else end.start()
+        out.append(text[i:stop])
+        i = stop
     return "".join(out)
