@@ -129,7 +129,8 @@ class Listing(Base):
         UniqueConstraint("paper_id", "date", "kind"),
         # the same announcement seen again (a repeated feed) is not a second listing
         UniqueConstraint("paper_id", "kind", "version"),
-        Index("ix_listings_date_kind", "date", "kind"),
+        # covering a day's listings: their papers and derived marks read from the index alone
+        Index("ix_listings_date_kind_paper", "date", "kind", "paper_id", "derived"),
     )
 
 
