@@ -244,8 +244,8 @@ def decode_tex_accents(text: str) -> str:
                 continue
         # A run of plain text up to the next character the loop acts on, copied in one piece
         # (character by character, an abstract with math took ~0.1 ms a kilobyte).
-        end = _SPECIAL.search(text, i + 1)
-        stop = n if end is None else end.start()
+        special = _SPECIAL.search(text, i + 1)
+        stop = n if special is None else special.start()
         out.append(text[i:stop])
         i = stop
     return "".join(out)
