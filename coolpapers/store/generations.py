@@ -6,10 +6,10 @@ worker``, an import, another machine on the same Postgres).
 Writers need not remember it: ``watch(engine)`` (``db.make_engine`` calls it) notes every
 INSERT, UPDATE, DELETE or COPY that touches a table of ``PAGE_TABLES`` on a connection (but
 a run's start: see ``_UNSHOWN_WRITES``), and when that transaction commits, raises the
-generation as its last statement. Last, so that on
-Postgres the counter's row lock is held for the commit only, not for a long import's whole
-transaction (clicks and ingests would queue behind it). A transaction that writes
-``alembic_version`` is a migration: it raises nothing (the table may not exist yet).
+generation as its last statement. Last, so that on Postgres the counter's row lock is held
+for the commit only, not for a long import's whole transaction (clicks and ingests would queue
+behind it). A transaction that writes ``alembic_version`` is a migration: it raises nothing
+(the table may not exist yet).
 
 A writer that goes around SQLAlchemy's cursor (psycopg's ``copy()`` on the raw connection)
 calls ``pages_changed(connection)`` itself.
