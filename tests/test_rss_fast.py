@@ -52,11 +52,6 @@ def assert_same(body: bytes) -> Feed | str:
     return fast
 
 
-def test_the_fast_path_is_the_default() -> None:
-    body = LG.read_bytes()
-    assert parse_rss(body) == _parse_rss_with(body, fast=True)
-
-
 @pytest.mark.parametrize("path", ALL, ids=lambda p: p.name)
 def test_every_fixture_gives_the_same_feed_either_way(path: Path) -> None:
     body = path.read_bytes()
