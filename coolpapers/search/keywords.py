@@ -26,7 +26,7 @@ from pathlib import Path
 from sqlalchemy.orm import Session, sessionmaker
 
 from coolpapers.db import session_scope
-from coolpapers.search.engine import IndexedPaper, SearchIndex
+from coolpapers.search.engine import SearchIndex
 from coolpapers.store import index_feed
 from coolpapers.store.index_feed import FeedKey
 
@@ -109,7 +109,7 @@ class _Keywords:
 
     def of(self, title: str, abstract: str) -> list[str]:
         idf = self._idf
-        # keywords_for's score and order: highest first, ties by word
+        # count x IDF, highest first, ties by word
         scored = sorted(
             [
                 (-(count * idf[word] + 1e-9), word)
@@ -117,27 +117,6 @@ class _Keywords:
             ]
         )
         return [word for score, word in scored[:KEYWORDS] if score != -_NEVER]
-
-
-def keywords_for(
-    index: SearchIndex, paper: IndexedPaper, n_docs: int, df_cache: dict[str, int] | None = None
-) -> list[str]:
-    """~10 TF-IDF keywords of title + abstract, document frequencies from the index."""
-    cache = {} if df_cache is None else df_cache
-
-    def df(word: str) -> int:
-        if word not in cache:
-            cache[word] = index.doc_freq(word)
-        return cache[word]
-
-    tf = _term_counts(paper.title, paper.abstract)
-    scored = [
-        (count * math.log((n_docs + 1) / (df(word) + 1)) + 1e-9, word)
-        for word, count in tf.items()
-        if _keyword(word)
-    ]
-    scored.sort(key=lambda pair: (-pair[0], pair[1]))
-    return [word for _, word in scored[:KEYWORDS]]
 
 
 # A page of papers for the keywords, as plain tuples (they go to worker processes):

@@ -310,11 +310,6 @@ def day_listing(
     return DayListing(total, counts, [(p, TYPE_ORDER[r]) for p, r in rows], derivation)
 
 
-def _derived_count() -> ColumnElement[int]:
-    """How many of the rows a history import placed by arXiv's schedule (``derived``)."""
-    return func.coalesce(func.sum(case((Listing.derived, 1), else_=0)), 0)
-
-
 def day_derivation(
     session: Session, spec: SpecFilter, day: date, *, replacements: bool
 ) -> tuple[int, int]:
@@ -324,8 +319,9 @@ def day_derivation(
     shown = [Listing.date == day, spec_condition(spec)]
     if not replacements:
         shown.append(Listing.kind == "new")
+    derived = func.coalesce(func.sum(case((Listing.derived, 1), else_=0)), 0)
     listed, placed = session.execute(
-        select(func.count(), _derived_count()).select_from(Listing).where(*shown)
+        select(func.count(), derived).select_from(Listing).where(*shown)
     ).one()
     return int(placed), int(listed)
 
