@@ -7,7 +7,6 @@ inside the request, more are queued and the page says so. Paths of the ``id_list
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -72,34 +71,31 @@ async def paper_page(
     """One paper's page; several papers (``/arxiv/<id>,<id>,…``) a slice at a time
     (``show``/``skip``, lazy loading the rest); ``fragment=1``: the slice's cards alone."""
     # All of it in one trip to the thread pool (a sync route with a session makes three)
-    page = PageRequest(request, factory, settings, templates, pipeline, params)
-    return await run_in_threadpool(_paper_page, page, ids, fragment)
+    return await run_in_threadpool(
+        _paper_page, request, factory, settings, templates, pipeline, params, ids, fragment
+    )
 
 
-@dataclass(frozen=True)
-class PageRequest:
-    """What the paper page's work on the thread pool takes from the request."""
-
-    request: Request
-    factory: sessionmaker[Session]
-    settings: Settings
-    templates: Jinja2Templates
-    pipeline: ingest.Pipeline
-    params: ListParams
-
-
-def _paper_page(page: PageRequest, ids: str, fragment: str | None) -> Response:
+def _paper_page(
+    request: Request,
+    factory: sessionmaker[Session],
+    settings: Settings,
+    templates: Jinja2Templates,
+    pipeline: ingest.Pipeline,
+    params: ListParams,
+    ids: str,
+    fragment: str | None,
+) -> Response:
     cards_only = parse_fragment(fragment)
     parsed = parse_ids(ids)
     wanted = _unique(parsed)
     if ",".join(wanted) != ids:  # versions, prefixes, old widths, repeats: the canonical page
-        target = urls.papers(wanted, query=page.request.url.query)
+        target = urls.papers(wanted, query=request.url.query)
         return RedirectResponse(target, status_code=301)
-    request, settings, templates = page.request, page.settings, page.templates
-    with page.factory() as session:
-        got = ingest.ensure_papers(page.pipeline, session, wanted)
+    with factory() as session:
+        got = ingest.ensure_papers(pipeline, session, wanted)
         if cards_only or len(wanted) > 1:
-            return _several(request, templates, wanted, got, page.params, cards_only=cards_only)
+            return _several(request, templates, wanted, got, params, cards_only=cards_only)
         paper = one_paper(got, wanted[0])
         # Without an LLM the page says FAQs are off and shows none: they are not read.
         faqs = (

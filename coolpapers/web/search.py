@@ -4,7 +4,6 @@ in, ``coolpapers.search.find`` (the one door to search), a page or JSON out."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import partial
 
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
@@ -138,7 +137,7 @@ async def search_page(
     marked, excluded = highlight == "1", exclude or ""
     # All of it in one trip to the thread pool, as api_search
     return await run_in_threadpool(
-        partial(_page, request, factory, templates, query, params, marked, excluded, cards_only)
+        _page, request, factory, templates, query, params, marked, excluded, cards_only
     )
 
 
