@@ -31,13 +31,16 @@ worker, 127.0.0.1), the baseline of each figure from the same run:
     while another process ingests one new day after another (each a 1,000-item feed + index
     catch-up); p50/p99 overall, by kind and while an ingest ran, errors and dropped connections.
     Baseline: the same clients on the static file for BASELINE_LOAD_S;
+  * the same clients with no ingest running, after QUIET_WARMUP_S not counted (the page cache
+    warm, as between two daily ingests): what the web process alone allows, one worker and
+    ``--workers N``; with ingests back to back, one of the 2 cores is the ingest's;
   * the web process's memory: VmRSS when started, VmHWM (peak) and VmRSS at the end, split
     into anonymous and file-backed (the search index's mapped pages, code) (``memory``);
   * when ``coolpapers serve`` has ``--workers``, the load again on ``serve --workers N``.
-How long (2 shared cores, other work running): from the cache, a 1M run of both databases
-takes about 4 minutes; building the 1M databases once took 20 minutes in import mode (the
-corpus 1 min, each import with its index build about 9.5 min) and 36 in bulk (27 of them
-``sync.rebuild`` as it was then, keywords mostly).
+How long (2 shared cores): from the cache, a 1M run of both databases takes about 5 minutes;
+building the 1M databases once took 7 minutes in import mode on a quiet machine (the corpus
+19 s, the SQLite import with its index build 161 s, Postgres 230 s; 20 minutes under other
+work) and 36 in bulk (27 of them ``sync.rebuild`` as it was then, keywords mostly).
 Aims (issue 11): search p95 ≤ 10 ms, list page ≤ 2× static, RSS ≤ 300 MB, 1,000-item ingest
 ≤ 1 s, under load p99 ≤ 300 ms with no error or dropped connection. Figures only: nothing
 passes or fails on timing; a wrong answer (a page that is not 200, an ingest that fails, a
@@ -94,6 +97,7 @@ DB_ENV = "BENCH_SCALE_DATABASE_URL"  # the child server's database
 HTTP_ROUNDS = 3
 ROUNDS, WARMUP = 50, 5
 BASELINE_LOAD_S = 5.0
+QUIET_WARMUP_S = 5.0  # the quiet load's first seconds, not counted: the page cache fills
 LOAD_FEEDS = 24  # daily feeds prepared for the ingests under load (more than they get through)
 PAPER_SAMPLE = 2000
 START_TIMEOUT_S = 120.0
@@ -515,6 +519,18 @@ def under_load(
     return summary
 
 
+def quiet_load(port: int, pid: int, mix: Mix, clients: int, seconds: float) -> dict[str, Any]:
+    """The clients for ``seconds`` with no ingest running, after QUIET_WARMUP_S of the same
+    load that is not counted."""
+    scale_load.run_load(port, mix, clients, QUIET_WARMUP_S, seed=11)
+    pids = tree(pid)
+    server_cpu = sum(map(cpu_seconds, pids))
+    tally = scale_load.run_load(port, mix, clients, seconds, seed=7)
+    summary = scale_load.summary(tally, seconds, [])
+    summary["server_cpu_s"] = sum(map(cpu_seconds, pids)) - server_cpu
+    return summary
+
+
 def static_load(port: int, clients: int) -> dict[str, Any]:
     """The baseline: the same clients on a static file."""
     tally = scale_load.run_load(
@@ -578,12 +594,14 @@ def measure(
             settings, port, pid, mix, [p for _, p in feeds[1:]], clients, load_s
         )
         result["memory_end"] = memory(pid)
+        result["load_quiet"] = quiet_load(port, pid, mix, clients, load_s)
     if (workers := serve_workers()) > 1:
         with cli_server(settings, workers) as (port, pid):
             unused = [p for _, p in feeds[2 + result["load"]["ingests"]["n"] :]]
             load = under_load(settings, port, pid, mix, unused, clients, load_s)
             load["workers"] = workers
             load["memory"] = {str(p): memory(p) for p in tree(pid)}
+            load["quiet"] = quiet_load(port, pid, mix, clients, load_s)
         result["load_workers"] = load
     result["search"] = {**search, "http": result.pop("search_http")}
     return result
@@ -701,6 +719,16 @@ def _load_lines(label: str, load: dict[str, Any], base: dict[str, Any] | None) -
     return lines
 
 
+def _quiet_line(load: dict[str, Any]) -> str:
+    kinds = ", ".join(f"{k} {_ms(v['p50'])}/{_ms(v['p99'])}" for k, v in load["kinds"].items())
+    return (
+        f"    the same clients with no ingest running (page cache warm): "
+        f"{load['req_per_s']:.0f}/s, p50 {_ms(load['all']['p50'])}, p99 "
+        f"{_ms(load['all']['p99'])}; by kind {kinds}; server CPU {load['server_cpu_s']:.1f} s; "
+        f"errors {sum(load['errors'].values())}, dropped {sum(load['dropped'].values())}"
+    )
+
+
 def _database_lines(name: str, r: dict[str, Any]) -> list[str]:
     s = r["search"]
     first, last, n_days = r["listed_days"]
@@ -737,8 +765,10 @@ def _database_lines(name: str, r: dict[str, Any]) -> list[str]:
         f"{empty['store_s']:.2f} s + {empty['index_s']:.2f} s"
     )
     lines += _load_lines("one worker", r["load"], r["load_static"])
+    lines.append(_quiet_line(r["load_quiet"]))
     if (more := r.get("load_workers")) is not None:
         lines += _load_lines(f"coolpapers serve --workers {more['workers']}", more, None)
+        lines.append(_quiet_line(more["quiet"]))
         rss = sum(m.get("VmRSS", 0) for m in more["memory"].values())
         pss = sum(m.get("Pss", 0) for m in more["memory"].values())
         lines.append(
