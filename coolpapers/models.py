@@ -56,7 +56,7 @@ class Paper(Base):
     authors: Mapped[list[Any]] = mapped_column(JSON)
     # canonical categories (aliases merged), primary first
     categories: Mapped[list[Any]] = mapped_column(JSON)
-    primary_category: Mapped[str] = mapped_column(String(CATEGORY_LEN), index=True)
+    primary_category: Mapped[str] = mapped_column(String(CATEGORY_LEN))
     doi: Mapped[str | None] = mapped_column(Text)
     journal_ref: Mapped[str | None] = mapped_column(Text)
     comments: Mapped[str | None] = mapped_column(Text)
@@ -76,8 +76,13 @@ class Paper(Base):
     # the search index follows this: every insert or change of metadata sets it
     modified_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
-    # (modified_at, id): the index's catch-up pages through ties without re-sorting them
-    __table_args__ = (Index("ix_papers_modified_at_id", "modified_at", "id"),)
+    # (modified_at, id): the index's catch-up pages through ties without re-sorting them.
+    # (id, primary_category): a day list ranks each listed paper by its primary category, and
+    # reads it from this index rather than from the paper's row (migration papers_primary).
+    __table_args__ = (
+        Index("ix_papers_modified_at_id", "modified_at", "id"),
+        Index("ix_papers_id_primary_category", "id", "primary_category"),
+    )
 
     # Never loaded through these (store queries the tables directly); they exist so the unit of
     # work inserts a new paper before rows that point at it, without a flush per paper.

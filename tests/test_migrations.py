@@ -4,19 +4,21 @@ the migrated copies the other tests get (conftest) equal a real upgrade."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import date
 from pathlib import Path
 from typing import Any
 
 import pytest
 from alembic import command
 from alembic.util.exc import CommandError
-from sqlalchemy import Engine, inspect, text
+from sqlalchemy import Engine, inspect, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
-from coolpapers import ingest, schema
+from coolpapers import ingest, schema, store
 from coolpapers.config import Settings
 from coolpapers.db import make_engine
-from coolpapers.models import Base
+from coolpapers.models import Base, Listing, Paper
+from coolpapers.store.listings import spec_condition, type_rank
 from tests.conftest import RSS, MigratedTemplates, StockRoom, fresh_database
 
 
@@ -171,3 +173,36 @@ def test_a_stocked_database_is_the_build_copied(
             assert rows(other) == built
         finally:
             other.dispose()
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)  # SQLite's planner
+def test_an_analysed_sqlite_database_reads_primary_categories_from_their_index(
+    settings: Settings,
+) -> None:
+    """papers_primary: a database analysed before it (by an import) gets its new index's
+    statistics too, or SQLite would plan the day pass by the old ones and read each listed
+    paper's row for its primary category."""
+    engine = make_engine(settings)
+    try:
+        config = schema.alembic_config(engine)
+        with engine.begin() as conn:
+            config.attributes["connection"] = conn
+            command.upgrade(config, "listings_cover")
+        factory = sessionmaker(engine)
+        reports = ingest.ingest_files(factory, [RSS / "rss-cs.CL-2026-08-20-thu.xml"])
+        assert not any(r.failed for r in reports)
+        with engine.begin() as conn:
+            conn.execute(text("ANALYZE"))
+        schema.upgrade(engine)
+        spec = store.SpecFilter(include=frozenset({"cs.CL", "cs.AI"}), exclude=frozenset())
+        day_pass = (
+            select(Listing.paper_id, type_rank(spec))
+            .join(Paper)
+            .where(Listing.date == date(2026, 8, 20), spec_condition(spec))
+        )
+        with engine.connect() as conn:
+            compiled = str(day_pass.compile(engine, compile_kwargs={"literal_binds": True}))
+            plan = [row[3] for row in conn.exec_driver_sql("EXPLAIN QUERY PLAN " + compiled)]
+        assert "SEARCH papers USING COVERING INDEX ix_papers_id_primary_category (id=?)" in plan
+    finally:
+        engine.dispose()
