@@ -29,7 +29,13 @@ from coolpapers.models import (
     PaperCategory,
 )
 from coolpapers.store.health import UNTRUSTED_DAY
-from coolpapers.store.papers import TYPE_ORDER, insert_rows, on_conflict_insert
+from coolpapers.store.papers import (
+    TYPE_ORDER,
+    PaperView,
+    insert_rows,
+    on_conflict_insert,
+    paper_rows,
+)
 
 
 def listing_kind(announce_type: str) -> str:
@@ -255,7 +261,7 @@ def next_day(session: Session, spec: SpecFilter, after: date) -> date | None:
 class DayListing:
     total: int  # of what the page lists (new + cross, plus replacements when asked)
     counts: dict[str, int]  # per announce type, for this spec and day
-    papers: list[tuple[Paper, str]]  # (paper, announce type for this spec)
+    papers: list[tuple[PaperView, str]]  # (paper, announce type for this spec)
     # (derived, all) of what the page lists, as day_derivation gives it; None when the
     # listing was made without them (a ranked order: the caller asks day_derivation)
     derivation: tuple[int, int] | None = None
@@ -277,12 +283,17 @@ def day_listing(
     # the counts per type, the derived ones among them (day_derivation's figure) and, in
     # arXiv's order, the page itself are made from it here; only the page's papers are then
     # read whole. Sorting every listed paper's full row in SQL to keep 25 cost twice as much.
-    listed = session.execute(
-        select(Listing.paper_id, rank, Listing.derived)
-        .select_from(Listing)
-        .join(Paper)
-        .where(*base)
-    ).all()
+    # Plain rows through the connection: the ORM's loading of 1,500 tuples cost ~0.6 ms more.
+    listed = (
+        session.connection()
+        .execute(
+            select(Listing.paper_id, rank, Listing.derived)
+            .select_from(Listing)
+            .join(Paper)
+            .where(*base)
+        )
+        .all()
+    )
     counts = dict.fromkeys(TYPE_ORDER, 0)
     derived = dict.fromkeys(TYPE_ORDER, 0)
     for _, r, placed in listed:
@@ -294,8 +305,7 @@ def day_listing(
     if sort not in ("time", "clicks"):  # arXiv's order: type, then id
         shown_ranks = {TYPE_ORDER.index(kind) for kind in shown_kinds}
         page = sorted((r, pid) for pid, r, _ in listed if r in shown_ranks)[skip : skip + show]
-        wanted = {pid for _, pid in page}
-        by_id = {p.id: p for p in session.scalars(select(Paper).where(Paper.id.in_(wanted)))}
+        by_id = paper_rows(session, [pid for _, pid in page])
         papers = [(by_id[pid], TYPE_ORDER[r]) for r, pid in page]
         return DayListing(total, counts, papers, derivation)
     if not replacements:
