@@ -226,7 +226,9 @@ def load_day(
     page = DayPage(spec, params, day, listing, sort_fallback=fallback)
     if surroundings:
         page.previous = store.latest_day(session, filt, before=day)
-        page.following = store.next_day(session, filt, day)
+        # the latest day has none after it: had the spec listed a later one, that was the latest
+        latest = params.day is None
+        page.following = None if latest else store.next_day(session, filt, day)
         page.feed_days = store.feed_days(session, day)
         page.derivation = listing.derivation or day_derivation(
             session, filt, day, replacements=params.replacements
