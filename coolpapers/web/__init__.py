@@ -33,6 +33,7 @@ def create_app(settings: Settings, *, scheduler: bool = False) -> FastAPI:
         # before the first request's threads: what this process may take of memory
         process.limit_malloc_arenas()
         process.limit_route_threads()
+        app.state.render_limiter = process.render_limiter()
         engine = make_engine(settings, sqlite_cache_kib=WEB_SQLITE_CACHE_KIB)
         app.state.sessionmaker = make_sessionmaker(engine)
         # the pages' door to arXiv (ensure_papers), shared with this process's scheduler

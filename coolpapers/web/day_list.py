@@ -8,10 +8,14 @@ from datetime import UTC, datetime
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
+from fastapi.templating import Jinja2Templates
+from sqlalchemy.orm import Session, sessionmaker
 
+from coolpapers import taxonomy
+from coolpapers.config import Settings
 from coolpapers.search.reader import SearchReader
-from coolpapers.web import lists, urls
-from coolpapers.web.deps import ListParamsDep, SessionDep, SettingsDep, TemplatesDep
+from coolpapers.web import lists, process, urls
+from coolpapers.web.deps import FactoryDep, ListParamsDep, SettingsDep, TemplatesDep
 from coolpapers.web.present import JSONBody, paper_json
 from coolpapers.web.templating import atom_response
 
@@ -24,10 +28,15 @@ def search_reader(request: Request) -> SearchReader:
     return reader
 
 
-def day_page(
+# Each route makes one trip to a render thread (web.process), with the session opened there: a
+# sync route with a session dependency makes three trips to the thread pool (the dependency's
+# enter and exit, the handler), and under load each one queues again behind the renders.
+
+
+async def day_page(
     request: Request,
     spec: str,
-    session: SessionDep,
+    factory: FactoryDep,
     templates: TemplatesDep,
     params: ListParamsDep,
     fragment: str | None = None,
@@ -36,41 +45,71 @@ def day_page(
     loading appends, each fragment naming the next in ``data-more``."""
     cards_only = lists.parse_fragment(fragment)
     parsed = lists.parse_list_spec(spec)
-    page = lists.load_day(
-        session, parsed, params, search_reader(request), surroundings=not cards_only
+    return await process.on_render_thread(
+        request, _day_page, request, factory, templates, parsed, params, cards_only
     )
-    if cards_only:
-        context = {
-            "cards": page.cards(),
-            "terms": None,
-            "more": page.more_url(fragment=True),
-            "total": page.listing.total if page.listing else 0,
-        }
-        return templates.TemplateResponse(request, "_cards.html", context)
-    return templates.TemplateResponse(request, "list.html", {"page": page})
 
 
-def day_feed(request: Request, spec: str, session: SessionDep, templates: TemplatesDep) -> Response:
+def _day_page(
+    request: Request,
+    factory: sessionmaker[Session],
+    templates: Jinja2Templates,
+    spec: taxonomy.Spec,
+    params: lists.ListParams,
+    cards_only: bool,
+) -> Response:
+    with factory() as session:
+        page = lists.load_day(
+            session, spec, params, search_reader(request), surroundings=not cards_only
+        )
+        if cards_only:
+            context = {
+                "cards": page.cards(),
+                "terms": None,
+                "more": page.more_url(fragment=True),
+                "total": page.listing.total if page.listing else 0,
+            }
+            return templates.TemplateResponse(request, "_cards.html", context)
+        return templates.TemplateResponse(request, "list.html", {"page": page})
+
+
+async def day_feed(
+    request: Request, spec: str, factory: FactoryDep, templates: TemplatesDep
+) -> Response:
     """The newest day of the spec (every paper of it, up to FEED_MAX), as Atom."""
     parsed = lists.parse_list_spec(spec)
+    return await process.on_render_thread(request, _day_feed, request, factory, templates, parsed)
+
+
+def _day_feed(
+    request: Request,
+    factory: sessionmaker[Session],
+    templates: Jinja2Templates,
+    spec: taxonomy.Spec,
+) -> Response:
     params = lists.ListParams(None, FEED_MAX, 0, False, "arxiv")
-    page = lists.load_day(session, parsed, params)
-    updated = datetime.combine(page.day, datetime.min.time(), UTC) if page.day else None
-    entries = page.listing.papers if page.listing else []
-    text = page.spec.text()
-    return atom_response(
-        request,
-        templates,
-        title=page.title,
-        path=urls.day_list(text),
-        self_path=urls.day_feed(text),
-        entries=entries,
-        updated=updated,
-    )
+    with factory() as session:
+        page = lists.load_day(session, spec, params)
+        updated = datetime.combine(page.day, datetime.min.time(), UTC) if page.day else None
+        entries = page.listing.papers if page.listing else []
+        text = page.spec.text()
+        return atom_response(
+            request,
+            templates,
+            title=page.title,
+            path=urls.day_list(text),
+            self_path=urls.day_feed(text),
+            entries=entries,
+            updated=updated,
+        )
 
 
-def api_day(
-    request: Request, spec: str, session: SessionDep, settings: SettingsDep, params: ListParamsDep
+async def api_day(
+    request: Request,
+    spec: str,
+    factory: FactoryDep,
+    settings: SettingsDep,
+    params: ListParamsDep,
 ) -> JSONBody:
     """A day of a category spec: new + cross in arXiv's order (`replace=1` adds replacements;
     `sort=1` orders by clicks, `sort=0` by submission time, `sort=kw1,kw2,…` by preference
@@ -81,8 +120,23 @@ def api_day(
     papers of the day were placed on it from their submission times by arXiv's schedule (a
     history import) rather than read from its feed; `calendar_unknown` when the date asked for
     has no listing because this instance cannot place that period's papers on days."""
-    page = lists.load_day(session, lists.parse_list_spec(spec), params, search_reader(request))
-    listing = page.listing
+    parsed = lists.parse_list_spec(spec)
+    return await process.on_render_thread(
+        request, _api_day, request, factory, settings, parsed, params
+    )
+
+
+def _api_day(
+    request: Request,
+    factory: sessionmaker[Session],
+    settings: Settings,
+    spec: taxonomy.Spec,
+    params: lists.ListParams,
+) -> JSONBody:
+    with factory() as session:
+        page = lists.load_day(session, spec, params, search_reader(request))
+        listing = page.listing
+        papers = [paper_json(p, settings, t) for p, t in listing.papers] if listing else []
     return JSONBody(
         {
             "spec": page.spec.text(),
@@ -94,7 +148,7 @@ def api_day(
             "next_date": page.following,
             "derived": page.derived > 0,
             "calendar_unknown": page.calendar_unknown,
-            "papers": [paper_json(p, settings, t) for p, t in listing.papers] if listing else [],
+            "papers": papers,
         }
     )
 

@@ -9,7 +9,6 @@ from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from sqlalchemy.orm import Session, sessionmaker
-from starlette.concurrency import run_in_threadpool
 
 from coolpapers import search
 from coolpapers.config import Settings
@@ -17,7 +16,7 @@ from coolpapers.errors import BadInput
 from coolpapers.identifiers import parse_id
 from coolpapers.search.reader import SearchReader
 from coolpapers.store import PaperView
-from coolpapers.web import urls
+from coolpapers.web import process, urls
 from coolpapers.web.deps import FactoryDep, SessionDep, SettingsDep, TemplatesDep
 from coolpapers.web.lists import parse_fragment
 from coolpapers.web.present import JSONBody, found_json
@@ -135,9 +134,9 @@ async def search_page(
     cards_only = parse_fragment(fragment)
     params = parse_params(sort, show, skip, exclude)
     marked, excluded = highlight == "1", exclude or ""
-    # All of it in one trip to the thread pool, as api_search
-    return await run_in_threadpool(
-        _page, request, factory, templates, query, params, marked, excluded, cards_only
+    # All of it in one trip to a render thread, as api_search
+    return await process.on_render_thread(
+        request, _page, request, factory, templates, query, params, marked, excluded, cards_only
     )
 
 
@@ -224,9 +223,12 @@ async def api_search(
     time (or 0), clicks (or 1), or preference keywords `kw1,kw2,…` (the first 1,000 matches
     ranked by the keywords' score; one keyword: `kw,`)."""
     params = parse_params(sort, show, skip)
-    # All of it in one trip to the thread pool: a sync route with a session dependency makes
-    # three (the dependency's enter and exit, the handler), ~0.1 ms each.
-    return await run_in_threadpool(_answer, factory, _reader(request), settings, query, params)
+    # All of it in one trip to a render thread (web.process): a sync route with a session
+    # dependency makes three trips to the thread pool (the dependency's enter and exit, the
+    # handler), ~0.1 ms each, and under load each one queues again behind the renders.
+    return await process.on_render_thread(
+        request, _answer, factory, _reader(request), settings, query, params
+    )
 
 
 def router() -> APIRouter:
