@@ -1,5 +1,6 @@
 """What a web process sets for itself at start (``web.process``): glibc's malloc arenas capped,
-the sync routes' threads bounded, a small SQLite page cache per connection. The arenas are
+the sync routes' threads bounded and the CPU-bound pages taken in turn on threads of their
+own, a small SQLite page cache per connection. The arenas are
 counted by glibc itself (``malloc_info``), in a fresh interpreter: glibc fixes its limit once a
 process has made more than 8 of them."""
 
@@ -10,15 +11,19 @@ import subprocess
 import sys
 import textwrap
 from pathlib import Path
+from types import SimpleNamespace
+from typing import cast
 
+import anyio
 import anyio.to_thread
 import pytest
+from fastapi import Request
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, text
 
 from coolpapers.config import Settings
 from coolpapers.db import WEB_SQLITE_CACHE_KIB
-from coolpapers.web import create_app, process
+from coolpapers.web import create_app, paper, process
 
 glibc = pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="glibc's malloc arenas")
 
@@ -88,13 +93,39 @@ def test_the_environment_wins(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_the_app_bounds_its_route_threads(settings: Settings, engine: Engine) -> None:
-    with TestClient(create_app(settings)) as client:
+    app = create_app(settings)
+    with TestClient(app) as client:
         assert client.portal is not None  # the app's event loop, where its lifespan ran
         tokens = client.portal.call(
             lambda: anyio.to_thread.current_default_thread_limiter().total_tokens
         )
         assert client.get("/status").status_code == 200
+        assert app.state.render_limiter.total_tokens == process.RENDER_THREADS
     assert tokens == process.ROUTE_THREADS
+
+
+def test_a_paper_to_fetch_waits_on_a_route_thread_not_a_render_thread() -> None:
+    """A paper page is rendered on a render thread when its papers are stored; one that must
+    wait on arXiv goes to the route threads instead and holds no render thread meanwhile."""
+    seen: list[tuple[str, bool, int]] = []
+
+    async def main() -> list[str]:
+        limiter = process.render_limiter()
+        request = SimpleNamespace(
+            app=SimpleNamespace(state=SimpleNamespace(render_limiter=limiter))
+        )
+
+        def answer(paper_id: str, may_fetch: bool) -> str | None:
+            seen.append((paper_id, may_fetch, limiter.borrowed_tokens))
+            return f"page of {paper_id}" if paper_id == "stored" or may_fetch else None
+
+        return [
+            await paper._stored_first(cast(Request, request), answer, "stored"),
+            await paper._stored_first(cast(Request, request), answer, "on arXiv"),
+        ]
+
+    assert anyio.run(main) == ["page of stored", "page of on arXiv"]
+    assert seen == [("stored", False, 1), ("on arXiv", False, 1), ("on arXiv", True, 0)]
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)  # SQLite's page cache

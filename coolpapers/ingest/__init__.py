@@ -45,6 +45,7 @@ from coolpapers.ingest.papers import (
     ensure_papers,
     fetch_papers,
     store_papers,
+    stored_papers,
 )
 from coolpapers.ingest.pdfs import PaperPdf, request_pdf
 from coolpapers.ingest.pipeline import Pipeline
@@ -74,6 +75,7 @@ __all__ = [
     "describe_db_error",
     "drain_due",
     "ensure_papers",
+    "stored_papers",
     "feed_name",
     "fetch_papers",
     "harvest_oai",

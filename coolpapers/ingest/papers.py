@@ -68,6 +68,16 @@ def _by_source(pipeline: Pipeline, keys: Sequence[str]) -> tuple[dict[int, list[
     return groups, orphans
 
 
+def stored_papers(session: Session, ids: Sequence[str]) -> Ensured | None:
+    """The papers of ``ids`` (canonical keys) when every one is stored: :func:`ensure_papers`'s
+    answer without asking arXiv; None when one is not (it is for ``ensure_papers`` to fetch)."""
+    wanted = list(dict.fromkeys(ids))
+    found = store.papers_by_id(session, wanted)
+    if len(found) < len(wanted):
+        return None
+    return Ensured({k: found[k] for k in wanted}, (), ())
+
+
 def ensure_papers(pipeline: Pipeline, session: Session, ids: Sequence[str]) -> Ensured:
     """The papers of ``ids`` (canonical keys), fetching up to ON_DEMAND_MAX unknown ones now.
 

@@ -7,7 +7,8 @@ inside the request, more are queued and the page says so. Paths of the ``id_list
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
@@ -21,7 +22,7 @@ from coolpapers.errors import BadInput, NoSuchPaper
 from coolpapers.identifiers import ArxivId, canonical_str, parse_id
 from coolpapers.models import Paper
 from coolpapers.summarize.prompts import LANGS
-from coolpapers.web import urls
+from coolpapers.web import process, urls
 from coolpapers.web.deps import (
     FactoryDep,
     ListParamsDep,
@@ -34,6 +35,7 @@ from coolpapers.web.lists import ListParams, parse_fragment
 from coolpapers.web.present import JSONBody, paper_json, read_faqs
 
 MAX_IDS = 1000
+_T = TypeVar("_T")
 
 
 def parse_ids(text: str) -> list[ArxivId]:
@@ -70,10 +72,21 @@ async def paper_page(
 ) -> Response:
     """One paper's page; several papers (``/arxiv/<id>,<id>,…``) a slice at a time
     (``show``/``skip``, lazy loading the rest); ``fragment=1``: the slice's cards alone."""
-    # All of it in one trip to the thread pool (a sync route with a session makes three)
-    return await run_in_threadpool(
-        _paper_page, request, factory, settings, templates, pipeline, params, ids, fragment
-    )
+    args = (request, factory, settings, templates, pipeline, params, ids, fragment)
+    return await _stored_first(request, _paper_page, *args)
+
+
+async def _stored_first(request: Request, answer: Callable[..., _T | None], *args: Any) -> _T:
+    """``answer(*args, may_fetch)`` in one trip (a sync route with a session makes three): on a
+    render thread (web.process) when every paper asked for is stored, the common case; else
+    on the route threads, where it may wait on arXiv without holding a render thread."""
+    stored = await process.on_render_thread(request, answer, *args, False)
+    if stored is not None:
+        return stored
+    fetched = await run_in_threadpool(answer, *args, True)
+    if fetched is None:  # never: with may_fetch, ensure_papers answers or raises
+        raise RuntimeError("no answer for papers fetched from arXiv")
+    return fetched
 
 
 def _paper_page(
@@ -85,7 +98,9 @@ def _paper_page(
     params: ListParams,
     ids: str,
     fragment: str | None,
-) -> Response:
+    may_fetch: bool,
+) -> Response | None:
+    """The answer; None when a paper is not stored and ``may_fetch`` is false."""
     cards_only = parse_fragment(fragment)
     parsed = parse_ids(ids)
     wanted = _unique(parsed)
@@ -93,7 +108,9 @@ def _paper_page(
         target = urls.papers(wanted, query=request.url.query)
         return RedirectResponse(target, status_code=301)
     with factory() as session:
-        got = ingest.ensure_papers(pipeline, session, wanted)
+        got = _ensured(pipeline, session, wanted, may_fetch)
+        if got is None:
+            return None
         if cards_only or len(wanted) > 1:
             return _several(request, templates, wanted, got, params, cards_only=cards_only)
         paper = one_paper(got, wanted[0])
@@ -164,19 +181,38 @@ def api_papers(
 
 
 async def api_paper(
-    paper_id: str, factory: FactoryDep, settings: SettingsDep, pipeline: PipelineDep
+    request: Request,
+    paper_id: str,
+    factory: FactoryDep,
+    settings: SettingsDep,
+    pipeline: PipelineDep,
 ) -> JSONBody:
     """One paper by arXiv id (fetched from arXiv on demand when not stored)."""
-    arxiv_id = parse_id(paper_id).id
-    return await run_in_threadpool(_paper_answer, factory, settings, pipeline, arxiv_id)
+    args = (factory, settings, pipeline, parse_id(paper_id).id)
+    return await _stored_first(request, _paper_answer, *args)
 
 
 def _paper_answer(
-    factory: sessionmaker[Session], settings: Settings, pipeline: ingest.Pipeline, arxiv_id: str
-) -> JSONBody:
+    factory: sessionmaker[Session],
+    settings: Settings,
+    pipeline: ingest.Pipeline,
+    arxiv_id: str,
+    may_fetch: bool,
+) -> JSONBody | None:
     with factory() as session:
-        paper = one_paper(ingest.ensure_papers(pipeline, session, [arxiv_id]), arxiv_id)
-        return JSONBody(paper_json(paper, settings))
+        got = _ensured(pipeline, session, [arxiv_id], may_fetch)
+        if got is None:
+            return None
+        return JSONBody(paper_json(one_paper(got, arxiv_id), settings))
+
+
+def _ensured(
+    pipeline: ingest.Pipeline, session: Session, wanted: list[str], may_fetch: bool
+) -> ingest.Ensured | None:
+    """The papers, fetched from arXiv when ``may_fetch``; else only when all are stored."""
+    if may_fetch:
+        return ingest.ensure_papers(pipeline, session, wanted)
+    return ingest.stored_papers(session, wanted)
 
 
 def abs_redirect(paper_id: str) -> Response:
