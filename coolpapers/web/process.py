@@ -17,9 +17,11 @@ first request), for its memory (issue 11: a web process within 300 MB at a milli
   limiter of ``RENDER_THREADS``, :func:`on_render_thread`. On the 16 route threads the GIL
   shared a CPU-bound render between every thread that had one, so a render of 15 ms took as
   long as all the renders in flight together: 50 clients with no think time at a million papers
-  (SQLite, one worker, no ingest) saw 340 answers a second with p99 ~620 ms, a JSON day's p99
-  1.0 s; with the renders taken two at a time, in turn, 470 a second with p99 250 ms. The
-  other sync routes keep the 16 threads: a paper page may wait on arXiv, a PDF on its download.
+  (SQLite, one worker, no ingest: ``bench scale``'s quiet load) saw 340 answers a second with
+  p99 ~620 ms, a JSON day's p99 1.0 s; with the renders taken two at a time, in turn, 450-480
+  a second with p99 250-270 ms (with ingests back to back beside them: p99 0.93 -> 0.46 s).
+  The other sync routes keep the 16 threads: a paper page may wait on arXiv (``web.paper``
+  renders there only what is stored), a PDF on its download.
 
 Measured by ``python -m bench scale`` (1M papers, SQLite, the load of 50 clients with ingests
 running), the web process's peak VmRSS and its anonymous part: 477 / 269 MB as it was; arenas
