@@ -4,7 +4,8 @@ the CLI and the web.
 - ``ingest_due`` (``due.py``): lease → the due listing feeds → store → search index sync; the
   scheduler's poll and ``coolpapers ingest`` (``--categories`` too).
 - ``ensure_papers`` (``papers.py``): the papers a page, the FAQ or the CLI needs, a handful
-  fetched on demand, more queued for the worker (``drain_due``).
+  fetched on demand, more queued for the worker (``drain_due``); ``stored_papers`` the same
+  when all are stored, never asking arXiv (a page rendered where it must not wait on arXiv).
 - ``ingest_files`` (``feeds.py``): saved feed documents (``--feed-file``, the demo).
 - ``import_kaggle`` (``kaggle.py``) and ``harvest_oai`` (``oai.py``): arXiv's history in bulk
   (``coolpapers import``), resumable from a checkpoint (``imports.py``: their report).
@@ -75,7 +76,6 @@ __all__ = [
     "describe_db_error",
     "drain_due",
     "ensure_papers",
-    "stored_papers",
     "feed_name",
     "fetch_papers",
     "harvest_oai",
@@ -90,6 +90,7 @@ __all__ = [
     "request_pdf",
     "store_feed",
     "store_papers",
+    "stored_papers",
     "sync_index",
 ]
 
