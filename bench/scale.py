@@ -84,7 +84,7 @@ from bench._common import (
 )
 from bench.search import Expected, Route, engine_and_route
 from bench.search_corpus import real_pool
-from coolpapers import ingest, schema
+from coolpapers import ingest, scheduler, schema
 from coolpapers.config import Settings
 from coolpapers.db import make_engine, make_sessionmaker
 from coolpapers.models import DayCategory, Listing
@@ -435,6 +435,7 @@ def ingest_loop(data_dir: Path, feeds: list[Path]) -> None:
         stopping = True
 
     signal.signal(signal.SIGTERM, stop)
+    scheduler.yield_cpu_to_readers()  # as the jobs of `coolpapers worker` do
     settings = sqlite_settings(data_dir, database_url=os.environ.get(DB_ENV, ""))
     print("ready", flush=True)
     for path in feeds:

@@ -206,7 +206,7 @@ def _worker(settings: Settings, engine: Engine) -> int:
     from coolpapers.scheduler import Background
 
     pipeline = ingest.Pipeline.open(settings, make_sessionmaker(engine))
-    background = Background(pipeline)
+    background = Background(pipeline, behind_readers=True)
     with _stop_on_signals(pipeline.stop):
         background.start()
         log.info("worker started; Ctrl+C stops it")

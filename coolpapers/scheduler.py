@@ -12,10 +12,13 @@ is still stuck (in the database), rather than hang.
 from __future__ import annotations
 
 import logging
+import os
+import sys
 import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
 
+from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
@@ -43,6 +46,13 @@ CLICKS_EVERY_S = 3600
 # of browsers that never came back, and failed logins older than a day
 SESSIONS_EVERY_S = 3600
 STOP_TIMEOUT_S = 10.0  # how long a stop waits for a running job before the process exits anyway
+# The nice value of the job threads of a process that serves no page (`coolpapers worker`,
+# `serve --workers N`'s parent): when readers and an ingest want the same cores, the readers'
+# web processes come first (CFS gives a nice-10 thread about a tenth of a nice-0 one's share)
+# and the ingest takes the rest; on idle cores it runs as fast as ever. Not in a process that
+# also serves: there the jobs share the web's GIL, and a thread held off the CPU while it
+# holds the GIL would hold the pages up with it.
+BACKGROUND_NICENESS = 10
 
 
 def poll_arxiv(
@@ -99,12 +109,29 @@ def prune_sessions(pipeline: Pipeline, now: datetime | None = None) -> int:
         return 0
 
 
-def build_scheduler(pipeline: Pipeline) -> BackgroundScheduler:
+def yield_cpu_to_readers() -> None:
+    """Lower the calling thread's CPU priority to BACKGROUND_NICENESS (Linux, where a thread
+    has a nice value of its own); never raises it, and elsewhere does nothing."""
+    if sys.platform != "linux":
+        return
+    thread = threading.get_native_id()
+    try:
+        if os.getpriority(os.PRIO_PROCESS, thread) < BACKGROUND_NICENESS:
+            os.setpriority(os.PRIO_PROCESS, thread, BACKGROUND_NICENESS)
+    except OSError as exc:  # a sandbox may refuse: the jobs run at the usual priority
+        log.warning("could not lower the background jobs' CPU priority: %s", exc)
+
+
+def build_scheduler(pipeline: Pipeline, *, behind_readers: bool = False) -> BackgroundScheduler:
     """The poll job runs at once (catching up a stale database) and then every few minutes;
     the queue and the index every minute, the clicks' and sessions' pruning hourly. Not
-    started."""
+    started. ``behind_readers``: its threads at BACKGROUND_NICENESS (a process that serves
+    no page)."""
     settings = pipeline.settings
-    scheduler = BackgroundScheduler(timezone=UTC)
+    pool = {"initializer": yield_cpu_to_readers} if behind_readers else None
+    scheduler = BackgroundScheduler(
+        timezone=UTC, executors={"default": ThreadPoolExecutor(pool_kwargs=pool)}
+    )
     poll_every_s = settings.poll_interval_min * 60
     jobs: tuple[tuple[str, Callable[..., object], tuple[object, ...], float], ...] = (
         (POLL_JOB, poll_arxiv, (pipeline, settings), poll_every_s),
@@ -144,9 +171,11 @@ def build_faq_worker(settings: Settings, factory: sessionmaker[Session]) -> FaqW
 class Background:
     """A process's scheduler and FAQ worker, started together and stopped within a bound."""
 
-    def __init__(self, pipeline: Pipeline, *, owns_pipeline: bool = False) -> None:
+    def __init__(
+        self, pipeline: Pipeline, *, owns_pipeline: bool = False, behind_readers: bool = False
+    ) -> None:
         self.pipeline = pipeline
-        self.scheduler = build_scheduler(pipeline)
+        self.scheduler = build_scheduler(pipeline, behind_readers=behind_readers)
         self.faq_worker: FaqWorker | None = None
         self._owns_pipeline = owns_pipeline
         self._stopped: bool | None = None
@@ -184,7 +213,9 @@ class Background:
 def start_background(
     settings: Settings, factory: sessionmaker[Session], pipeline: Pipeline | None = None
 ) -> Background:
-    """Start the jobs and the FAQ worker, on ``pipeline`` (the web's) or on one of their own."""
+    """Start the jobs and the FAQ worker, on ``pipeline`` (the web's) or on one of their own
+    (a process that serves no page: the jobs step back from the readers')."""
     if pipeline is None:
-        return Background(Pipeline.open(settings, factory), owns_pipeline=True).start()
+        pipeline = Pipeline.open(settings, factory)
+        return Background(pipeline, owns_pipeline=True, behind_readers=True).start()
     return Background(pipeline).start()

@@ -2,15 +2,26 @@
 
 from __future__ import annotations
 
+import os
+import queue
+import sys
+import threading
 from datetime import UTC, date, datetime
 
 import pytest
+from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy.orm import Session, sessionmaker
 
 from coolpapers import schedule
 from coolpapers.config import Settings
 from coolpapers.ingest import Pipeline
-from coolpapers.scheduler import POLL_JOB, build_scheduler, poll_arxiv
+from coolpapers.scheduler import (
+    BACKGROUND_NICENESS,
+    POLL_JOB,
+    build_scheduler,
+    poll_arxiv,
+    start_background,
+)
 from tests.conftest import RSS
 from tests.fakes.arxiv_server import FakeArxiv
 
@@ -99,3 +110,53 @@ def test_scheduler_polls_at_once_on_start(
 )
 def test_listing_day_of_a_submission(submitted: str, listing: date | None) -> None:
     assert schedule.listing_day_of(datetime.fromisoformat(submitted)) == listing
+
+
+def _job_thread_niceness(scheduler: BackgroundScheduler) -> int:
+    """The nice value of the thread a job of ``scheduler`` (started) runs on."""
+    seen: queue.Queue[int] = queue.Queue()
+    scheduler.add_job(
+        lambda: seen.put(os.getpriority(os.PRIO_PROCESS, threading.get_native_id())),
+        next_run_time=datetime.now(UTC),
+    )
+    return seen.get(timeout=30)
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="a thread's own nice value is Linux's")
+@pytest.mark.parametrize("behind_readers", [False, True])
+def test_jobs_of_a_process_that_serves_no_page_step_back_from_the_readers(
+    factory: sessionmaker[Session], settings: Settings, behind_readers: bool
+) -> None:
+    pipeline = Pipeline.open(settings, factory)
+    scheduler = build_scheduler(pipeline, behind_readers=behind_readers)
+    scheduler.remove_all_jobs()  # only the probe runs
+    scheduler.start()
+    try:
+        niceness = _job_thread_niceness(scheduler)
+    finally:
+        scheduler.shutdown(wait=True)
+        pipeline.close()
+    ours = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+    expected = max(ours, BACKGROUND_NICENESS) if behind_readers else ours
+    assert niceness == expected
+    # the test's own thread is left as it was
+    assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == ours
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="a thread's own nice value is Linux's")
+def test_the_jobs_in_a_parent_of_web_workers_step_back_and_those_beside_the_web_do_not(
+    factory: sessionmaker[Session], settings: Settings
+) -> None:
+    ours = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+    alone = start_background(settings, factory)  # `serve --workers N`'s parent
+    try:
+        assert _job_thread_niceness(alone.scheduler) == max(ours, BACKGROUND_NICENESS)
+    finally:
+        assert alone.stop()
+    pipeline = Pipeline.open(settings, factory)
+    beside_web = start_background(settings, factory, pipeline)  # `serve`'s own scheduler
+    try:
+        assert _job_thread_niceness(beside_web.scheduler) == ours
+    finally:
+        assert beside_web.stop()
+        pipeline.close()
