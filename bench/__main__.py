@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import platform
+import statistics
 import subprocess
 import sys
 import time
@@ -39,6 +40,8 @@ from bench import (
 from bench._common import REPO
 
 RESULTS = Path(__file__).resolve().parent / "results" / "latest.json"
+# the pace loop: ~0.1 s a round on this machine on a good day (~0.3 s on a slow one)
+PACE_LOOP, PACE_ROUNDS = 2_000_000, 5
 PACKAGES = ("sqlalchemy", "fastapi", "starlette", "uvicorn", "jinja2", "feedparser", "httpx")
 BENCHMARKS: tuple[tuple[str, Callable[[], dict[str, Any]], Callable[[Any], list[str]]], ...] = (
     ("ingest_day", ingest_day.run, ingest_day.report_lines),
@@ -90,6 +93,20 @@ def _loadavg() -> float | None:
         return None
 
 
+def pace_ms() -> float:
+    """The median time of a fixed pure-Python loop: how fast this machine runs Python now. A
+    shared host's speed drifts from day to day (the same commit's figures have doubled), and
+    the load average does not show it; compare runs by this first."""
+    times = []
+    for _ in range(PACE_ROUNDS):
+        start = time.perf_counter()
+        total = 0
+        for i in range(PACE_LOOP):
+            total += i
+        times.append(time.perf_counter() - start)
+    return statistics.median(times) * 1000
+
+
 def environment() -> dict[str, Any]:
     return {
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -98,6 +115,7 @@ def environment() -> dict[str, Any]:
         "platform": platform.platform(),
         "cores": os.cpu_count(),
         "loadavg_1min": _loadavg(),
+        "pace_ms": pace_ms(),
         "commit": _commit(),
         "packages": _versions(),
     }
@@ -112,7 +130,9 @@ def main(names: list[str]) -> int:
     env = environment()
     print(
         f"coolpapers bench  ({env['date'][:10]}, Python {env['python']}, {env['cores']} cores"
-        f"{', commit ' + env['commit'] if env['commit'] else ''})"
+        f"{', commit ' + env['commit'] if env['commit'] else ''})\n"
+        f"pace: a reference loop of {PACE_LOOP:,} additions in {env['pace_ms']:.0f} ms "
+        "(slower: every figure below is too; compare runs by it)"
     )
     results: dict[str, Any] = {"environment": env}
     started = time.perf_counter()
@@ -128,12 +148,14 @@ def main(names: list[str]) -> int:
             print(line, flush=True)
     results["wall_s"] = time.perf_counter() - started
     results["loadavg_1min_end"] = _loadavg()
+    results["pace_ms_end"] = pace_ms()
     busy = [x for x in (env["loadavg_1min"], results["loadavg_1min_end"]) if x is not None]
     if busy and env["cores"] and max(busy) > 0.75 * env["cores"]:
         print(
             f"\nnote: 1-min load average {max(busy):.1f} on {env['cores']} cores "
             "(start/end): other processes were busy, the figures are noisy"
         )
+    print(f"\npace at the end: {results['pace_ms_end']:.0f} ms (at the start {env['pace_ms']:.0f})")
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(results, indent=2) + "\n")
     print(f"\ntotal {results['wall_s']:.0f} s; JSON: {out.relative_to(REPO)}")
