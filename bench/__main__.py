@@ -40,7 +40,7 @@ from bench import (
 from bench._common import REPO
 
 RESULTS = Path(__file__).resolve().parent / "results" / "latest.json"
-# the pace loop: ~0.1 s a round on this machine on a good day (~0.3 s on a slow one)
+# the pace loop: a round takes ~0.1 s here, long enough to time, short enough to repeat
 PACE_LOOP, PACE_ROUNDS = 2_000_000, 5
 PACKAGES = ("sqlalchemy", "fastapi", "starlette", "uvicorn", "jinja2", "feedparser", "httpx")
 BENCHMARKS: tuple[tuple[str, Callable[[], dict[str, Any]], Callable[[Any], list[str]]], ...] = (
