@@ -115,8 +115,12 @@ def test_listing_day_of_a_submission(submitted: str, listing: date | None) -> No
 def _job_thread_niceness(scheduler: BackgroundScheduler) -> int:
     """The nice value of the thread a job of ``scheduler`` (started) runs on."""
     seen: queue.Queue[int] = queue.Queue()
+    # an interval job, as the scheduler's own: a one-off one is removed by the scheduler's
+    # thread after it ran, and a shutdown at that moment makes that removal raise there
     scheduler.add_job(
         lambda: seen.put(os.getpriority(os.PRIO_PROCESS, threading.get_native_id())),
+        "interval",
+        hours=1,
         next_run_time=datetime.now(UTC),
     )
     return seen.get(timeout=30)
