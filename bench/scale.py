@@ -690,10 +690,14 @@ def _build_lines(result: dict[str, Any]) -> list[str]:
     return [head, "  " + "; ".join(parts)]
 
 
+def _by_kind(load: dict[str, Any]) -> str:
+    return ", ".join(f"{k} {_ms(v['p50'])}/{_ms(v['p99'])}" for k, v in load["kinds"].items())
+
+
 def _load_lines(label: str, load: dict[str, Any], base: dict[str, Any] | None) -> list[str]:
     ok = load["all"]["p99"] <= AIM_LOAD_P99_S and not load["errors"] and not load["dropped"]
     ok = ok and load["ingests"]["n"] > 0  # the aim is while an ingest runs
-    kinds = ", ".join(f"{k} {_ms(v['p50'])}/{_ms(v['p99'])}" for k, v in load["kinds"].items())
+    kinds = _by_kind(load)
     during = load["during_ingest"]
     ingests = load["ingests"]
     lines = [
@@ -724,7 +728,7 @@ def _load_lines(label: str, load: dict[str, Any], base: dict[str, Any] | None) -
 
 
 def _quiet_line(load: dict[str, Any]) -> str:
-    kinds = ", ".join(f"{k} {_ms(v['p50'])}/{_ms(v['p99'])}" for k, v in load["kinds"].items())
+    kinds = _by_kind(load)
     return (
         f"    the same clients with no ingest running (page cache warm): "
         f"{load['req_per_s']:.0f}/s, p50 {_ms(load['all']['p50'])}, p99 "
