@@ -129,7 +129,10 @@ def test_log_in_see_the_name_log_out(new_visitor: Any) -> None:
     with page.expect_navigation():
         page.click("a.login-link")
     assert page.url.endswith(urls.login("/stars"))
-    v.fill_login("alice", PASSWORD)
+    # the member's stars page reads her list as it loads: wait for it, or the log-out below can
+    # end the session first and that read is answered 401 (a console error)
+    with page.expect_response(lambda r: urlsplit(r.url).path == urls.api_stars()):
+        v.fill_login("alice", PASSWORD)
     assert page.url.endswith("/stars")  # back where the link was clicked
     expect(page.locator("nav a.me")).to_have_text("alice")
     expect(page.locator("body")).to_have_attribute("data-member", "alice")
