@@ -12,6 +12,7 @@ import json
 import re
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 from argon2 import PasswordHasher, Type
@@ -323,7 +324,10 @@ def test_declining_the_import_is_remembered_for_that_member(
     expect(offer.locator("button.import-stars")).to_have_text("Import 1 star from this browser")
     offer.locator("button.dismiss-import").click()
     expect(offer).to_have_count(0)
-    page.reload()
+    # the page reads the member's stars as it loads: wait for that read, or the log-out below
+    # can end the session first and the read is answered 401 (a console error)
+    with page.expect_response(lambda r: urlsplit(r.url).path == urls.api_stars()):
+        page.reload()
     expect(page.locator("div.paper")).to_have_count(FIRST_CARDS)
     expect(page.locator(".star-import")).to_have_count(0)
     expect(star_of(page, chosen)).to_have_attribute("aria-pressed", "false")
