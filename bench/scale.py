@@ -90,6 +90,7 @@ from coolpapers.db import make_engine, make_sessionmaker
 from coolpapers.models import DayCategory, Listing
 from coolpapers.search import sync
 from coolpapers.search.engine import SearchIndex
+from coolpapers.store import generations
 
 SPEC = ",".join(scale_build.FEEDS)
 FEED_SPEC = "+".join(scale_build.FEEDS)
@@ -381,8 +382,9 @@ def ingest_one(settings: Settings, path: Path) -> dict[str, Any]:
                 factory, body, source="file", target=path.name, spec=FEED_SPEC
             )
 
-        store_s, report = timed(store)
-        index_s, indexed = timed(lambda: sync.sync_job(factory, settings.data_dir))
+        with generations.held(engine):  # as ingest_due: the pages change once, at the end
+            store_s, report = timed(store)
+            index_s, indexed = timed(lambda: sync.sync_job(factory, settings.data_dir))
     finally:
         engine.dispose()
     if report.status != "ok" or report.n_items != scale_build.ITEMS:

@@ -24,6 +24,7 @@ from coolpapers.web import create_app
 from coolpapers.web.page_cache import PageCache, PageStore
 from tests.accounts_kit import add, app_client, login, member_of, password_settings
 from tests.conftest import RSS
+from tests.fakes.arxiv_server import FakeArxiv
 
 CL_FEED = RSS / "rss-cs.CL-2026-08-20-thu.xml"
 LG_FEED = RSS / "rss-cs.LG-2026-08-21-fri.xml"
@@ -166,6 +167,92 @@ def test_a_run_raises_the_generation_when_it_ends_not_when_it_starts(
     assert generation() == before + 1  # type: ignore[operator]
     client.get(PAGES[0])
     assert cache(client).hits == 1  # rendered again: the failure may show
+
+
+def generation(factory: sessionmaker[Session]) -> int | None:
+    with session_scope(factory) as s:
+        return s.scalar(select(Generation.value))
+
+
+def test_a_held_block_raises_the_generation_once_as_it_ends(
+    client: TestClient,
+    settings: Settings,
+    engine: Engine,
+    factory: sessionmaker[Session],
+    cl_day: None,
+) -> None:
+    """An ingest's commits (a feed, then its keywords) raise the generation once, at the end:
+    the copies made before are served until the ingest is whole."""
+    client.get(f"/api/arxiv/{SPEC}")
+    before = generation(factory)
+    assert before is not None
+    with generations.held(engine):
+        ingested(factory, LG_FEED)
+        with session_scope(factory, write=True) as s:  # as the [REL] keywords' write
+            s.execute(update(Paper).values(pdf_clicks=Paper.pdf_clicks + 1))
+        assert generation(factory) == before
+        assert client.get(f"/api/arxiv/{SPEC}").json()["date"] == "2026-08-20"  # the copy
+        with generations.held(engine):  # nested: the outer block raises
+            ingested(factory, CL_FEED)
+        assert generation(factory) == before
+        # another database connection pool (another process's view) is not held
+        other = make_engine(settings)
+        try:
+            with session_scope(make_sessionmaker(other), write=True) as s:
+                s.execute(update(Paper).values(pdf_clicks=Paper.pdf_clicks + 1))
+        finally:
+            other.dispose()
+        assert generation(factory) == before + 1
+    assert generation(factory) == before + 2
+    assert client.get(f"/api/arxiv/{SPEC}").json()["date"] == "2026-08-21"
+    with generations.held(engine):  # no change: nothing to raise
+        client.get(PAGES[0])
+    assert generation(factory) == before + 2
+
+
+def test_a_held_block_that_fails_still_raises_what_it_committed(
+    engine: Engine, factory: sessionmaker[Session], cl_day: None
+) -> None:
+    before = generation(factory)
+    assert before is not None
+    with pytest.raises(RuntimeError, match="the index failed"), generations.held(engine):
+        ingested(factory, LG_FEED)
+        raise RuntimeError("the index failed")
+    assert generation(factory) == before + 1
+
+
+def test_a_long_held_block_shows_its_changes_every_hold_max_s(
+    engine: Engine, factory: sessionmaker[Session], cl_day: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(generations, "HOLD_MAX_S", 0.0)  # every commit is past the bound
+    before = generation(factory)
+    assert before is not None
+    with generations.held(engine):
+        ingested(factory, LG_FEED)
+        assert generation(factory) == before + 1
+    assert generation(factory) == before + 1  # raised already: nothing left to raise
+
+
+def test_a_scheduled_ingest_shows_on_the_pages_once(
+    client: TestClient,
+    settings: Settings,
+    factory: sessionmaker[Session],
+    fake_arxiv: FakeArxiv,
+    cl_day: None,
+) -> None:
+    """ingest_due: two feeds stored, the index caught up and the keywords written, one raise."""
+    client.get(f"/api/arxiv/{SPEC}")
+    before = generation(factory)
+    assert before is not None
+    fake_arxiv.serve_feed("cs.CL", CL_FEED.read_bytes())
+    fake_arxiv.serve_feed("cs.LG", LG_FEED.read_bytes())
+    reports = ingest.ingest_due(factory, settings, specs=["cs.CL", "cs.LG"], every=True)
+    assert [(r.target, r.status) for r in reports] == [("cs.CL", "ok"), ("cs.LG", "ok")]
+    with session_scope(factory) as s:
+        keywords = s.scalars(select(Paper.keywords).where(Paper.primary_category == "cs.LG"))
+        assert any(keywords)  # the keywords' writes were among the commits held
+    assert generation(factory) == before + 1
+    assert client.get(f"/api/arxiv/{SPEC}").json()["date"] == "2026-08-21"
 
 
 def test_orders_that_follow_stars_or_keywords_are_rendered_each_time(

@@ -23,6 +23,7 @@ from coolpapers.ingest.papers import QUEUE_MAX_ATTEMPTS, drain_queue
 from coolpapers.ingest.pipeline import Pipeline
 from coolpapers.ingest.runs import DatabaseFailed, RunReport, SessionFactory, describe_db_error
 from coolpapers.search import sync
+from coolpapers.store import generations
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +34,11 @@ def _lease(factory: SessionFactory, ttl_s: float) -> AbstractContextManager[Call
     from coolpapers.ingest import ingest_lease
 
     return ingest_lease(factory, ttl_s)
+
+
+def _held(pipeline: Pipeline) -> AbstractContextManager[None]:
+    """The ingest's commits (each feed's, the keywords') show on the pages at once, at its end."""
+    return generations.held(pipeline.factory.kw["bind"])
 
 
 @contextmanager
@@ -64,7 +70,7 @@ def ingest_due(
     caught up. Raises LeaseHeld when another process is ingesting, DatabaseFailed (one line)
     when the database refuses. A stop ends it early; the run in progress becomes interrupted."""
     wanted = list(specs or settings.ingest_specs)
-    with _opened(pipeline_or_factory, settings) as pipeline:
+    with _opened(pipeline_or_factory, settings) as pipeline, _held(pipeline):
         return _ingest_due(pipeline, settings, now, stop, wanted, every)
 
 

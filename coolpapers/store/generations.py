@@ -13,21 +13,35 @@ behind it). A transaction that writes ``alembic_version`` is a migration: it rai
 
 A writer that goes around SQLAlchemy's cursor (psycopg's ``copy()`` on the raw connection)
 calls ``pages_changed(connection)`` itself.
+
+An ingest commits several times (each feed, then each page of [REL] keywords after the index
+commit): each raise empties every process's page cache, and what is rendered in between is
+rendered again. ``held(engine)`` makes the commits of one block, on its thread, raise the
+generation once, as the block ends (and at least every ``HOLD_MAX_S`` in a long one): the
+copies made before are served until then, a page not cached is rendered from what is there.
 """
 
 from __future__ import annotations
 
 import contextlib
+import logging
 import re
 import threading
+import time
 import weakref
+from collections.abc import Iterator
 from typing import Any
 
 from sqlalchemy import Connection, Engine, event, select
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.pool import Pool
 
 from coolpapers.models import Generation
 
+log = logging.getLogger(__name__)
+
 PAGES = "pages"
+HOLD_MAX_S = 10.0  # the longest a held block keeps its changes from readers
 # What a day list, its feed and its JSON twin are read from: the papers and their counters,
 # the listings and the day index, the feeds' reports, and the runs and holds behind the
 # "arXiv could not be reached" notice. Stars (sort=lab) and preference sorts are not cached.
@@ -55,6 +69,54 @@ _MIGRATING = "coolpapers.migrating"
 # A literal statement: it runs on the DBAPI cursor, below SQLAlchemy's events and paramstyles.
 _RAISE = f"UPDATE generations SET value = value + 1 WHERE name = '{PAGES}'"
 _READ = f"SELECT value FROM generations WHERE name = '{PAGES}'"
+_HOLDS = threading.local()  # .hold: the _Hold of the block running on this thread, if any
+
+
+class _Hold:
+    """The changes a ``held`` block has committed to one database and not yet raised."""
+
+    def __init__(self, pool: Pool) -> None:
+        self.pool = pool  # the database's (an engine's execution_options copies share it)
+        self.since: float | None = None  # time.monotonic() of the first change held back
+
+    def keeps(self, conn: Connection) -> bool:
+        """Whether the change ``conn`` commits waits for the block's end."""
+        if conn.engine.pool is not self.pool:
+            return False
+        now = time.monotonic()
+        if self.since is None:
+            self.since = now
+        if now - self.since < HOLD_MAX_S:
+            return True
+        self.since = None  # this commit raises it; a later change starts a new wait
+        return False
+
+
+@contextlib.contextmanager
+def held(engine: Engine) -> Iterator[None]:
+    """The block's commits on this thread raise the generation once, as it ends (see the
+    module's doc). Nested, the outer block raises. Ending on an exception, it still raises
+    what was committed, or logs why it could not."""
+    if getattr(_HOLDS, "hold", None) is not None:
+        yield
+        return
+    hold = _Hold(engine.pool)
+    _HOLDS.hold = hold
+    finished = False
+    try:
+        yield
+        finished = True
+    finally:
+        _HOLDS.hold = None
+        if hold.since is not None:
+            try:
+                with engine.begin() as conn:
+                    pages_changed(conn)
+            except SQLAlchemyError as exc:
+                if finished:
+                    raise
+                # the block's own error is the one to report; cached pages still expire
+                log.warning("pages generation not raised: %s", exc)
 
 
 def pages_changed(connection: Connection) -> None:
@@ -84,7 +146,10 @@ def watch(engine: Engine) -> None:
     @event.listens_for(engine, "commit")
     def _commit(conn: Connection) -> None:
         changed = conn.info.pop(_CHANGED, False)
-        if changed and not conn.info.pop(_MIGRATING, False):
+        if not changed or conn.info.pop(_MIGRATING, False):
+            return
+        hold = getattr(_HOLDS, "hold", None)
+        if hold is None or not hold.keeps(conn):
             cursor = conn.connection.cursor()
             try:
                 cursor.execute(_RAISE)
