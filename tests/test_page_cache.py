@@ -11,7 +11,7 @@ from types import SimpleNamespace
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, delete, select, update
+from sqlalchemy import Engine, delete, func, select, text, update
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.types import Message, Receive, Scope, Send
 
@@ -253,6 +253,19 @@ def test_a_scheduled_ingest_shows_on_the_pages_once(
         assert any(keywords)  # the keywords' writes were among the commits held
     assert generation(factory) == before + 1
     assert client.get(f"/api/arxiv/{SPEC}").json()["date"] == "2026-08-21"
+
+
+def test_an_ingest_whose_last_raise_fails_says_so_and_keeps_its_papers(
+    settings: Settings, factory: sessionmaker[Session], fake_arxiv: FakeArxiv
+) -> None:
+    with session_scope(factory, write=True) as s:
+        s.execute(text("DROP TABLE generations"))  # the raise as the ingest ends will fail
+    fake_arxiv.serve_feed("cs.LG", LG_FEED.read_bytes())
+    with pytest.raises(ingest.DatabaseFailed) as failed:
+        ingest.ingest_due(factory, settings, specs=["cs.LG"], every=True)
+    assert "generations" in str(failed.value) and "UPDATE" not in str(failed.value)
+    with session_scope(factory) as s:  # what the ingest committed stays
+        assert s.scalar(select(func.count()).select_from(Paper)) == 200
 
 
 def test_orders_that_follow_stars_or_keywords_are_rendered_each_time(

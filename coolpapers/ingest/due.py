@@ -70,8 +70,12 @@ def ingest_due(
     caught up. Raises LeaseHeld when another process is ingesting, DatabaseFailed (one line)
     when the database refuses. A stop ends it early; the run in progress becomes interrupted."""
     wanted = list(specs or settings.ingest_specs)
-    with _opened(pipeline_or_factory, settings) as pipeline, _held(pipeline):
-        return _ingest_due(pipeline, settings, now, stop, wanted, every)
+    with _opened(pipeline_or_factory, settings) as pipeline:
+        try:
+            with _held(pipeline):
+                return _ingest_due(pipeline, settings, now, stop, wanted, every)
+        except SQLAlchemyError as exc:  # the generation's raise, as the hold ends
+            raise DatabaseFailed(describe_db_error(exc)) from exc
 
 
 def _ingest_due(

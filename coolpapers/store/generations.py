@@ -17,8 +17,9 @@ calls ``pages_changed(connection)`` itself.
 An ingest commits several times (each feed, then each page of [REL] keywords after the index
 commit): each raise empties every process's page cache, and what is rendered in between is
 rendered again. ``held(engine)`` makes the commits of one block, on its thread, raise the
-generation once, as the block ends (and at least every ``HOLD_MAX_S`` in a long one): the
-copies made before are served until then, a page not cached is rendered from what is there.
+generation once, as the block ends (in a long one, also at the first commit ``HOLD_MAX_S`` or
+more after the first change held): the copies made before are served until then, a page not
+cached is rendered from what is there.
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ from coolpapers.models import Generation
 log = logging.getLogger(__name__)
 
 PAGES = "pages"
-HOLD_MAX_S = 10.0  # the longest a held block keeps its changes from readers
+HOLD_MAX_S = 10.0  # past it, a held block's next commit raises the generation at once
 # What a day list, its feed and its JSON twin are read from: the papers and their counters,
 # the listings and the day index, the feeds' reports, and the runs and holds behind the
 # "arXiv could not be reached" notice. Stars (sort=lab) and preference sorts are not cached.
@@ -110,8 +111,8 @@ def held(engine: Engine) -> Iterator[None]:
         _HOLDS.hold = None
         if hold.since is not None:
             try:
-                with engine.begin() as conn:
-                    pages_changed(conn)
+                with engine.begin() as conn:  # through SQLAlchemy: a failure is its error
+                    conn.exec_driver_sql(_RAISE)
             except SQLAlchemyError as exc:
                 if finished:
                     raise
