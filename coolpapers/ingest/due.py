@@ -36,11 +36,6 @@ def _lease(factory: SessionFactory, ttl_s: float) -> AbstractContextManager[Call
     return ingest_lease(factory, ttl_s)
 
 
-def _held(pipeline: Pipeline) -> AbstractContextManager[None]:
-    """The ingest's commits (each feed's, the keywords') show on the pages at once, at its end."""
-    return generations.held(pipeline.factory.kw["bind"])
-
-
 @contextmanager
 def _opened(
     pipeline_or_factory: Pipeline | SessionFactory, settings: Settings
@@ -71,8 +66,8 @@ def ingest_due(
     when the database refuses. A stop ends it early; the run in progress becomes interrupted."""
     wanted = list(specs or settings.ingest_specs)
     with _opened(pipeline_or_factory, settings) as pipeline:
-        try:
-            with _held(pipeline):
+        try:  # the ingest's commits (each feed's, the keywords') show on the pages at its end
+            with generations.held(pipeline.factory.kw["bind"]):
                 return _ingest_due(pipeline, settings, now, stop, wanted, every)
         except SQLAlchemyError as exc:  # the generation's raise, as the hold ends
             raise DatabaseFailed(describe_db_error(exc)) from exc
