@@ -51,7 +51,7 @@ def test_a_row_has_every_field_a_paper_view_shows() -> None:
 def test_a_card_is_kept_and_changes_with_what_it_shows(tmp_path: Path) -> None:
     cards: CardCache = environment(tmp_path).globals["kept_card"]  # type: ignore[assignment]
     first = cards(row(), 1)
-    assert cards(row(), 1) is first and len(cards.copies) == 1
+    assert cards(row(), 1) == first and len(cards.copies) == 1
     assert first == cards.render(row(), 1, None, None)  # what the macro renders itself
     clicked = cards(row(pdf_clicks=3), 1)
     assert 'id="pdf-clicks-2401.00001">3</sup>' in clicked and clicked != first
@@ -65,11 +65,46 @@ def test_a_card_is_kept_and_changes_with_what_it_shows(tmp_path: Path) -> None:
     assert "<mark>attention</mark>" in cards(row(), 1, None, ["attention"])
 
 
+def test_one_kept_card_serves_every_place_and_every_search(tmp_path: Path) -> None:
+    """Kept without its number, title and abstract: filled in, it is the macro's own card."""
+    cards: CardCache = environment(tmp_path).globals["kept_card"]  # type: ignore[assignment]
+    shown = [
+        (row(), 1, None, None),
+        (row(), 7, None, ["attention"]),
+        (row(), 3, None, ["x", "we"]),
+        (row(), 12, None, ["attention*"]),
+        (row(title="Study <b> & co"), 2, "new", ["study"]),
+    ]
+    for paper, index, kind, terms in shown:
+        assert cards(paper, index, kind, terms) == cards.render(paper, index, kind, terms)
+    assert len(cards.copies) == 2  # the row as it is, and the retitled one (a field it shows)
+    assert '<span class="index notranslate">#7</span>' in cards(row(), 7, None, ["attention"])
+    assert "<mark>attention</mark>" not in cards(row(), 7)
+    assert "Study &lt;b&gt; &amp; co" in cards(row(title="Study <b> & co"), 2, "new")
+
+
+def test_a_card_whose_text_holds_a_mark_is_rendered_whole(tmp_path: Path) -> None:
+    cards: CardCache = environment(tmp_path).globals["kept_card"]  # type: ignore[assignment]
+    marked = [{"name": "A \x00#\x00 B", "affiliations": []}]
+    odd = row(authors=marked, abstract="a \x00title\x00 in the text")
+    assert cards(odd, 4, None, ["text"]) == cards.render(odd, 4, None, ["text"])
+    assert not cards.copies  # an author's name holds a mark: the card is not kept
+    # the abstract is filled in after the cut: a mark in it is text like any other
+    abstract = row(abstract="a \x00title\x00 in the text")
+    assert cards(abstract, 4, None, ["text"]) == cards.render(abstract, 4, None, ["text"])
+    assert len(cards.copies) == 1
+
+
 def test_the_cache_keeps_within_its_bytes(tmp_path: Path) -> None:
     env = environment(tmp_path)
-    one = len(CardCache(env)(row(), 1))
-    cards = CardCache(env, capacity=3 * one)
-    for index in range(1, 10):
-        cards(row(), index)
+    one = CardCache(env)
+    one(row(), 1)
+    cards = CardCache(env, capacity=3 * one.size)
+    for clicks in range(1, 10):
+        cards(row(pdf_clicks=clicks), 1)
     assert 0 < len(cards.copies) < 3 and cards.size <= cards.capacity
-    assert [key[1] for key in cards.copies] == list(range(10 - len(cards.copies), 10))
+    kept = [cards(row(pdf_clicks=clicks), 1) for clicks in range(10 - len(cards.copies), 10)]
+    assert [
+        f'id="pdf-clicks-2401.00001">{n}</sup>' in card
+        for n, card in zip(range(10 - len(cards.copies), 10), kept, strict=True)
+    ] == [True] * len(kept)

@@ -19,7 +19,7 @@ from fastapi import Request
 from fastapi.responses import Response
 from fastapi.templating import Jinja2Templates
 from jinja2 import Environment, FileSystemLoader, pass_context, select_autoescape
-from markupsafe import Markup
+from markupsafe import Markup, escape
 
 from coolpapers import taxonomy
 from coolpapers.config import Settings
@@ -80,21 +80,44 @@ def memoised_macro(env: Environment, template: str, name: str) -> Callable[[Any]
 CARD_CACHE_BYTES = 16 * 1024 * 1024  # per web process
 CARD_MAX_BYTES = 64 * 1024  # a card of hundreds of authors is rendered each time
 _KEY_BYTES = 200  # what a kept card's key and its place in the cache cost, about
+# Where a kept card's number, title and abstract go: text no escaped field brings (a card in
+# which a field does bring one is rendered whole each time, never kept).
+_MARKS = ("\x00#\x00", "\x00title\x00", "\x00abstract\x00")
+
+
+def _cut_at_marks(card: str) -> tuple[str, str, str, str] | None:
+    """``card`` rendered with _MARKS, as the four parts around them; None unless each mark is
+    there once, in order."""
+    if any(card.count(mark) != 1 for mark in _MARKS):
+        return None
+    at = [card.index(mark) for mark in _MARKS]
+    if at != sorted(at):
+        return None
+    ends = [i + len(mark) for i, mark in zip(at, _MARKS, strict=True)]
+    return card[: at[0]], card[ends[0] : at[1]], card[ends[1] : at[2]], card[ends[2] :]
+
+
+def _kept_size(parts: tuple[str, ...]) -> int:
+    return sum(map(len, parts)) + _KEY_BYTES
 
 
 class CardCache:
-    """Cards as ``card_body`` of templates/_partials.html renders them, kept by everything a
-    card shows: the paper's fields (all of :class:`PaperView`, clicks and keywords included),
-    its number, announce type and marked terms; the rest it reads are the environment's
-    globals, fixed with the settings. A card costs ~0.1 ms to render and a page has 25; after
-    an ingest the page cache is empty and every day list renders again, with the same cards
-    (so does a search asked again, a paper page opened from a list)."""
+    """Cards as ``card_body`` of templates/_partials.html renders them.
+
+    What is kept is a paper's card without its number, title and abstract, the parts a page
+    varies (its place on the page; the terms a search marks), by everything else it shows: the
+    paper's fields (all of :class:`PaperView`, clicks and keywords included) and its announce
+    type; the rest it reads are the environment's globals, fixed with the settings. Each use
+    fills the three in, so one copy serves the paper in every list and every search that shows
+    it. A card costs ~0.1 ms to render (its authors most) and a page has 25; after an ingest the
+    page cache is empty and every day list renders again, with the same cards (so does a search
+    asked again, a paper page opened from a list)."""
 
     def __init__(self, env: Environment, capacity: int = CARD_CACHE_BYTES) -> None:
         self.env = env
         self.capacity = capacity
         self.size = 0
-        self.copies: OrderedDict[tuple[Any, ...], Markup] = OrderedDict()
+        self.copies: OrderedDict[tuple[Any, ...], tuple[str, str, str, str]] = OrderedDict()
         self.lock = threading.Lock()  # renders run on the thread pool
 
     @functools.cached_property
@@ -114,33 +137,51 @@ class CardCache:
         announce_type: str | None = None,
         terms: Sequence[str] | None = None,
     ) -> Markup:
+        parts = self._kept(paper, announce_type)
+        if parts is None:
+            return self.render(paper, index, announce_type, terms)
+        head, after_index, after_title, tail = parts
+        title, abstract = text_with_math(paper.title, terms), text_with_math(paper.abstract, terms)
+        return Markup(
+            "".join((head, escape(index), after_index, title, after_title, abstract, tail))
+        )
+
+    def _kept(
+        self, paper: PaperView, announce_type: str | None
+    ) -> tuple[str, str, str, str] | None:
+        """The paper's card around its marks (_cut_at_marks), kept; None: not to be kept."""
         # every field a card may show (a PaperRow is them; a Paper is read field by field)
         fields = PaperRow._fields
         values = tuple(paper) if type(paper) is PaperRow else [getattr(paper, n) for n in fields]
         try:
             shown = orjson.dumps(values)
         except TypeError:  # a value JSON does not know: not kept
-            return self.render(paper, index, announce_type, terms)
+            return None
         # the fields by a digest, not by their JSON (the abstract, every author: a third of a
         # card's size), so the same bytes keep ~40 % more cards; 128 bits: never two alike
-        digest = hashlib.blake2b(shown, digest_size=16).digest()
-        key = (digest, index, announce_type, tuple(terms) if terms else None)
+        key = (hashlib.blake2b(shown, digest_size=16).digest(), announce_type)
         with self.lock:
             found = self.copies.get(key)
             if found is not None:
                 self.copies.move_to_end(key)
                 return found
-        card = self.render(paper, index, announce_type, terms)
-        size = len(card) + _KEY_BYTES
+        index_mark, title_mark, abstract_mark = map(Markup, _MARKS)
+        marked = self.card_body(
+            paper, index_mark, announce_type, None, None, title_mark, abstract_mark
+        )
+        parts = _cut_at_marks(str(marked))
+        if parts is None:
+            return None
+        size = _kept_size(parts)
         if size <= CARD_MAX_BYTES:
             with self.lock:
                 if key not in self.copies:
-                    self.copies[key] = card
+                    self.copies[key] = parts
                     self.size += size
                 while self.size > self.capacity:
                     _, old = self.copies.popitem(last=False)
-                    self.size -= len(old) + _KEY_BYTES
-        return card
+                    self.size -= _kept_size(old)
+        return parts
 
 
 def is_http_url(value: object) -> bool:
