@@ -108,10 +108,11 @@ class CardCache:
     varies (its place on the page; the terms a search marks), by everything else it shows: the
     paper's fields (all of :class:`PaperView`, clicks and keywords included) and its announce
     type; the rest it reads are the environment's globals, fixed with the settings. Each use
-    fills the three in, so one copy serves the paper in every list and every search that shows
-    it. A card costs ~0.1 ms to render (its authors most) and a page has 25; after an ingest the
-    page cache is empty and every day list renders again, with the same cards (so does a search
-    asked again, a paper page opened from a list)."""
+    fills the three in, so one copy serves the paper at any place on any page, with any
+    search's terms marked (a list's card, with its announce type, is a copy of its own). A
+    card costs ~0.1 ms to render (its authors most) and a page has 25; after an ingest the page
+    cache is empty and every day list renders again, with the same cards (so does a search
+    asked again, a paper page opened from a search)."""
 
     def __init__(self, env: Environment, capacity: int = CARD_CACHE_BYTES) -> None:
         self.env = env
