@@ -83,18 +83,17 @@ _KEY_BYTES = 200  # what a kept card's key and its place in the cache cost, abou
 # Where a kept card's number, title and abstract go: text no escaped field brings (a card in
 # which a field does bring one is rendered whole each time, never kept).
 _MARKS = ("\x00#\x00", "\x00title\x00", "\x00abstract\x00")
+_MARK_RE = re.compile("(" + "|".join(map(re.escape, _MARKS)) + ")")
 
 
 def _cut_at_marks(card: str) -> tuple[str, str, str, str] | None:
     """``card`` rendered with _MARKS, as the four parts around them; None unless each mark is
     there once, in order."""
-    if any(card.count(mark) != 1 for mark in _MARKS):
+    pieces = _MARK_RE.split(card)  # the parts, with the marks found between them
+    if tuple(pieces[1::2]) != _MARKS:
         return None
-    at = [card.index(mark) for mark in _MARKS]
-    if at != sorted(at):
-        return None
-    ends = [i + len(mark) for i, mark in zip(at, _MARKS, strict=True)]
-    return card[: at[0]], card[ends[0] : at[1]], card[ends[1] : at[2]], card[ends[2] :]
+    head, after_index, after_title, tail = pieces[0::2]
+    return head, after_index, after_title, tail
 
 
 def _kept_size(parts: tuple[str, ...]) -> int:
