@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import gzip
 import warnings
 from collections.abc import Iterator
 from types import SimpleNamespace
@@ -21,7 +22,7 @@ from coolpapers.db import make_engine, make_sessionmaker, session_scope
 from coolpapers.models import Generation, Paper
 from coolpapers.store import generations
 from coolpapers.web import create_app
-from coolpapers.web.page_cache import PageCache, PageStore
+from coolpapers.web.page_cache import PageCache, PageStore, takes_gzip
 from tests.accounts_kit import add, app_client, login, member_of, password_settings
 from tests.conftest import RSS
 from tests.fakes.arxiv_server import FakeArxiv
@@ -82,6 +83,60 @@ def test_a_reader_holding_the_copy_gets_a_304(client: TestClient, cl_day: None) 
     assert (same.status_code, same.content, same.headers["etag"]) == (304, b"", etag)
     other = client.get(PAGES[1], headers={"If-None-Match": '"something else"'})
     assert other.status_code == 200 and other.content == page.content
+
+
+def _raw(client: TestClient, path: str, **headers: str) -> tuple[int, dict[str, str], bytes]:
+    """The answer's status, headers and bytes as sent (httpx's decoding bypassed)."""
+    with client.stream("GET", path, headers=headers) as answer:
+        return answer.status_code, dict(answer.headers), b"".join(answer.iter_raw())
+
+
+@pytest.mark.parametrize("path", [PAGES[1], PAGES[-1]])
+def test_a_reader_that_takes_gzip_gets_the_packed_copy(
+    client: TestClient, path: str, cl_day: None
+) -> None:
+    for round_ in ("render", "copy"):
+        status, plain_headers, plain = _raw(client, path, **{"Accept-Encoding": "identity"})
+        assert status == 200 and "content-encoding" not in plain_headers, round_
+        status, headers, packed = _raw(client, path, **{"Accept-Encoding": "br, gzip"})
+        assert status == 200 and headers["content-encoding"] == "gzip", round_
+        assert gzip.decompress(packed) == plain and len(packed) < len(plain) / 2, round_
+        assert int(headers["content-length"]) == len(packed), round_
+        assert headers["vary"] == plain_headers["vary"] == "Accept-Encoding", round_
+        assert headers["etag"] == plain_headers["etag"][:-1] + '-gzip"', round_
+        assert headers["content-type"] == plain_headers["content-type"], round_
+    assert cache(client).hits == 3  # the second identity and both gzip answers of the copy
+
+    gzip_etag = headers["etag"]
+    status, _, body = _raw(client, path, **{"Accept-Encoding": "gzip", "If-None-Match": gzip_etag})
+    assert (status, body) == (304, b"")
+    # the packed representation's tag does not validate the plain one
+    status, _, body = _raw(
+        client, path, **{"Accept-Encoding": "identity", "If-None-Match": gzip_etag}
+    )
+    assert (status, body) == (200, plain)
+
+
+@pytest.mark.parametrize(
+    ("accept", "takes"),
+    [
+        ("gzip", True),
+        ("GZip;Q=0.5", True),
+        ("deflate, gzip;q=1.0, *;q=0.5", True),
+        ("x-gzip", True),
+        ("*", True),
+        ("", False),
+        ("identity", False),
+        ("br, zstd", False),
+        ("gzip;q=0", False),
+        ("gzip;q=0, *", False),
+        ("*;q=0", False),
+        ("gzip;q=much", False),
+    ],
+)
+def test_takes_gzip_reads_accept_encoding(accept: str, takes: bool) -> None:
+    scope = {"headers": [(b"accept-encoding", accept.encode())]}
+    assert takes_gzip(scope) is takes
 
 
 def test_an_ingest_elsewhere_is_seen_at_the_next_request(
@@ -308,7 +363,9 @@ def test_a_lab_that_is_not_public_caches_nothing(
 
 def test_copies_stay_within_their_bytes(client: TestClient, cl_day: None) -> None:
     store = cache(client)
-    store.capacity = 3 * len(client.get(PAGES[1]).content)
+    client.get(PAGES[1])
+    (kept,) = store.copies.values()
+    store.capacity = 3 * kept.size
     for path in PAGES:
         client.get(path)
     assert store.size <= store.capacity
