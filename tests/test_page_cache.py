@@ -21,7 +21,7 @@ from coolpapers.config import Settings
 from coolpapers.db import make_engine, make_sessionmaker, session_scope
 from coolpapers.models import Generation, Paper
 from coolpapers.store import generations
-from coolpapers.web import create_app
+from coolpapers.web import create_app, page_cache
 from coolpapers.web.page_cache import PageCache, PageStore, takes_gzip
 from tests.accounts_kit import add, app_client, login, member_of, password_settings
 from tests.conftest import RSS
@@ -91,10 +91,12 @@ def _raw(client: TestClient, path: str, **headers: str) -> tuple[int, dict[str, 
         return answer.status_code, dict(answer.headers), b"".join(answer.iter_raw())
 
 
+@pytest.mark.parametrize("inline_max", [page_cache.UNPACK_INLINE_MAX, 0])
 @pytest.mark.parametrize("path", [PAGES[1], PAGES[-1]])
 def test_a_reader_that_takes_gzip_gets_the_packed_copy(
-    client: TestClient, path: str, cl_day: None
+    client: TestClient, path: str, inline_max: int, monkeypatch: pytest.MonkeyPatch, cl_day: None
 ) -> None:
+    monkeypatch.setattr(page_cache, "UNPACK_INLINE_MAX", inline_max)  # 0: unpacked on a thread
     for round_ in ("render", "copy"):
         status, plain_headers, plain = _raw(client, path, **{"Accept-Encoding": "identity"})
         assert status == 200 and "content-encoding" not in plain_headers, round_
