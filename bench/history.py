@@ -14,7 +14,7 @@ synthetic paper of that category announced in the previous REPLACE_WINDOW weekda
 takes the new version, as the ingest's upsert does). Rows go in with bulk Core inserts, one day
 at a time, then ``store.index_listing_day`` for the day and one ``feed_days`` row per feed, as
 the ingest writes them; the whole history in one transaction per COMMIT_DAYS days. Then
-ANALYZE, as after any bulk import (Postgres plans without statistics otherwise).
+``store.bulk.analyze``, as after any bulk import (ANALYZE; VACUUM too on Postgres).
 
 Two lengths, SHORT_DAYS and LONG_DAYS weekdays, each in a fresh database: SQLite in a temporary
 directory, and Postgres in a throwaway schema (dropped afterwards) when COOLPAPERS_TEST_DATABASE_URL
@@ -76,6 +76,7 @@ from coolpapers.db import make_engine, make_sessionmaker, session_scope
 from coolpapers.models import FeedDay, Listing, Paper, PaperCategory, utcnow
 from coolpapers.records import PaperMeta
 from coolpapers.sources.arxiv import parse_rss
+from coolpapers.store import bulk
 
 FEEDS = ("cs.AI", "cs.CL", "cs.CV", "cs.LG")
 SPEC = ",".join(FEEDS)
@@ -239,7 +240,7 @@ def _write_day(session: Session, day: date, rows: DayRows) -> None:
 
 
 def build(settings: Settings, pool: Pool, n_days: int) -> dict[str, Any]:
-    """Migrate a fresh database (not timed), write the history, ANALYZE."""
+    """Migrate a fresh database (not timed), write the history, analyse it as an import does."""
     engine = make_engine(settings)
     factory = make_sessionmaker(engine)
     days = weekdays(n_days)
@@ -254,14 +255,7 @@ def build(settings: Settings, pool: Pool, n_days: int) -> dict[str, Any]:
                         _write_day(session, day, history.day(day))
 
         insert_s, _ = timed(write)
-        postgres = engine.dialect.name == "postgresql"
-
-        def analyze() -> None:
-            with engine.begin() as conn:
-                # the tables of this schema only: a bare ANALYZE would visit the whole database
-                conn.execute(text(f"ANALYZE {', '.join(TABLES)}" if postgres else "ANALYZE"))
-
-        analyze_s, _ = timed(analyze)
+        analyze_s, _ = timed(lambda: bulk.analyze(factory, TABLES))
         with engine.connect() as conn:
             counts = {
                 name: conn.scalar(select(func.count()).select_from(model))

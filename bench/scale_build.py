@@ -57,6 +57,7 @@ from coolpapers.db import make_engine, make_sessionmaker, session_scope
 from coolpapers.models import FeedDay, Listing, Paper
 from coolpapers.search import sync
 from coolpapers.search.engine import IndexCorrupt, SearchIndex
+from coolpapers.store import bulk
 
 FEEDS = ("cs.AI", "cs.CL", "cs.CV", "cs.LG")
 SEED = 11
@@ -133,16 +134,11 @@ def _listings(settings: Settings, corpus: Corpus, days: list[date]) -> None:
 
 
 def analyze(settings: Settings) -> float:
-    """ANALYZE (this schema's tables only on Postgres); seconds taken."""
+    """``store.bulk.analyze``, as an import ends (this schema's tables only on Postgres, where
+    it vacuums too); seconds taken."""
     engine = make_engine(settings)
     try:
-        postgres = engine.dialect.name == "postgresql"
-        with engine.begin() as conn:
-            seconds, _ = timed(
-                lambda: conn.execute(
-                    text(f"ANALYZE {', '.join(TABLES)}" if postgres else "ANALYZE")
-                )
-            )
+        seconds, _ = timed(lambda: bulk.analyze(make_sessionmaker(engine), TABLES))
     finally:
         engine.dispose()
     return seconds

@@ -85,13 +85,19 @@ def _count(factory: sessionmaker[Session], model: Any) -> int:
 
 
 def analysed(factory: sessionmaker[Session], table: str = "papers") -> bool:
-    """Whether ``table`` has planner statistics: SQLite's sqlite_stat1 rows (the table appears
-    with the first ANALYZE), Postgres's ``reltuples`` (-1 until ANALYZE or VACUUM counts the
-    table; written transactionally)."""
+    """Whether ``table`` is as a bulk import leaves it. SQLite: planner statistics, its
+    sqlite_stat1 rows (the table appears with the first ANALYZE). Postgres: statistics
+    (``reltuples``, -1 until ANALYZE or VACUUM counts the table) and vacuumed, every page
+    all-visible (``relallvisible``, 0 until a VACUUM sets the visibility map; both written
+    by the VACUUM, not by later changes)."""
     with session_scope(factory) as s:
         if s.get_bind().dialect.name == "postgresql":
-            query = "SELECT reltuples FROM pg_class WHERE oid = CAST(:t AS regclass)"
-            return float(s.execute(text(query), {"t": table}).scalar_one()) > 0
+            query = (
+                "SELECT reltuples, relpages, relallvisible FROM pg_class"
+                " WHERE oid = CAST(:t AS regclass)"
+            )
+            tuples, pages, visible = s.execute(text(query), {"t": table}).one()
+            return float(tuples) > 0 and 0 < pages == visible
         if s.execute(text("SELECT 1 FROM sqlite_master WHERE name = 'sqlite_stat1'")).first():
             found = s.execute(
                 text("SELECT count(*) FROM sqlite_stat1 WHERE tbl = :t"), {"t": table}

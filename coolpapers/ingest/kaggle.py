@@ -358,8 +358,7 @@ def import_kaggle(
     with ingest_lease(pipeline.factory, pipeline.settings.ingest_lease_s) as renew:
         _import(pipeline, path, report, _Run(restart, progress, stop, renew, batch_lines, parallel))
         if not report.interrupted:
-            with session_scope(pipeline.factory, write=True) as s:
-                bulk.analyze(s)
+            bulk.analyze(pipeline.factory)
     if not report.interrupted:
         report.indexed = sync_index(pipeline)
     report.seconds = time.perf_counter() - started

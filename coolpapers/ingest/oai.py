@@ -142,8 +142,7 @@ def harvest_oai(
     finally:
         report.seconds = time.monotonic() - began
     if report.read and not pipeline.stopping(stop):
-        with session_scope(pipeline.factory, write=True) as s:
-            bulk.analyze(s)  # months of a harvest change the tables' statistics as an import does
+        bulk.analyze(pipeline.factory)  # months of a harvest change the tables as an import does
         report.indexed = sync_index(pipeline)  # what the harvest committed reaches the index
     report.seconds = time.monotonic() - began
     return report

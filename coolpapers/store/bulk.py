@@ -28,9 +28,10 @@ from datetime import UTC, date, datetime
 from typing import Any, NamedTuple
 
 import orjson
-from sqlalchemy import select, text
-from sqlalchemy.orm import Session
+from sqlalchemy import Engine, select, text
+from sqlalchemy.orm import Session, sessionmaker
 
+from coolpapers.db import session_scope
 from coolpapers.models import Listing, Paper
 from coolpapers.records import PaperMeta
 from coolpapers.store import generations
@@ -363,10 +364,25 @@ def _update_row(
     )  # fmt: skip
 
 
-def analyze(session: Session, tables: Iterable[str] = _TABLES) -> None:
-    """Fresh planner statistics after a bulk import (Postgres plans day pages badly without
-    them). Only the import's tables on Postgres: a bare ANALYZE visits the whole database."""
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(text(f"ANALYZE {', '.join(tables)}"))
-    else:
+def analyze(factory: sessionmaker[Session], tables: Iterable[str] = _TABLES) -> None:
+    """Leave the database as a bulk import should (its tables only on Postgres: a bare
+    statement visits the whole database).
+
+    - SQLite: ANALYZE, fresh planner statistics.
+    - Postgres: VACUUM (ANALYZE). The statistics (day pages are planned badly without them),
+      and the visibility map: until a table is vacuumed no page of it is all-visible, so the
+      covering indexes that day navigation and day lists read (``ix_listings_date_kind_paper``,
+      ``ix_papers_id_primary_category``, the paper_categories key) visit the table for every
+      row, and the first read of each imported row writes its hint bits. Autovacuum, where
+      it is on, gets there in its own time while the first readers pay; where it is off,
+      never. Measured at 1M papers: a day's listing and its neighbours 25.8 -> 16.7 ms
+      (median of 150 warm reads); the VACUUM took 7 s. VACUUM cannot run in a transaction:
+      on a connection of its own, in autocommit."""
+    engine: Engine = factory.kw["bind"]
+    if engine.dialect.name == "postgresql":
+        with engine.connect() as conn:
+            conn = conn.execution_options(isolation_level="AUTOCOMMIT")
+            conn.exec_driver_sql(f"VACUUM (ANALYZE) {', '.join(tables)}")
+        return
+    with session_scope(factory, write=True) as session:
         session.execute(text("ANALYZE"))
