@@ -106,6 +106,8 @@ def summary(report: ImportReport) -> str:
             f"queued {report.queued:,} papers for the arXiv API: a newer version whose "
             "number the harvest cannot know"
         )
+    if report.done_before:
+        lines.append("an earlier run went to its end: nothing to do (--restart does it again)")
     if report.resumed_from:
         lines.append(f"resumed after {report.resumed_from:,} records of an earlier run")
     if report.derived or report.not_derived:

@@ -30,6 +30,7 @@ from coolpapers import ingest, store
 from coolpapers.config import Settings
 from coolpapers.db import session_scope
 from coolpapers.errors import BadInput
+from coolpapers.import_cli import summary
 from coolpapers.ingest.derive import Placed, derive_listings, held
 from coolpapers.ingest.kaggle import _record, checkpoint_name, parse_batch
 from coolpapers.models import (
@@ -202,7 +203,10 @@ def test_same_file_again_changes_nothing(
     counts = [_count(factory, m) for m in (Listing, PaperCategory, DayCategory)]
 
     again = ingest.import_kaggle(pipeline, path)  # the finished checkpoint: a fast no-op
-    assert again.finished and again.read == 0 and again.resumed_from == 200
+    assert again.finished and again.done_before and (again.read, again.resumed_from) == (0, 0)
+    assert summary(again).splitlines()[1:] == [
+        "an earlier run went to its end: nothing to do (--restart does it again)"
+    ]
 
     clean = ingest.import_kaggle(pipeline, path, restart=True)  # a whole pass that changes nothing
     assert (clean.read, clean.stored, clean.unchanged, clean.derived) == (200, 0, 200, 0)

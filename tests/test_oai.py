@@ -17,6 +17,7 @@ from coolpapers.cli import main
 from coolpapers.config import Settings
 from coolpapers.db import session_scope
 from coolpapers.errors import BadInput, FetchError, ParseError, RateLimited
+from coolpapers.import_cli import summary
 from coolpapers.ingest.oai import checkpoint_name
 from coolpapers.models import Paper, QueuedPaper
 from coolpapers.records import Author, PaperMeta
@@ -263,7 +264,8 @@ def test_a_finished_bounded_harvest_is_done(pipeline: ingest.Pipeline, fake_oai:
     assert ingest.harvest_oai(pipeline, SINCE, until=until).finished
     fake_oai.clear_requests()
     report = ingest.harvest_oai(pipeline, SINCE, until=until)
-    assert report.finished and report.read == 0
+    assert report.finished and report.done_before and report.read == 0
+    assert "nothing to do (--restart does it again)" in summary(report)
     assert fake_oai.requests == []
     restarted = ingest.harvest_oai(pipeline, SINCE, until=until, restart=True)
     assert restarted.read == 8 and fake_oai.requests[0].query["until"] == ["2017-12-15"]

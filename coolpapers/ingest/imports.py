@@ -24,6 +24,7 @@ class ImportReport:
     deleted: int = 0  # records the source marks deleted (OAI), skipped
     queued: int = 0  # papers queued for the API to learn their exact version (OAI)
     resumed_from: int = 0  # records an earlier, interrupted run had already done
+    done_before: bool = False  # an earlier run of the same source went to its end: nothing to do
     derived: int = 0  # listings placed on a day by arXiv's schedule
     not_derived: int = 0  # versions whose day cannot be known (calendar unknown, held paper)
     indexed: int = 0  # papers the search index took in at the end

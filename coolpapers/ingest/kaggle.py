@@ -400,10 +400,10 @@ def _import(pipeline: Pipeline, path: Path, report: ImportReport, run: _Run) -> 
         stat.st_mtime_ns,
     )
     if checkpoint is not None and position is not None and same_file:
-        report.resumed_from = checkpoint.done
         if checkpoint.finished:
-            report.finished = True  # this very file was imported to its end: nothing to do
+            report.finished = report.done_before = True  # this very file, to its end
             return
+        report.resumed_from = checkpoint.done
         offset, done = position.offset, checkpoint.done
     else:
         if checkpoint is not None:

@@ -170,8 +170,7 @@ class _Harvest:
         pipeline, report = self.pipeline, self.report
         position, done = self._start(restart)
         if position == END:
-            report.finished = True
-            log.info("%s finished before: nothing to do (--restart harvests it again)", report.name)
+            report.finished = report.done_before = True
             return
         restarted = False
         while True:
