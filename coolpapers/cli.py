@@ -89,11 +89,21 @@ def _positive(text: str) -> int:
     return value
 
 
+def _not_alembic_boilerplate(record: logging.LogRecord) -> bool:
+    """alembic names its dialect and DDL mode each time a command opens the database ("Context
+    impl SQLiteImpl.", "Will assume non-transactional DDL."): two lines before every command's
+    own output that tell a user nothing. Its "Running upgrade ..." lines stay."""
+    return not record.getMessage().startswith(("Context impl ", "Will assume "))
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    alembic_log = logging.getLogger("alembic.runtime.migration")
+    if _not_alembic_boilerplate not in alembic_log.filters:
+        alembic_log.addFilter(_not_alembic_boilerplate)
     if args.command == "settings-table":
         return _settings_table(args.update)
     try:

@@ -81,6 +81,9 @@ def test_real_process(tmp_path: Path) -> None:
     )
     assert done.returncode == 0, done.stderr
     assert "200 items" in done.stdout
+    # the fresh database's migrations are logged, alembic's two lines on its dialect are not
+    assert "Running upgrade" in done.stderr and "Context impl" not in done.stderr
+    assert "Will assume" not in done.stderr
     engine = create_engine(f"sqlite:///{tmp_path / 'coolpapers.db'}")
     with engine.connect() as conn:
         assert conn.exec_driver_sql("select count(*) from papers").scalar() == 200
