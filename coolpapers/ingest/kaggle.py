@@ -15,7 +15,8 @@ file that changed since starts over (harmless: the import is idempotent).
   fatal; a compressed stream that is cut or corrupt ends the import as a bad record.
 - Holds the ingest lease (renewed between batches) so the scheduler does not ingest meanwhile;
   a stop (Ctrl+C, SIGTERM) ends it between batches, resumable.
-- At the end: ANALYZE, then the search index catches up once, in bulk (not paper by paper).
+- At the end: ``bulk.analyze`` (ANALYZE; VACUUM too on Postgres), then the search index catches
+  up once, in bulk (not paper by paper).
 - Speed: a big file is parsed in other processes, batches ahead of the writes (parsing is a
   little over half the work), in plain values (``sources.kaggle.parse_fields``: no records,
   no datetimes); the cycle collector is off meanwhile, here and in the parsing processes.
