@@ -382,8 +382,7 @@ def analyze(factory: sessionmaker[Session], tables: Iterable[str] = _TABLES) -> 
       10.2 after, and the VACUUM 0.15-0.38 s of a 1 s ingest)."""
     engine: Engine = factory.kw["bind"]
     if engine.dialect.name == "postgresql":
-        with engine.connect() as conn:
-            conn = conn.execution_options(isolation_level="AUTOCOMMIT")
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
             conn.exec_driver_sql(f"VACUUM (ANALYZE) {', '.join(tables)}")
         return
     with session_scope(factory, write=True) as session:
