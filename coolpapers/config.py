@@ -42,7 +42,13 @@ class Settings(BaseSettings):
         "https://export.arxiv.org/api/query", description="arXiv API for single papers / id lists"
     )
     arxiv_oai_url: str = Field(
-        "https://oaipmh.arxiv.org/oai", description="arXiv's OAI-PMH endpoint (`import oai`)"
+        "https://oaipmh.arxiv.org/oai",
+        description="arXiv's OAI-PMH endpoint (`import oai`, the metadata refresh)",
+    )
+    metadata_refresh: bool = Field(
+        True,
+        description="Once a day, harvest what arXiv changed since (new versions, DOIs, journal "
+        "refs) for the papers stored and the categories ingested",
     )
     arxiv_web_url: str = Field(
         "https://arxiv.org", description="Base of /abs/, /pdf/ and /html/ links"
@@ -289,6 +295,13 @@ class Settings(BaseSettings):
         if self.arxiv_categories == "all":
             return [a.id for a in taxonomy.archives()]
         return [taxonomy.canonical(t) or t for t in self.arxiv_categories.split(",")]
+
+    @property
+    def ingested_categories(self) -> frozenset[str] | None:
+        """The canonical categories the feeds bring in (an archive's all); None for `all`."""
+        if self.arxiv_categories == "all":
+            return None
+        return frozenset().union(*(taxonomy.expand(t) for t in self.arxiv_categories.split(",")))
 
     @property
     def accounts_on(self) -> bool:

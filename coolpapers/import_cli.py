@@ -49,6 +49,12 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     oai.add_argument("--until", type=_day, metavar="YYYY-MM-DD")
     oai.add_argument("--set", dest="set_spec", metavar="SET", help="e.g. cs, math, physics:hep-th")
     oai.add_argument(
+        "--followed",
+        action="store_true",
+        help="keep only papers stored already or in COOLPAPERS_ARXIV_CATEGORIES (a set is a "
+        "whole archive)",
+    )
+    oai.add_argument(
         "--restart", action="store_true", help="start over, not at the last resumption token"
     )
 
@@ -101,6 +107,11 @@ def summary(report: ImportReport) -> str:
     ]
     if report.deleted:
         lines.append(f"skipped {report.deleted:,} records arXiv marks deleted")
+    if report.outside:
+        lines.append(
+            f"skipped {report.outside:,} records of papers not stored and outside the "
+            "categories followed"
+        )
     if report.queued:
         lines.append(
             f"queued {report.queued:,} papers for the arXiv API: a newer version whose "
@@ -150,6 +161,7 @@ def run(
                 until=args.until,
                 set_spec=args.set_spec,
                 restart=args.restart,
+                categories=settings.ingested_categories if args.followed else None,
                 progress=progress,
                 stop=stop,
             )

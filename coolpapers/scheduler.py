@@ -1,6 +1,7 @@
 """The background jobs of a process: poll arXiv until the day's listing is in, drain the paper
-queue, keep the search index caught up, prune the recorded clicks, the lab's expired sessions
-and old failed logins, and the FAQ worker. Thin: the work is in ingest (and store, accounts).
+queue, keep the search index caught up, bring in what arXiv changed after the fact once a day,
+prune the recorded clicks, the lab's expired sessions and old failed logins, and the FAQ
+worker. Thin: the work is in ingest (and store, accounts).
 
 Stopping (Ctrl+C, SIGTERM, the web's shutdown) goes through :meth:`Background.stop`: it sets the
 pipeline's stop event, which ends an ingest between feeds and during any wait of a fetch (the run
@@ -16,7 +17,7 @@ import os
 import sys
 import threading
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -37,6 +38,7 @@ QUEUE_JOB = "paper_queue"
 SEARCH_JOB = "search_sync"
 CLICKS_JOB = "prune_clicks"
 SESSIONS_JOB = "prune_sessions"
+REFRESH_JOB = "refresh_metadata"
 SEARCH_EVERY_S = 60  # papers fetched on demand by web requests reach the index within this
 QUEUE_EVERY_S = 60  # papers queued by a request are fetched within about this
 # the recorded clicks of days gone only cost space; pruned here rather than on each click so a
@@ -45,6 +47,11 @@ CLICKS_EVERY_S = 3600
 # expired sessions are refused when met (accounts.member_for_token); this only clears the rows
 # of browsers that never came back, and failed logins older than a day
 SESSIONS_EVERY_S = 3600
+# the metadata refresh runs once a UTC day (ingest.refresh_metadata decides); asked hourly, so
+# one that failed (arXiv down, another process ingesting) is tried again within the hour. Its
+# first ask comes one interval after the start, not at once: a start catches up the day's
+# listing first, and the harvest would hold the ingest lease against it
+REFRESH_EVERY_S = 3600
 STOP_TIMEOUT_S = 10.0  # how long a stop waits for a running job before the process exits anyway
 # The nice value of the job threads of a process that serves no page (`coolpapers worker`,
 # `serve --workers N`'s parent): when readers and an ingest want the same cores, the readers'
@@ -88,6 +95,26 @@ def search_sync(pipeline: Pipeline) -> int:
         return 0
 
 
+def refresh_metadata(pipeline: Pipeline) -> list[ingest.ImportReport]:
+    """Harvest what arXiv changed since the last refresh, when one is due."""
+    try:
+        reports = ingest.refresh_metadata(pipeline)
+    except ingest.LeaseHeld:
+        log.info("another process is ingesting; the metadata refresh waits")
+        return []
+    except CoolpapersError as exc:  # arXiv or the database failed: the next hour tries again
+        log.error("metadata refresh: %s", exc)
+        return []
+    for report in reports:
+        log.info(
+            "metadata refresh %s: %d records, %d stored, %d unchanged, %d outside the "
+            "categories, %d bad%s",
+            report.name, report.read, report.stored, report.unchanged, report.outside,
+            report.bad, "" if report.finished else " (not finished: resumes next time)",
+        )  # fmt: skip
+    return reports
+
+
 def prune_clicks(pipeline: Pipeline, now: datetime | None = None) -> int:
     """Delete the recorded [PDF]/[FAQ] clicks that no longer decide anything."""
     try:
@@ -124,7 +151,8 @@ def yield_cpu_to_readers() -> None:
 
 def build_scheduler(pipeline: Pipeline, *, behind_readers: bool = False) -> BackgroundScheduler:
     """The poll job runs at once (catching up a stale database) and then every few minutes;
-    the queue and the index every minute, the clicks' and sessions' pruning hourly. Not
+    the queue and the index every minute, the clicks' and sessions' pruning hourly, the
+    metadata refresh asked hourly from an hour after the start (unless it is off). Not
     started. ``behind_readers``: its threads at BACKGROUND_NICENESS (a process that serves
     no page)."""
     settings = pipeline.settings
@@ -133,16 +161,20 @@ def build_scheduler(pipeline: Pipeline, *, behind_readers: bool = False) -> Back
         timezone=UTC, executors={"default": ThreadPoolExecutor(pool_kwargs=pool)}
     )
     poll_every_s = settings.poll_interval_min * 60
-    jobs: tuple[tuple[str, Callable[..., object], tuple[object, ...], float], ...] = (
-        (POLL_JOB, poll_arxiv, (pipeline, settings), poll_every_s),
-        (QUEUE_JOB, drain_papers, (pipeline,), QUEUE_EVERY_S),
-        (SEARCH_JOB, search_sync, (pipeline,), SEARCH_EVERY_S),
-        (CLICKS_JOB, prune_clicks, (pipeline,), CLICKS_EVERY_S),
-        (SESSIONS_JOB, prune_sessions, (pipeline,), SESSIONS_EVERY_S),
+    # (id, function, arguments, interval, whether the first run is at once)
+    jobs: tuple[tuple[str, Callable[..., object], tuple[object, ...], float, bool], ...] = (
+        (POLL_JOB, poll_arxiv, (pipeline, settings), poll_every_s, True),
+        (QUEUE_JOB, drain_papers, (pipeline,), QUEUE_EVERY_S, True),
+        (SEARCH_JOB, search_sync, (pipeline,), SEARCH_EVERY_S, True),
+        (CLICKS_JOB, prune_clicks, (pipeline,), CLICKS_EVERY_S, True),
+        (SESSIONS_JOB, prune_sessions, (pipeline,), SESSIONS_EVERY_S, True),
+        (REFRESH_JOB, refresh_metadata, (pipeline,), REFRESH_EVERY_S, False),
     )
     now = datetime.now(UTC)
-    for job_id, func, args, every_s in jobs:
-        # each runs at once (a stale database catches up), never twice at a time, and a run
+    for job_id, func, args, every_s, at_once in jobs:
+        if job_id == REFRESH_JOB and not settings.metadata_refresh:
+            continue
+        # most run at once (a stale database catches up); none twice at a time, and a run
         # missed while the process was busy is made up once, not once per missed interval
         scheduler.add_job(
             func,
@@ -150,7 +182,7 @@ def build_scheduler(pipeline: Pipeline, *, behind_readers: bool = False) -> Back
             seconds=every_s,
             args=args,
             id=job_id,
-            next_run_time=now,
+            next_run_time=now if at_once else now + timedelta(seconds=every_s),
             max_instances=1,
             coalesce=True,
             misfire_grace_time=int(every_s),

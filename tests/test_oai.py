@@ -3,22 +3,24 @@ replays the real recorded pages (tests/fixtures/arxiv/oai) and injects faults.""
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Iterator
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from coolpapers import ingest, store
+from coolpapers import ingest, scheduler, store
 from coolpapers.cli import main
 from coolpapers.config import Settings
 from coolpapers.db import session_scope
 from coolpapers.errors import BadInput, FetchError, ParseError, RateLimited
 from coolpapers.import_cli import summary
 from coolpapers.ingest.oai import checkpoint_name
+from coolpapers.ingest.refresh import refresh_sets
 from coolpapers.models import Paper, QueuedPaper
 from coolpapers.records import Author, PaperMeta
 from coolpapers.sources.oai import parse_list_records
@@ -515,3 +517,177 @@ def test_cli_bad_from_is_a_usage_error(
     assert exited.value.code == 2
     err = capsys.readouterr().err
     assert "not a date (YYYY-MM-DD)" in err and "Traceback" not in err
+
+
+# -- the daily refresh (ingest.refresh_metadata, the scheduler's job) ----------------------------
+
+
+@pytest.mark.parametrize(
+    ("categories", "sets"),
+    [
+        ("all", [None]),
+        ("cs.LG", ["cs"]),
+        ("cs.AI,cs.CL,stat.ML,cs.LG", ["cs", "stat"]),  # one harvest per archive
+        ("cs", ["cs"]),
+        ("hep-th", ["physics:hep-th"]),  # arXiv's legacy names: physics archives by group
+        ("astro-ph.CO,physics.optics,math.NA", ["physics:astro-ph", "physics:physics", "math"]),
+        ("q-bio.NC,eess.SP,econ.EM,q-fin.ST", ["q-bio", "eess", "econ", "q-fin"]),
+    ],
+)
+def test_refresh_sets_cover_the_ingested_categories(
+    categories: str, sets: list[str | None]
+) -> None:
+    assert refresh_sets(categories) == sets
+
+
+def _refresh_checkpoint(factory: sessionmaker[Session], name: str) -> store.Checkpoint | None:
+    with session_scope(factory) as s:
+        return store.get_checkpoint(s, name)
+
+
+@pytest.fixture
+def followed(oai_settings: Settings, factory: sessionmaker[Session]) -> Iterator[ingest.Pipeline]:
+    """A pipeline of an instance that ingests cs.DM (one paper of the recorded pages) and
+    holds an older row of a hep-th paper."""
+    opened = ingest.Pipeline.open(
+        oai_settings.model_copy(update={"arxiv_categories": "cs.DM"}), factory
+    )
+    _store(factory, _stored_meta("1607.01710", 2, datetime(2016, 10, 13, 15, 0, tzinfo=UTC)))
+    yield opened
+    opened.close()
+
+
+def test_refresh_keeps_stored_papers_and_followed_categories_current_once_a_day(
+    followed: ingest.Pipeline, fake_oai: FakeOai, factory: sessionmaker[Session]
+) -> None:
+    evening = datetime(2017, 12, 14, 20, 0, tzinfo=UTC)
+    [report] = ingest.refresh_metadata(followed, now=evening)
+    assert report.finished and report.read == 8
+    # the stored hep-th paper gets its DOI; the cs.DM one is new; the other six are skipped
+    assert (report.stored, report.outside, report.unchanged) == (2, 6, 0)
+    papers = _papers(factory)
+    assert sorted(papers) == ["1412.8544", "1607.01710"]
+    assert papers["1607.01710"].doi == "10.1002/andp.201700188"
+    first = fake_oai.requests[0].query
+    assert (first["from"], first["set"]) == (["2017-12-13"], ["cs"])  # a first refresh: a day back
+    assert "until" not in first
+    checkpoint = _refresh_checkpoint(factory, "refresh:cs")
+    assert checkpoint is not None and checkpoint.finished and checkpoint.position == "2017-12-14"
+    assert _refresh_checkpoint(factory, report.name) is None  # the harvest's own: dropped
+    assert not analysed(factory)  # a day's refresh leaves the statistics to the imports
+
+    fake_oai.clear_requests()
+    assert ingest.refresh_metadata(followed, now=evening) == []  # once a day
+    assert fake_oai.requests == []
+
+    # the next day, from the day the last one began; the recorded pages' server clock says
+    # 2017-12-14 still, so that is the day this one began too (OAI-PMH: from the server's date)
+    after_midnight = datetime(2017, 12, 15, 0, 30, tzinfo=UTC)
+    [again] = ingest.refresh_metadata(followed, now=after_midnight)
+    assert (again.stored, again.unchanged, again.outside) == (0, 2, 6)
+    assert fake_oai.requests[0].query["from"] == ["2017-12-14"]
+    checkpoint = _refresh_checkpoint(factory, "refresh:cs")
+    assert checkpoint is not None and checkpoint.position == "2017-12-14"
+
+    # days later, a server date days behind ours is a wrong clock: ours is taken
+    fake_oai.clear_requests()
+    assert len(ingest.refresh_metadata(followed, now=datetime(2017, 12, 20, 9, tzinfo=UTC))) == 1
+    assert fake_oai.requests[0].query["from"] == ["2017-12-14"]
+    checkpoint = _refresh_checkpoint(factory, "refresh:cs")
+    assert checkpoint is not None and checkpoint.position == "2017-12-20"
+
+
+def test_a_failed_refresh_resumes_at_its_last_token_from_the_same_day(
+    oai_settings: Settings,
+    fake_oai: FakeOai,
+    factory: sessionmaker[Session],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    once = ingest.Pipeline.open(
+        oai_settings.model_copy(update={"fetch_max_attempts": 1, "arxiv_categories": "cs.DM"}),
+        factory,
+    )
+    now = datetime(2017, 12, 16, 9, 0, tzinfo=UTC)
+    try:
+        fake_oai.script(1, [Fault.truncate(400)])
+        with pytest.raises(FetchError):
+            ingest.refresh_metadata(once, now=now)
+        started = _refresh_checkpoint(factory, "refresh:cs")
+        assert started is not None and not started.finished
+        assert started.position == "2017-12-15"
+        assert fake_oai.requests[0].query["from"] == ["2017-12-15"]
+        token = _tokens(fake_oai)[1]
+        # a day later, failing again: the same harvest, from the day it first started (not a
+        # day back from now), resumed at its last good token
+        fake_oai.clear_requests()
+        fake_oai.script(1, [Fault.truncate(400)])
+        with pytest.raises(FetchError):
+            ingest.refresh_metadata(once, now=now + timedelta(days=1))
+        assert _tokens(fake_oai) == [token]
+        fake_oai.clear_requests()
+        [report] = ingest.refresh_metadata(once, now=now + timedelta(days=1))
+        assert report.finished and report.resumed_from == 3
+        assert _tokens(fake_oai)[0] == token  # resumed at the last good token
+        assert sorted(_papers(factory)) == ["1412.8544"]
+
+        # the scheduler's job (today's clock: due again): a failure is one log line
+        fake_oai.script(1, [Fault.truncate(400)])
+        with caplog.at_level(logging.ERROR, logger="coolpapers.scheduler"):
+            assert scheduler.refresh_metadata(once) == []
+    finally:
+        once.close()
+    assert "metadata refresh: transport error" in caplog.text
+
+
+def test_refresh_waits_for_another_ingest_and_can_be_turned_off(
+    pipeline: ingest.Pipeline,
+    oai_settings: Settings,
+    fake_oai: FakeOai,
+    factory: sessionmaker[Session],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    with (
+        store.hold_lease(factory, ingest.INGEST_LEASE, 60),
+        caplog.at_level(logging.INFO, logger="coolpapers.scheduler"),
+    ):
+        assert scheduler.refresh_metadata(pipeline) == []
+    assert "the metadata refresh waits" in caplog.text and fake_oai.requests == []
+
+    job = scheduler.build_scheduler(pipeline).get_job(scheduler.REFRESH_JOB)
+    assert job is not None and job.trigger.interval.total_seconds() == scheduler.REFRESH_EVERY_S
+    # not at once: a start catches up the day's listing first
+    assert job.next_run_time > datetime.now(UTC) + timedelta(seconds=scheduler.REFRESH_EVERY_S / 2)
+
+    off = ingest.Pipeline.open(oai_settings.model_copy(update={"metadata_refresh": False}), factory)
+    try:
+        assert scheduler.build_scheduler(off).get_job(scheduler.REFRESH_JOB) is None
+        assert ingest.refresh_metadata(off) == []
+    finally:
+        off.close()
+    assert fake_oai.requests == []
+
+
+@pytest.mark.parametrize(
+    ("followed", "kept"),
+    [
+        ("cs.DM", ["1412.8544"]),
+        ("astro-ph.CO", ["1707.00874"]),  # a cross-list counts (its primary is hep-ph)
+        ("math-ph", ["1412.8323", "1507.07790"]),  # listed as math.MP too: its alias
+    ],
+)
+def test_cli_followed_keeps_the_instances_categories(
+    followed: str,
+    kept: list[str],
+    env: Settings,
+    fake_oai: FakeOai,
+    monkeypatch: pytest.MonkeyPatch,
+    factory: sessionmaker[Session],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setenv("COOLPAPERS_ARXIV_CATEGORIES", followed)
+    assert main(["import", "oai", "--from", "2017-12-14", "--followed"]) == 0
+    out = capsys.readouterr().out
+    assert f"stored {len(kept)}," in out
+    skipped = 8 - len(kept)
+    assert f"skipped {skipped} records of papers not stored and outside the categories" in out
+    assert sorted(_papers(factory)) == kept

@@ -9,6 +9,8 @@ the CLI and the web.
 - ``ingest_files`` (``feeds.py``): saved feed documents (``--feed-file``, the demo).
 - ``import_kaggle`` (``kaggle.py``) and ``harvest_oai`` (``oai.py``): arXiv's history in bulk
   (``coolpapers import``), resumable from a checkpoint (``imports.py``: their report).
+- ``refresh_metadata`` (``refresh.py``): once a day, an OAI harvest of what arXiv changed
+  since (new versions, DOIs, journal refs) for the stored papers and the ingested categories.
 - ``request_pdf`` (``pdfs.py``): a stored paper's PDF for the inline viewer, from the disk cache
   or fetched once through the same arXiv client.
 - ``Pipeline`` (``pipeline.py``): settings, session factory, sources and their one arXiv client,
@@ -50,6 +52,7 @@ from coolpapers.ingest.papers import (
 )
 from coolpapers.ingest.pdfs import PaperPdf, request_pdf
 from coolpapers.ingest.pipeline import Pipeline
+from coolpapers.ingest.refresh import refresh_metadata
 from coolpapers.ingest.runs import (
     DatabaseFailed,
     IngestStopped,
@@ -87,6 +90,7 @@ __all__ = [
     "ingest_listing",
     "ingest_rss",
     "record_skip",
+    "refresh_metadata",
     "request_pdf",
     "store_feed",
     "store_papers",

@@ -18,6 +18,9 @@ the page in flight and a re-run resumes at the last token, with no duplicates (u
 - arXiv's tokens expire daily: a ``badResumptionToken`` (a resume the next day, or a harvest
   across midnight UTC) restarts the harvest from ``from`` once per run; upserts make the
   repeated pages harmless.
+- ``categories`` narrows what is stored to the instance's: a set is an archive (``cs``), so
+  a lab following four categories would otherwise keep every paper of it. A paper already
+  stored is always updated, whatever its categories: that is what a refresh is for.
 - ``noRecordsMatch`` is an empty harvest, finished. Deleted records are skipped and counted; a
   record that cannot be used is counted as bad, never fatal. Any other OAI error, or a page that
   still fails after http.py's retries (a cut response, a 5xx), ends the run with the error; the
@@ -118,20 +121,25 @@ def harvest_oai(
     until: date | None = None,
     set_spec: str | None = None,
     restart: bool = False,
+    categories: frozenset[str] | None = None,
+    analyze: bool = True,
     progress: ImportProgress | None = None,
     stop: threading.Event | None = None,
 ) -> ImportReport:
     """Harvest records modified from ``since`` (to ``until``) in ``set_spec`` (every set when
-    None) and store them; resumable (see the module). Raises LeaseHeld when another process is
-    ingesting, SourceError when arXiv fails past the retries, BadInput when it refuses the
-    arguments, DatabaseFailed when the database does; a stop ends it as ``interrupted``."""
+    None) and store them; resumable (see the module). ``categories`` (canonical ids): store
+    only the papers already stored or in one of them, the others counted as ``outside``.
+    ``analyze``: refresh the planner's view at the end, as after an import (a daily refresh's
+    few thousand rows do not need it). Raises LeaseHeld when another process is ingesting,
+    SourceError when arXiv fails past the retries, BadInput when it refuses the arguments,
+    DatabaseFailed when the database does; a stop ends it as ``interrupted``."""
     if set_spec is not None and (
         len(set_spec) > _SET_SPEC_MAX or not _SET_SPEC_RE.fullmatch(set_spec)
     ):
         raise BadInput(f"not an OAI set name (e.g. cs, math, physics:hep-th): {set_spec[:80]!r}")
     report = ImportReport(checkpoint_name(since, until, set_spec))
     began = time.monotonic()
-    harvest = _Harvest(pipeline, report, since, until, set_spec, progress, stop)
+    harvest = _Harvest(pipeline, report, since, until, set_spec, categories, progress, stop)
     try:
         with _lease(pipeline.factory, pipeline.settings.ingest_lease_s) as renew:
             harvest.run(restart, renew)
@@ -142,7 +150,8 @@ def harvest_oai(
     finally:
         report.seconds = time.monotonic() - began
     if report.read and not pipeline.stopping(stop):
-        bulk.analyze(pipeline.factory)  # months of a harvest change the tables as an import does
+        if analyze:  # months of a harvest change the tables as an import does
+            bulk.analyze(pipeline.factory)
         report.indexed = sync_index(pipeline)  # what the harvest committed reaches the index
     report.seconds = time.monotonic() - began
     return report
@@ -156,11 +165,13 @@ class _Harvest:
         since: date,
         until: date | None,
         set_spec: str | None,
+        categories: frozenset[str] | None,
         progress: ImportProgress | None,
         stop: threading.Event | None,
     ) -> None:
         self.pipeline = pipeline
         self.report = report
+        self.categories = categories
         self.first = list_records_params(since, until, set_spec)
         self.bounded = until is not None
         self.progress = progress
@@ -194,10 +205,12 @@ class _Harvest:
                     continue
                 error = BadInput if code in _BAD_ARGUMENT else SourceError
                 raise error(f"arXiv's OAI-PMH answered {code or 'an error'}: {message}")
+            if report.server_time is None:
+                report.server_time = page.response_date
             done += page.seen
             following = END if page.token is None else _TOKEN + page.token
             with session_scope(pipeline.factory, write=True) as s:
-                _store_page(s, page, report)
+                _store_page(s, page, report, self.categories)
                 store.put_checkpoint(s, report.name, following, done, finished=page.token is None)
             report.read += page.seen
             if self.progress is not None:
@@ -260,8 +273,11 @@ class _Harvest:
             store.put_checkpoint(s, self.report.name, position, done, finished=finished)
 
 
-def _store_page(session: Session, page: OaiPage, report: ImportReport) -> None:
-    """One page's papers (latest record of an id wins), bad and deleted ones counted."""
+def _store_page(
+    session: Session, page: OaiPage, report: ImportReport, wanted: frozenset[str] | None
+) -> None:
+    """One page's papers (latest record of an id wins), bad and deleted ones counted; with
+    ``wanted``, a paper not stored whose categories miss it is counted ``outside``."""
     for reason in page.malformed:
         report.note_bad("record", reason)
     report.deleted += len(page.deleted)
@@ -270,13 +286,16 @@ def _store_page(session: Session, page: OaiPage, report: ImportReport) -> None:
     queue: list[str] = []
     for key, record in records.items():
         stored = existing.get(key)
+        categories = taxonomy.canonical_categories(record.meta.categories)
+        if stored is None and wanted is not None and wanted.isdisjoint(categories):
+            report.outside += 1
+            continue
         decided = version_for(record, stored)
         if decided is None:
             report.unchanged += 1
             continue
         version, exact = decided
         meta = replace(record.meta, version=version)
-        categories = taxonomy.canonical_categories(meta.categories)
         outcome = store.upsert_paper(session, meta, categories, stored)
         if outcome == "unchanged":
             report.unchanged += 1
