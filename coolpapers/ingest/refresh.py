@@ -10,9 +10,10 @@ paper once; its DOI and journal ref come months later, and only this brings them
   says the day before ours (around midnight), else by ours (OAI-PMH's rule for incremental
   harvesting: ``from`` the last harvest's response date, no ``until``; the granularity is a
   day, so that day is read twice, harmlessly). A server date further off is a wrong clock,
-  not a midnight: trusting it would make every refresh read those days again. The first refresh starts a day back: history is the imports' job. A refresh
-  that did not finish (arXiv failed, a stop, another process ingesting) is run again by the
-  next call and resumes at its last resumption token.
+  not a midnight: trusting it would make every refresh read those days again.
+- The first refresh starts a day back: history is the imports' job. A refresh that did not
+  finish (arXiv failed, a stop, another process ingesting) is run again by the next call,
+  from the same day, and resumes at its last resumption token.
 - Its state: a checkpoint per set, ``refresh:<set|all>``, whose position is that day (the
   harvest's own checkpoint is dropped once it finished).
 """
