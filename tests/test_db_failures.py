@@ -50,7 +50,12 @@ def _terminate(connection: Any) -> None:
             conn.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
             deadline = time.monotonic() + 30
             query = text("SELECT count(*) FROM pg_stat_activity WHERE pid = :pid")
-            while conn.execute(query, {"pid": pid}).scalar():
+            while True:
+                # a transaction reads pg_stat_activity once and keeps what it saw: each look in
+                # its own, or a backend still there at the first stays there to the deadline
+                conn.rollback()
+                if not conn.execute(query, {"pid": pid}).scalar():
+                    break
                 assert time.monotonic() < deadline, "the backend outlived pg_terminate_backend"
                 time.sleep(0.05)
     finally:
