@@ -15,6 +15,7 @@ import threading
 import time
 import zipfile
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from functools import partial
 from pathlib import Path
@@ -23,7 +24,7 @@ from typing import Any
 import orjson
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import func, select, text, update
+from sqlalchemy import event, func, select, text, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from coolpapers import ingest, store
@@ -109,6 +110,31 @@ def analysed(factory: sessionmaker[Session], table: str = "papers") -> bool:
         return False
 
 
+@contextmanager
+def statements(factory: sessionmaker[Session]) -> Iterator[list[str]]:
+    """Every statement the engine behind ``factory`` sends meanwhile, in order."""
+    sent: list[str] = []
+    engine = factory.kw["bind"]
+
+    def record(_conn: object, _cursor: object, statement: str, *_: object) -> None:
+        sent.append(statement.lstrip())
+
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        yield sent
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+
+
+def analysed_last(sent: list[str]) -> bool:
+    """Whether the statements analyse (Postgres: vacuum) after the search index's keywords
+    were written back: an UPDATE of every row, which on Postgres leaves as many dead rows and
+    clears the visibility map a VACUUM before it had set."""
+    keywords = [i for i, s in enumerate(sent) if s.startswith("UPDATE papers SET keywords")]
+    analyses = [i for i, s in enumerate(sent) if s.startswith(("VACUUM", "ANALYZE"))]
+    return bool(keywords and analyses) and analyses[-1] > keywords[-1]
+
+
 def _utc(text: str) -> datetime:
     return datetime.fromisoformat(text).replace(tzinfo=UTC)
 
@@ -120,12 +146,14 @@ def test_fields_exact_from_the_real_sample(
     pipeline: ingest.Pipeline, factory: sessionmaker[Session]
 ) -> None:
     assert not analysed(factory)
-    report = ingest.import_kaggle(pipeline, SAMPLE)
+    with statements(factory) as sent:
+        report = ingest.import_kaggle(pipeline, SAMPLE)
     assert (report.read, report.stored, report.bad, report.unchanged) == (200, 200, 0, 0)
     assert report.finished and not report.interrupted and report.indexed == 200
     assert analysed(factory) and analysed(
         factory, "paper_categories"
     )  # the planner knows the sizes
+    assert analysed_last(sent)
     papers = _papers(factory)
     assert len(papers) == 200
 

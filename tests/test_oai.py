@@ -34,7 +34,7 @@ from tests.fakes.oai_server import (
     page_2015,
     recorded_503,
 )
-from tests.test_kaggle_import import analysed
+from tests.test_kaggle_import import analysed, analysed_last, statements
 
 OAI_DC = OAI_DIR / "oai-listrecords-oai_dc-set-cs-from-2024-01-25-with-resumptiontoken.xml"
 SINCE = date(2017, 12, 14)
@@ -166,14 +166,16 @@ def test_harvest_follows_tokens_and_stores_fields_exact(
     pipeline: ingest.Pipeline, fake_oai: FakeOai, factory: sessionmaker[Session]
 ) -> None:
     seen: list[tuple[int, int | None]] = []
-    report = ingest.harvest_oai(
-        pipeline, SINCE, set_spec="physics:hep-th", progress=lambda d, t: seen.append((d, t))
-    )
+    with statements(factory) as sent:
+        report = ingest.harvest_oai(
+            pipeline, SINCE, set_spec="physics:hep-th", progress=lambda d, t: seen.append((d, t))
+        )
     assert report.finished and not report.interrupted
     assert (report.read, report.stored, report.bad, report.deleted) == (8, 8, 0, 0)
     assert report.not_derived == 8  # a <created> date has no time: no day can be derived
     assert report.indexed == 8  # the search index synced at the end
     assert analysed(factory)  # and the database analysed, as after an import
+    assert analysed_last(sent)  # after the index's keywords rewrote the rows
     assert seen == [(3, None), (6, None), (8, None)]  # the new server gives no list size
     first, *rest = fake_oai.requests
     assert first.query == {

@@ -15,8 +15,9 @@ file that changed since starts over (harmless: the import is idempotent).
   fatal; a compressed stream that is cut or corrupt ends the import as a bad record.
 - Holds the ingest lease (renewed between batches) so the scheduler does not ingest meanwhile;
   a stop (Ctrl+C, SIGTERM) ends it between batches, resumable.
-- At the end: ``bulk.analyze`` (ANALYZE; VACUUM too on Postgres), then the search index catches
-  up once, in bulk (not paper by paper).
+- At the end: the search index catches up once, in bulk (not paper by paper), with its [REL]
+  keywords; then ``bulk.analyze`` (ANALYZE; VACUUM too on Postgres), last because the keywords
+  are an UPDATE of every imported row.
 - Speed: a big file is parsed in other processes, batches ahead of the writes (parsing is a
   little over half the work), in plain values (``sources.kaggle.parse_fields``: no records,
   no datetimes); the cycle collector is off meanwhile, here and in the parsing processes.
@@ -358,10 +359,11 @@ def import_kaggle(
 
     with ingest_lease(pipeline.factory, pipeline.settings.ingest_lease_s) as renew:
         _import(pipeline, path, report, _Run(restart, progress, stop, renew, batch_lines, parallel))
-        if not report.interrupted:
-            bulk.analyze(pipeline.factory)
     if not report.interrupted:
         report.indexed = sync_index(pipeline)
+        # after the index: its [REL] keywords rewrite every imported row, which on Postgres
+        # leaves as many dead rows and clears the visibility map a VACUUM before would have set
+        bulk.analyze(pipeline.factory)
     report.seconds = time.perf_counter() - started
     return report
 

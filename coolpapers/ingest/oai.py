@@ -150,9 +150,9 @@ def harvest_oai(
     finally:
         report.seconds = time.monotonic() - began
     if report.read and not pipeline.stopping(stop):
-        if analyze:  # months of a harvest change the tables as an import does
-            bulk.analyze(pipeline.factory)
         report.indexed = sync_index(pipeline)  # what the harvest committed reaches the index
+        if analyze:  # months of a harvest change the tables as an import does; after the
+            bulk.analyze(pipeline.factory)  # index, whose keywords rewrite the rows stored
     report.seconds = time.monotonic() - began
     return report
 

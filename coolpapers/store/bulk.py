@@ -366,7 +366,8 @@ def _update_row(
 
 def analyze(factory: sessionmaker[Session], tables: Iterable[str] = _TABLES) -> None:
     """Leave the database as a bulk import should (its tables only on Postgres: a bare
-    statement visits the whole database).
+    statement visits the whole database). Last, after anything else that rewrites the rows
+    (the search index's [REL] keywords update every imported paper).
 
     - SQLite: ANALYZE, fresh planner statistics.
     - Postgres: VACUUM (ANALYZE). The statistics (day pages are planned badly without them),
