@@ -151,8 +151,10 @@ def harvest_oai(
         report.seconds = time.monotonic() - began
     if report.read and not pipeline.stopping(stop):
         report.indexed = sync_index(pipeline)  # what the harvest committed reaches the index
-        if analyze:  # months of a harvest change the tables as an import does; after the
-            bulk.analyze(pipeline.factory)  # index, whose keywords rewrite the rows stored
+        if analyze:
+            # months of a harvest change the tables as an import does; last, after the
+            # index, whose [REL] keywords rewrite the rows stored
+            bulk.analyze(pipeline.factory)
     report.seconds = time.monotonic() - began
     return report
 
