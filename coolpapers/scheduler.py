@@ -162,18 +162,17 @@ def build_scheduler(pipeline: Pipeline, *, behind_readers: bool = False) -> Back
     )
     poll_every_s = settings.poll_interval_min * 60
     # (id, function, arguments, interval, whether the first run is at once)
-    jobs: tuple[tuple[str, Callable[..., object], tuple[object, ...], float, bool], ...] = (
+    jobs: list[tuple[str, Callable[..., object], tuple[object, ...], float, bool]] = [
         (POLL_JOB, poll_arxiv, (pipeline, settings), poll_every_s, True),
         (QUEUE_JOB, drain_papers, (pipeline,), QUEUE_EVERY_S, True),
         (SEARCH_JOB, search_sync, (pipeline,), SEARCH_EVERY_S, True),
         (CLICKS_JOB, prune_clicks, (pipeline,), CLICKS_EVERY_S, True),
         (SESSIONS_JOB, prune_sessions, (pipeline,), SESSIONS_EVERY_S, True),
-        (REFRESH_JOB, refresh_metadata, (pipeline,), REFRESH_EVERY_S, False),
-    )
+    ]
+    if settings.metadata_refresh:
+        jobs.append((REFRESH_JOB, refresh_metadata, (pipeline,), REFRESH_EVERY_S, False))
     now = datetime.now(UTC)
     for job_id, func, args, every_s, at_once in jobs:
-        if job_id == REFRESH_JOB and not settings.metadata_refresh:
-            continue
         # most run at once (a stale database catches up); none twice at a time, and a run
         # missed while the process was busy is made up once, not once per missed interval
         scheduler.add_job(
